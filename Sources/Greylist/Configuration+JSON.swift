@@ -1,0 +1,152 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The configuration file form: the `greylist` object of a JSON file, with these keys only:
+/// `dryRun`, `allowlist`, `prefixLength.ipv4`, `prefixLength.ipv6`, `rules[].name`,
+/// `rules[].pattern`, `rules[].maxFailures`, `rules[].window`, `rules[].banFor`,
+/// `escalation.factor`, `escalation.maxBan`, `escalation.forgetAfter`, `limits.maxBans`,
+/// `limits.maxTrackedAddresses`, `cleanupInterval`. Durations are text with a unit (`"90s"`,
+/// `"10m"`, `"4h"`, `"7d"`) or whole seconds.
+extension Configuration: Codable {
+    /// Reads and validates the JSON text of a `greylist` object.
+    ///
+    /// - Parameter json: The object's JSON text.
+    /// - Throws: ``GreylistError/invalidConfiguration(_:)`` listing every bad or unknown field.
+    public init(json: Data) throws(GreylistError) {
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: json)
+        } catch {
+            throw .invalidConfiguration([ConfigurationIssue(path: "greylist", value: "", reason: "not valid JSON: \(error)")])
+        }
+        var issues: [ConfigurationIssue] = []
+        let configuration = Configuration(reading: value, path: "greylist") { issues.append($0) }
+        guard issues.isEmpty else { throw .invalidConfiguration(issues) }
+        self = configuration
+    }
+
+    /// Reads a `greylist` section, reporting every bad field and falling back to defaults for them.
+    ///
+    /// - Parameters:
+    ///   - value: The section, or `nil` when the file has none (all defaults).
+    ///   - path: The section's path in messages, usually `greylist`.
+    ///   - report: Called for every issue: type errors, bad values, unknown keys, and
+    ///     the checks of ``validate()``.
+    public init(reading value: JSONValue?, path: String, report: @escaping (ConfigurationIssue) -> Void) {
+        let defaults = Configuration()
+        var reader = ConfigurationReader(value, path: path, report: report)
+        self.init()
+        dryRun = reader.bool("dryRun", default: defaults.dryRun)
+        allowlist = reader.array("allowlist") { element, elementPath in
+            guard case .string(let text) = element else {
+                report(ConfigurationIssue(path: elementPath, value: element.description, reason: "expected CIDR text such as \"10.0.0.0/8\""))
+                return nil
+            }
+            do {
+                return try IPNetwork(text)
+            } catch {
+                report(ConfigurationIssue(path: elementPath, value: element.description, reason: "\(error)"))
+                return nil
+            }
+        } ?? defaults.allowlist
+        prefixLength = reader.object("prefixLength") { nested in
+            PrefixLength(
+                ipv4: nested.integer("ipv4", default: defaults.prefixLength.ipv4, in: 1...32),
+                ipv6: nested.integer("ipv6", default: defaults.prefixLength.ipv6, in: 1...128)
+            )
+        }
+        rules = reader.array("rules") { element, elementPath in
+            Self.readRule(element, path: elementPath, report: report)
+        } ?? defaults.rules
+        escalation = reader.object("escalation") { nested in
+            Escalation(
+                factor: nested.number("factor", default: defaults.escalation.factor, in: 1...1_000),
+                maxBan: nested.duration("maxBan", default: defaults.escalation.maxBan),
+                forgetAfter: nested.duration("forgetAfter", default: defaults.escalation.forgetAfter, allowZero: true)
+            )
+        }
+        limits = reader.object("limits") { nested in
+            Limits(
+                maxBans: nested.integer("maxBans", default: defaults.limits.maxBans, in: 1...100_000_000),
+                maxTrackedAddresses: nested.integer("maxTrackedAddresses", default: defaults.limits.maxTrackedAddresses, in: 1...100_000_000)
+            )
+        }
+        cleanupInterval = reader.duration("cleanupInterval", default: defaults.cleanupInterval)
+        reader.finish()
+        // Type and range errors fell back to valid defaults above, so only real remaining problems
+        // (patterns that do not compile, duplicate names) come out of the semantic check.
+        for issue in issues(path: path) { report(issue) }
+    }
+
+    private static func readRule(_ value: JSONValue, path: String, report: @escaping (ConfigurationIssue) -> Void) -> Rule? {
+        guard case .object = value else {
+            report(ConfigurationIssue(path: path, value: value.description, reason: "expected a rule object"))
+            return nil
+        }
+        var reader = ConfigurationReader(value, path: path, report: report)
+        let defaults = Rule(name: "")
+        // A nameless rule stays in the list (the semantic check reports it) so that later rules
+        // keep their index in messages.
+        let rule = Rule(
+            name: reader.string("name", default: "") ?? "",
+            pattern: reader.string("pattern", default: nil),
+            maxFailures: reader.integer("maxFailures", default: defaults.maxFailures, in: 1...1_000_000),
+            window: reader.duration("window", default: defaults.window),
+            banFor: reader.duration("banFor", default: defaults.banFor)
+        )
+        reader.finish()
+        return rule
+    }
+
+    /// The configuration in its file form, durations written with units.
+    public var jsonValue: JSONValue {
+        func duration(_ value: Duration) -> JSONValue { .string(DurationText.format(milliseconds: value.wholeMilliseconds)) }
+        return .object([
+            "dryRun": .bool(dryRun),
+            "allowlist": .array(allowlist.map { .string($0.description) }),
+            "prefixLength": .object(["ipv4": .integer(Int64(prefixLength.ipv4)), "ipv6": .integer(Int64(prefixLength.ipv6))]),
+            "rules": .array(rules.map { rule in
+                var object: [String: JSONValue] = [
+                    "name": .string(rule.name),
+                    "maxFailures": .integer(Int64(rule.maxFailures)),
+                    "window": duration(rule.window),
+                    "banFor": duration(rule.banFor),
+                ]
+                if let pattern = rule.pattern { object["pattern"] = .string(pattern) }
+                return .object(object)
+            }),
+            "escalation": .object([
+                "factor": .number(escalation.factor),
+                "maxBan": duration(escalation.maxBan),
+                "forgetAfter": duration(escalation.forgetAfter),
+            ]),
+            "limits": .object([
+                "maxBans": .integer(Int64(limits.maxBans)),
+                "maxTrackedAddresses": .integer(Int64(limits.maxTrackedAddresses)),
+            ]),
+            "cleanupInterval": duration(cleanupInterval),
+        ])
+    }
+
+    /// Decodes the file form, validating every field.
+    ///
+    /// - Parameter decoder: A decoder positioned at a `greylist` object.
+    /// - Throws: ``GreylistError/invalidConfiguration(_:)`` listing every bad field.
+    public init(from decoder: any Decoder) throws {
+        let value = try JSONValue(from: decoder)
+        var issues: [ConfigurationIssue] = []
+        let configuration = Configuration(reading: value, path: "greylist") { issues.append($0) }
+        guard issues.isEmpty else { throw GreylistError.invalidConfiguration(issues) }
+        self = configuration
+    }
+
+    /// Encodes the file form.
+    ///
+    /// - Parameter encoder: The encoder.
+    public func encode(to encoder: any Encoder) throws {
+        try jsonValue.encode(to: encoder)
+    }
+}

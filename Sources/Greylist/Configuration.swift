@@ -1,0 +1,156 @@
+/// Everything that tunes a ``Greylist``: rules, allowlist, ban keys, escalation, memory caps.
+///
+/// Every field has a default, so `Configuration()` is a working greylist that bans nothing until
+/// rules are added. ``validate()`` reports every bad field at once; the JSON form (see
+/// `Configuration+JSON.swift`) uses exactly the field names below.
+public struct Configuration: Hashable, Sendable {
+    /// How many leading bits of an address form the ban key, per family.
+    public struct PrefixLength: Hashable, Sendable {
+        /// Bits of an IPv4 address that form its key: 32 bans single addresses.
+        public var ipv4: Int
+        /// Bits of an IPv6 address that form its key: 64 bans the whole /64 a botnet host rotates in.
+        public var ipv6: Int
+
+        /// Creates prefix lengths.
+        ///
+        /// - Parameters:
+        ///   - ipv4: 1...32; default 32.
+        ///   - ipv6: 1...128; default 64.
+        public init(ipv4: Int = 32, ipv6: Int = 64) {
+            self.ipv4 = ipv4
+            self.ipv6 = ipv6
+        }
+    }
+
+    /// How repeat offenders get longer bans.
+    public struct Escalation: Hashable, Sendable {
+        /// The multiplier per earlier ban: the n-th repeat lasts `banFor × factor^n`. 1 disables escalation.
+        public var factor: Double
+        /// The longest ban escalation may reach.
+        public var maxBan: Duration
+        /// How long after its last ban ended a key's history is forgotten.
+        public var forgetAfter: Duration
+
+        /// Creates an escalation policy.
+        ///
+        /// - Parameters:
+        ///   - factor: 1...1000; default 2.
+        ///   - maxBan: The cap; default 7 days.
+        ///   - forgetAfter: The memory; default 1 day.
+        public init(factor: Double = 2, maxBan: Duration = .seconds(7 * 86_400), forgetAfter: Duration = .seconds(86_400)) {
+            self.factor = factor
+            self.maxBan = maxBan
+            self.forgetAfter = forgetAfter
+        }
+    }
+
+    /// Caps that keep memory bounded under any flood.
+    public struct Limits: Hashable, Sendable {
+        /// The most bans held at once; past it the soonest-expiring ban is evicted.
+        public var maxBans: Int
+        /// The most addresses with failure counters or escalation history; past it the least
+        /// recently seen is evicted.
+        public var maxTrackedAddresses: Int
+
+        /// Creates limits.
+        ///
+        /// - Parameters:
+        ///   - maxBans: At least 1; default 100,000.
+        ///   - maxTrackedAddresses: At least 1; default 100,000.
+        public init(maxBans: Int = 100_000, maxTrackedAddresses: Int = 100_000) {
+            self.maxBans = maxBans
+            self.maxTrackedAddresses = maxTrackedAddresses
+        }
+    }
+
+    /// When true, rules, bans and events run as usual but ``Greylist/shouldAccept(ip:)`` accepts
+    /// everything; `refused` events carry `dryRun: true` to say what would have been refused.
+    public var dryRun: Bool
+    /// Networks that are never banned and never counted.
+    public var allowlist: [IPNetwork]
+    /// The ban key's prefix length per family.
+    public var prefixLength: PrefixLength
+    /// The rules, in order: a failure feeds every rule that matches it; the first that trips bans.
+    public var rules: [Rule]
+    /// Longer bans for repeat offenders.
+    public var escalation: Escalation
+    /// Memory caps.
+    public var limits: Limits
+    /// How often expired entries are purged by ``Greylist/run()``.
+    public var cleanupInterval: Duration
+
+    /// Creates a configuration; every argument has a default.
+    ///
+    /// - Parameters:
+    ///   - dryRun: Observe without refusing; default false.
+    ///   - allowlist: Never-banned networks; default none.
+    ///   - prefixLength: Ban key lengths; default /32 and /64.
+    ///   - rules: The rules; default none.
+    ///   - escalation: Repeat-offender policy; default ×2 up to 7 days, forgotten after 1 day.
+    ///   - limits: Memory caps; default 100,000 each.
+    ///   - cleanupInterval: Purge period; default 10 minutes.
+    public init(
+        dryRun: Bool = false,
+        allowlist: [IPNetwork] = [],
+        prefixLength: PrefixLength = .init(),
+        rules: [Rule] = [],
+        escalation: Escalation = .init(),
+        limits: Limits = .init(),
+        cleanupInterval: Duration = .seconds(600)
+    ) {
+        self.dryRun = dryRun
+        self.allowlist = allowlist
+        self.prefixLength = prefixLength
+        self.rules = rules
+        self.escalation = escalation
+        self.limits = limits
+        self.cleanupInterval = cleanupInterval
+    }
+
+    /// Checks every field and reports all problems at once.
+    ///
+    /// - Throws: ``GreylistError/invalidConfiguration(_:)`` listing each bad field with its path
+    ///   and value, including a pattern's compiler message.
+    public func validate() throws(GreylistError) {
+        let issues = issues(path: "")
+        guard issues.isEmpty else { throw .invalidConfiguration(issues) }
+    }
+
+    /// Every problem, with paths below `path` (empty for top level).
+    func issues(path: String) -> [ConfigurationIssue] {
+        func at(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+        var issues: [ConfigurationIssue] = []
+        if !(1...32).contains(prefixLength.ipv4) {
+            issues.append(.init(path: at("prefixLength.ipv4"), value: "\(prefixLength.ipv4)", reason: "must be 1...32"))
+        }
+        if !(1...128).contains(prefixLength.ipv6) {
+            issues.append(.init(path: at("prefixLength.ipv6"), value: "\(prefixLength.ipv6)", reason: "must be 1...128"))
+        }
+        var names: Set<String> = []
+        for (index, rule) in rules.enumerated() {
+            issues += rule.issues(path: at("rules[\(index)]"))
+            if !rule.name.isEmpty && !names.insert(rule.name).inserted {
+                issues.append(.init(path: at("rules[\(index)].name"), value: "\"\(rule.name)\"", reason: "another rule has this name"))
+            }
+        }
+        if !(1...1_000).contains(escalation.factor) || escalation.factor.isNaN {
+            issues.append(.init(path: at("escalation.factor"), value: "\(escalation.factor)", reason: "must be 1...1000"))
+        }
+        if escalation.maxBan <= .zero {
+            issues.append(.init(path: at("escalation.maxBan"), value: "\(escalation.maxBan)", reason: "must be longer than zero"))
+        }
+        if escalation.forgetAfter < .zero {
+            issues.append(.init(path: at("escalation.forgetAfter"), value: "\(escalation.forgetAfter)", reason: "cannot be negative"))
+        }
+        if limits.maxBans < 1 {
+            issues.append(.init(path: at("limits.maxBans"), value: "\(limits.maxBans)", reason: "must be at least 1"))
+        }
+        if limits.maxTrackedAddresses < 1 {
+            issues.append(.init(path: at("limits.maxTrackedAddresses"), value: "\(limits.maxTrackedAddresses)", reason: "must be at least 1"))
+        }
+        if cleanupInterval <= .zero {
+            issues.append(.init(path: at("cleanupInterval"), value: "\(cleanupInterval)", reason: "must be longer than zero"))
+        }
+        return issues
+    }
+}

@@ -1,0 +1,205 @@
+/// Reads one JSON object of a configuration file, collecting every bad field instead of stopping
+/// at the first, and refusing keys it was not asked for (a typo must not fall back to a default).
+///
+/// The greylist reads its own `greylist` section with it; a host reads its other sections with the
+/// same reader so that an operator gets one list of every mistake in the file.
+///
+/// ```swift
+/// var issues: [ConfigurationIssue] = []
+/// var reader = ConfigurationReader(value, path: "server", issues: &issues)
+/// let port = reader.integer("port", default: 5222, in: 1...65535)
+/// reader.finish()
+/// ```
+public struct ConfigurationReader {
+    private let object: [String: JSONValue]
+    private let path: String
+    private var read: Set<String> = []
+    private let sink: (ConfigurationIssue) -> Void
+
+    /// Starts reading `value`, which must be an object (or absent, meaning all defaults).
+    ///
+    /// - Parameters:
+    ///   - value: The JSON value of this section, or `nil` when the section is missing.
+    ///   - path: The section's path for messages, such as `greylist`.
+    ///   - report: Called once for every issue found, in order.
+    public init(_ value: JSONValue?, path: String, report: @escaping (ConfigurationIssue) -> Void) {
+        self.path = path
+        self.sink = report
+        switch value {
+        case .none, .null?:
+            self.object = [:]
+        case .object(let object)?:
+            self.object = object
+        case let other?:
+            self.object = [:]
+            report(ConfigurationIssue(path: path, value: other.description, reason: "expected an object"))
+        }
+    }
+
+    /// The full path of `key` in this section.
+    ///
+    /// - Parameter key: A key of this object.
+    /// - Returns: `section.key`.
+    public func path(of key: String) -> String {
+        path.isEmpty ? key : "\(path).\(key)"
+    }
+
+    /// Records an issue about `key` found by the caller's own validation.
+    ///
+    /// - Parameters:
+    ///   - key: The key whose value is bad.
+    ///   - reason: Why.
+    public mutating func report(_ key: String, reason: String) {
+        sink(ConfigurationIssue(path: path(of: key), value: object[key]?.description ?? "", reason: reason))
+    }
+
+    /// The raw value of `key`, marking it read.
+    ///
+    /// - Parameter key: The key.
+    /// - Returns: The value, or `nil` when absent or `null`.
+    public mutating func value(_ key: String) -> JSONValue? {
+        read.insert(key)
+        if case .null? = object[key] { return nil }
+        return object[key]
+    }
+
+    /// A boolean field.
+    ///
+    /// - Parameters:
+    ///   - key: The key.
+    ///   - fallback: The value when the key is absent or wrong.
+    /// - Returns: The value read, or `fallback`.
+    public mutating func bool(_ key: String, default fallback: Bool) -> Bool {
+        switch value(key) {
+        case nil: return fallback
+        case .bool(let flag)?: return flag
+        case _?: report(key, reason: "expected true or false"); return fallback
+        }
+    }
+
+    /// An integer field within `range`.
+    ///
+    /// - Parameters:
+    ///   - key: The key.
+    ///   - fallback: The value when the key is absent or wrong.
+    ///   - range: The accepted values.
+    /// - Returns: The value read, or `fallback`.
+    public mutating func integer(_ key: String, default fallback: Int, in range: ClosedRange<Int>) -> Int {
+        switch value(key) {
+        case nil: return fallback
+        case .integer(let number)? where range.contains(Int(clamping: number)) && Int64(Int(clamping: number)) == number:
+            return Int(number)
+        case _?:
+            report(key, reason: "expected a whole number in \(range.lowerBound)...\(range.upperBound)")
+            return fallback
+        }
+    }
+
+    /// A number field within `range`.
+    ///
+    /// - Parameters:
+    ///   - key: The key.
+    ///   - fallback: The value when the key is absent or wrong.
+    ///   - range: The accepted values.
+    /// - Returns: The value read, or `fallback`.
+    public mutating func number(_ key: String, default fallback: Double, in range: ClosedRange<Double>) -> Double {
+        let number: Double
+        switch value(key) {
+        case nil: return fallback
+        case .integer(let whole)?: number = Double(whole)
+        case .number(let fraction)?: number = fraction
+        case _?: report(key, reason: "expected a number"); return fallback
+        }
+        guard range.contains(number) else {
+            report(key, reason: "expected a number in \(range.lowerBound)...\(range.upperBound)")
+            return fallback
+        }
+        return number
+    }
+
+    /// A string field.
+    ///
+    /// - Parameters:
+    ///   - key: The key.
+    ///   - fallback: The value when the key is absent or wrong.
+    /// - Returns: The value read, or `fallback`.
+    public mutating func string(_ key: String, default fallback: String?) -> String? {
+        switch value(key) {
+        case nil: return fallback
+        case .string(let text)?: return text
+        case _?: report(key, reason: "expected a string"); return fallback
+        }
+    }
+
+    /// A duration field: text with a unit (`"90s"`, `"10m"`, `"4h"`, `"7d"`) or whole seconds.
+    ///
+    /// - Parameters:
+    ///   - key: The key.
+    ///   - fallback: The value when the key is absent or wrong.
+    ///   - allowZero: Whether `0` is acceptable.
+    /// - Returns: The value read, or `fallback`.
+    public mutating func duration(_ key: String, default fallback: Duration, allowZero: Bool = false) -> Duration {
+        let milliseconds: Int64
+        switch value(key) {
+        case nil: return fallback
+        case .integer(let seconds)?:
+            guard seconds >= 0, seconds <= Int64.max / 1_000 else {
+                report(key, reason: "a duration cannot be negative")
+                return fallback
+            }
+            milliseconds = seconds * 1_000
+        case .string(let text)?:
+            switch DurationText.parse(text) {
+            case .success(let value): milliseconds = value
+            case .failure(let error): report(key, reason: error.reason); return fallback
+            }
+        case _?:
+            report(key, reason: "expected a duration such as \"90s\", \"4h\" or a number of seconds")
+            return fallback
+        }
+        guard allowZero || milliseconds > 0 else {
+            report(key, reason: "must be longer than zero")
+            return fallback
+        }
+        return .milliseconds(milliseconds)
+    }
+
+    /// A nested object, read with its own reader.
+    ///
+    /// - Parameters:
+    ///   - key: The key.
+    ///   - body: Reads the nested object; returns what it built.
+    /// - Returns: What `body` returned.
+    public mutating func object<Result>(_ key: String, _ body: (inout ConfigurationReader) -> Result) -> Result {
+        var nested = ConfigurationReader(value(key), path: path(of: key), report: sink)
+        let result = body(&nested)
+        nested.finish()
+        return result
+    }
+
+    /// An array field whose elements are read one by one.
+    ///
+    /// - Parameters:
+    ///   - key: The key.
+    ///   - body: Reads one element given its path; returns `nil` to drop it.
+    /// - Returns: The elements read, or `nil` when the key is absent.
+    public mutating func array<Element>(_ key: String, _ body: (JSONValue, String) -> Element?) -> [Element]? {
+        switch value(key) {
+        case nil: return nil
+        case .array(let elements)?:
+            return elements.enumerated().compactMap { body($0.element, "\(path(of: key))[\($0.offset)]") }
+        case _?:
+            report(key, reason: "expected an array")
+            return nil
+        }
+    }
+
+    /// Reports every key that was present but never read, with a suggestion when only the case is off.
+    public func finish() {
+        for key in object.keys.sorted() where !read.contains(key) {
+            let known = read.first { $0.lowercased() == key.lowercased() }
+            let hint = known.map { " (did you mean \"\($0)\"?)" } ?? ""
+            sink(ConfigurationIssue(path: path(of: key), value: object[key]!.description, reason: "unknown key\(hint)"))
+        }
+    }
+}

@@ -1,0 +1,193 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Bans the sources of bot logins and refuses their later connections right after `accept()`.
+///
+/// Two hooks wire it into a server. The accept loop calls ``shouldAccept(ip:)`` before TLS or any
+/// protocol byte; it is `nonisolated` and synchronous (a lock-guarded table, no `Task`), so a
+/// Glibc or Dispatch accept loop can call it directly. The authentication layer calls
+/// ``recordFailedAuth(user:ip:kind:)``; when a rule trips, the source's key is banned.
+///
+/// ```swift
+/// let greylist = try Greylist(configuration: Configuration(rules: [
+///     Rule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$", banFor: .seconds(4 * 3600)),
+/// ]))
+/// let source = try IPAddress("203.0.113.7")
+/// await greylist.recordFailedAuth(user: "bad_user_348211", ip: source)
+/// greylist.shouldAccept(ip: source)   // false for the next four hours
+/// ```
+public actor Greylist {
+    /// The accept path's table; the actor is its only writer.
+    nonisolated let gate = AcceptGate()
+    /// The injected clock.
+    nonisolated let clock: WallClock
+    /// The host's event sink.
+    nonisolated let events: (@Sendable (GreylistEvent) -> Void)?
+
+    var configuration: Configuration
+    /// Compiled rules; `Regex` is not `Sendable`, so they never leave the actor.
+    var rules: [CompiledRule]
+    var bans: [IPNetwork: BanRecord] = [:]
+    var expiries = MinimumHeap<ExpiryMark>()
+    var trackers: TrackerTable
+    var counters = GreylistStatistics()
+
+    /// Creates a greylist.
+    ///
+    /// - Parameters:
+    ///   - configuration: Rules, allowlist, limits; validated and compiled here, once.
+    ///   - clock: Where time comes from; tests pass a clock they drive by hand.
+    ///   - events: Receives every ``GreylistEvent``; `nil` drops them.
+    /// - Throws: ``GreylistError/invalidConfiguration(_:)`` listing every bad field.
+    public init(
+        configuration: Configuration = Configuration(),
+        clock: WallClock = .system,
+        events: (@Sendable (GreylistEvent) -> Void)? = nil
+    ) throws(GreylistError) {
+        self.rules = try CompiledRule.compile(configuration)
+        self.configuration = configuration
+        self.clock = clock
+        self.events = events
+        self.trackers = TrackerTable(capacity: configuration.limits.maxTrackedAddresses)
+        gate.configure(allowlist: configuration.allowlist, dryRun: configuration.dryRun)
+    }
+
+    /// Decides whether to serve a new connection from `ip`: call it right after `accept()`,
+    /// before reading or writing a byte.
+    ///
+    /// Synchronous and callable from any thread. A ban stops refusing at the exact millisecond it
+    /// expires. In dry run it always returns `true` and emits `refused(…, dryRun: true)` for
+    /// connections a live run would refuse.
+    ///
+    /// - Parameter ip: The peer address from the `sockaddr` that `accept` filled.
+    /// - Returns: `false` to close the connection at once.
+    /// - Complexity: O(p) hash probes for p distinct ban prefix lengths in use (usually 1 or 2); no allocation.
+    public nonisolated func shouldAccept(ip: IPAddress) -> Bool {
+        switch gate.check(ip, clock: clock) {
+        case .accepted:
+            return true
+        case .refused(let network):
+            events?(.refused(address: ip, network: network, dryRun: false))
+            return false
+        case .acceptedInDryRun(let network):
+            events?(.refused(address: ip, network: network, dryRun: true))
+            return true
+        }
+    }
+
+    /// Whether the greylist runs in dry run (nothing is refused).
+    public nonisolated var isDryRun: Bool {
+        gate.isDryRun
+    }
+
+    /// Reports a failed login from the authentication layer.
+    ///
+    /// The failure feeds every rule whose pattern matches `user` (a rule without a pattern counts
+    /// every credential failure); the first rule in order that reaches `maxFailures` within its
+    /// window bans the source's key (the address masked to the configured prefix length) for
+    /// `banFor`, escalated for repeat offenders.
+    ///
+    /// - Parameters:
+    ///   - user: The authentication identity the client sent.
+    ///   - ip: The connection's peer address.
+    ///   - kind: ``AuthenticationFailure/serviceUnavailable`` when the server could not check the
+    ///     credentials; such a failure is reported but never counted.
+    /// - Returns: What happened; ``FailureOutcome/isBanned`` says the caller should close the stream.
+    @discardableResult
+    public func recordFailedAuth(user: String, ip: IPAddress, kind: AuthenticationFailure = .invalidCredentials) -> FailureOutcome {
+        let outcome = countFailure(user: user, ip: ip, kind: kind)
+        events?(.failureRecorded(user: user, address: ip, kind: kind, outcome: outcome))
+        return outcome
+    }
+
+    /// Reports a successful login: the source's failure counters are cleared. Active bans and
+    /// escalation history stay.
+    ///
+    /// - Parameters:
+    ///   - user: The authenticated identity.
+    ///   - ip: The connection's peer address.
+    public func recordSuccessfulAuth(user: String, ip: IPAddress) {
+        let key = banKey(for: ip)
+        guard trackers[key] != nil else { return }
+        _ = trackers.update(key) { $0.failures = [:] }
+    }
+
+    private func countFailure(user: String, ip: IPAddress, kind: AuthenticationFailure) -> FailureOutcome {
+        counters.failuresReported += 1
+        guard kind == .invalidCredentials else { return .notClientFault }
+        guard !configuration.allowlist.contains(where: { $0.contains(ip) }) else { return .allowlisted }
+        let now = clock.nowMilliseconds
+        let key = banKey(for: ip)
+        if let record = bans[key], record.expiresAt > now {
+            return .alreadyBanned(entry(key, record))
+        }
+        let matching = rules.filter { $0.matches(user) }
+        guard !matching.isEmpty else { return .noRuleMatched }
+        counters.failuresCounted += 1
+        let (tripped, evicted) = trackers.update(key) { tracker -> CompiledRule? in
+            var tripped: CompiledRule?
+            for compiled in matching {
+                let rule = compiled.rule
+                var recent = (tracker.failures[rule.name] ?? []).filter { $0 > now - rule.window.wholeMilliseconds }
+                recent.append(now)
+                if recent.count > rule.maxFailures { recent.removeFirst(recent.count - rule.maxFailures) }
+                tracker.failures[rule.name] = recent
+                if tripped == nil && recent.count >= rule.maxFailures { tripped = compiled }
+            }
+            return tripped
+        }
+        reportEvicted(counters: evicted)
+        guard let tripped else { return .counted(rules: matching.map(\.rule.name)) }
+        return .banned(banByRule(key, rule: tripped.rule, user: user, now: now))
+    }
+
+    /// Bans `key` for a tripped rule, escalating for repeat offenders.
+    private func banByRule(_ key: IPNetwork, rule: Rule, user: String, now: Int64) -> BanEntry {
+        let escalation = configuration.escalation
+        let ((length, banCount), evicted) = trackers.update(key) { tracker -> (Int64, Int) in
+            let remembered = now < tracker.lastBanEnd.addingClamped(escalation.forgetAfter.wholeMilliseconds)
+            let previous = remembered ? tracker.banCount : 0
+            let length = Self.escalated(rule.banFor.wholeMilliseconds, factor: escalation.factor, times: previous,
+                                        cap: escalation.maxBan.wholeMilliseconds)
+            tracker.failures = [:]
+            tracker.banCount = previous + 1
+            tracker.lastBanEnd = now.addingClamped(length)
+            return (length, previous + 1)
+        }
+        reportEvicted(counters: evicted)
+        counters.rulesTripped += 1
+        let record = BanRecord(reason: .rule(rule.name), user: user, bannedAt: now, expiresAt: now.addingClamped(length), banCount: banCount)
+        return place(key, record)
+    }
+
+    /// `base × factor^times`, never above `max(cap, base)`.
+    static func escalated(_ base: Int64, factor: Double, times: Int, cap: Int64) -> Int64 {
+        let ceiling = max(cap, base)
+        var length = Double(base)
+        for _ in 0..<times where length < Double(ceiling) {
+            length *= factor
+        }
+        return length >= Double(ceiling) ? ceiling : Int64(length)
+    }
+
+    /// The key a failure from `ip` is counted and banned under.
+    func banKey(for ip: IPAddress) -> IPNetwork {
+        IPNetwork(unchecked: ip, prefixLength: ip.isIPv4 ? configuration.prefixLength.ipv4 : configuration.prefixLength.ipv6)
+    }
+
+    func reportEvicted(counters evicted: [IPNetwork]) {
+        counters.countersEvicted += evicted.count
+        for key in evicted { events?(.counterEvicted(key)) }
+    }
+}
+
+extension Int64 {
+    /// Adds without trapping: saturates at the bounds.
+    func addingClamped(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : sum
+    }
+}

@@ -1,0 +1,60 @@
+/// Something the greylist did, delivered to the host's sink so it can log or count it.
+///
+/// The library never prints; the host turns events into log lines (``description`` is one).
+/// Events are delivered synchronously on the caller's thread: ``refused(address:network:dryRun:)``
+/// on the accept path, the others from the actor. A sink must be quick and must not call back
+/// into the greylist synchronously.
+public enum GreylistEvent: Hashable, Sendable, CustomStringConvertible {
+    /// A rule tripped or an operator banned a network (in dry run, `dryRun` is true and nothing is refused).
+    case banned(BanEntry, dryRun: Bool)
+    /// A connection was refused by a ban (in dry run: would have been; it was accepted).
+    case refused(address: IPAddress, network: IPNetwork, dryRun: Bool)
+    /// A failed login was reported.
+    case failureRecorded(user: String, address: IPAddress, kind: AuthenticationFailure, outcome: FailureOutcome)
+    /// A ban ran out and was purged.
+    case expired(BanEntry)
+    /// An operator lifted a ban.
+    case unbanned(BanEntry)
+    /// The ban table was full: the soonest-expiring ban made room.
+    case banEvicted(BanEntry)
+    /// The tracked-address table was full: the least recently seen key's counters made room.
+    case counterEvicted(IPNetwork)
+    /// A new configuration took effect; bans and counters were kept.
+    case reconfigured(rules: [String], dryRun: Bool)
+
+    /// A log line an operator can read and grep.
+    public var description: String {
+        switch self {
+        case .banned(let entry, let dryRun):
+            return dryRun ? "dry-run: would ban \(entry)" : "banned \(entry)"
+        case .refused(let address, let network, let dryRun):
+            return dryRun ? "dry-run: would refuse \(address) (ban \(network))" : "refused \(address) (ban \(network))"
+        case .failureRecorded(let user, let address, let kind, let outcome):
+            return "failed login user=\(user) address=\(address) kind=\(kind) outcome=\(outcome)"
+        case .expired(let entry):
+            return "expired \(entry.network) (\(entry.reason), refused \(entry.refusedCount))"
+        case .unbanned(let entry):
+            return "unbanned \(entry.network) (\(entry.reason), refused \(entry.refusedCount))"
+        case .banEvicted(let entry):
+            return "evicted ban \(entry.network) (\(entry.reason)): ban table full"
+        case .counterEvicted(let network):
+            return "evicted counters of \(network): tracked-address table full"
+        case .reconfigured(let rules, let dryRun):
+            return "reconfigured: rules \(rules.joined(separator: ", "))\(dryRun ? " (dry run)" : "")"
+        }
+    }
+}
+
+extension FailureOutcome: CustomStringConvertible {
+    /// `banned`, `counted by botnet`, `no rule matched`, …
+    public var description: String {
+        switch self {
+        case .banned: return "banned"
+        case .counted(let rules): return "counted by \(rules.joined(separator: ", "))"
+        case .noRuleMatched: return "no rule matched"
+        case .allowlisted: return "allowlisted"
+        case .alreadyBanned: return "already banned"
+        case .notClientFault: return "not counted (not the client's fault)"
+        }
+    }
+}

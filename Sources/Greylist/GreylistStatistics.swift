@@ -1,0 +1,43 @@
+/// Counters since the greylist was created.
+public struct GreylistStatistics: Hashable, Sendable {
+    /// Connections ``Greylist/shouldAccept(ip:)`` accepted (in dry run: all of them).
+    public var accepted: Int
+    /// Connections refused.
+    public var refused: Int
+    /// Connections a dry run accepted that a live run would have refused.
+    public var wouldHaveRefused: Int
+    /// Bans in force now.
+    public var activeBans: Int
+    /// Addresses with failure counters or escalation history now.
+    public var trackedAddresses: Int
+    /// Failed logins reported, of any kind.
+    public var failuresReported: Int
+    /// Failed logins that counted toward a rule.
+    public var failuresCounted: Int
+    /// Bans placed by rules.
+    public var rulesTripped: Int
+    /// Bans placed by operators.
+    public var manualBans: Int
+    /// Bans that ran out and were purged.
+    public var expired: Int
+    /// Bans removed because the ban table was full.
+    public var bansEvicted: Int
+    /// Counters removed because the tracked-address table was full.
+    public var countersEvicted: Int
+
+    /// Creates statistics; all counters default to zero.
+    public init(accepted: Int = 0, refused: Int = 0, wouldHaveRefused: Int = 0, activeBans: Int = 0, trackedAddresses: Int = 0, failuresReported: Int = 0, failuresCounted: Int = 0, rulesTripped: Int = 0, manualBans: Int = 0, expired: Int = 0, bansEvicted: Int = 0, countersEvicted: Int = 0) {
+        self.accepted = accepted
+        self.refused = refused
+        self.wouldHaveRefused = wouldHaveRefused
+        self.activeBans = activeBans
+        self.trackedAddresses = trackedAddresses
+        self.failuresReported = failuresReported
+        self.failuresCounted = failuresCounted
+        self.rulesTripped = rulesTripped
+        self.manualBans = manualBans
+        self.expired = expired
+        self.bansEvicted = bansEvicted
+        self.countersEvicted = countersEvicted
+    }
+}

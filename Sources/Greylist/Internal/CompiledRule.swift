@@ -1,0 +1,44 @@
+/// A rule with its pattern compiled once, at configuration time.
+struct CompiledRule {
+    let rule: Rule
+    let regex: Regex<AnyRegexOutput>?
+
+    /// Validates the configuration and compiles every rule's pattern.
+    static func compile(_ configuration: Configuration) throws(GreylistError) -> [CompiledRule] {
+        try configuration.validate()
+        var compiled: [CompiledRule] = []
+        for rule in configuration.rules {
+            do {
+                compiled.append(CompiledRule(rule: rule, regex: try rule.pattern.map { try Regex($0) }))
+            } catch {
+                throw .invalidPattern(rule: rule.name, pattern: rule.pattern ?? "", reason: "\(error)")
+            }
+        }
+        return compiled
+    }
+
+    /// Whether a failure by `user` counts for this rule: the pattern is found in the name.
+    func matches(_ user: String) -> Bool {
+        guard let regex else { return true }
+        return user.contains(regex)
+    }
+}
+
+/// The actor's full record of one ban; the accept gate holds only its expiry.
+struct BanRecord {
+    var reason: BanEntry.Reason
+    var user: String?
+    var bannedAt: Int64
+    var expiresAt: Int64
+    var banCount: Int
+}
+
+/// A heap entry ordering bans by expiry; stale when the ban was since removed or replaced.
+struct ExpiryMark: Comparable {
+    var expiresAt: Int64
+    var network: IPNetwork
+
+    static func < (lhs: ExpiryMark, rhs: ExpiryMark) -> Bool {
+        lhs.expiresAt < rhs.expiresAt
+    }
+}

@@ -1,0 +1,69 @@
+/// Reads and writes durations as configuration text: `"90s"`, `"10m"`, `"4h"`, `"7d"`, `"1h30m"`,
+/// `"250ms"`, or a whole number of seconds.
+enum DurationText {
+    private static let units: [(suffix: String, milliseconds: Int64)] = [
+        ("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000), ("w", 604_800_000),
+    ]
+
+    /// Parses text into milliseconds, or returns why it cannot.
+    static func parse(_ text: String) -> Result<Int64, DurationTextError> {
+        let bytes = Array(text.utf8)
+        guard !bytes.isEmpty else { return .failure(.init(reason: "empty duration")) }
+        if bytes.first == UInt8(ascii: "-") { return .failure(.init(reason: "a duration cannot be negative")) }
+        var total: Int64 = 0
+        var index = 0
+        while index < bytes.count {
+            var number: Int64 = 0
+            let start = index
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
+                let (product, overflow) = number.multipliedReportingOverflow(by: 10)
+                guard !overflow else { return .failure(.init(reason: "too large")) }
+                number = product + Int64(bytes[index] - UInt8(ascii: "0"))
+                index += 1
+            }
+            guard index > start else {
+                return .failure(.init(reason: "expected a number followed by ms, s, m, h, d or w"))
+            }
+            let unitStart = index
+            while index < bytes.count, !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+            let suffix = String(decoding: bytes[unitStart..<index], as: UTF8.self)
+            guard let unit = units.first(where: { $0.suffix == suffix }) else {
+                return .failure(.init(reason: suffix.isEmpty
+                    ? "missing unit (ms, s, m, h, d or w), or write a JSON number of seconds"
+                    : "unknown unit \"\(suffix)\" (use ms, s, m, h, d or w)"))
+            }
+            let (part, overflow) = number.multipliedReportingOverflow(by: unit.milliseconds)
+            guard !overflow, total <= Int64.max - part else { return .failure(.init(reason: "too large")) }
+            total += part
+        }
+        return .success(total)
+    }
+
+    /// Formats milliseconds with the largest units that divide it exactly (`"4h"`, `"1h30m"`).
+    static func format(milliseconds: Int64) -> String {
+        guard milliseconds > 0 else { return "0s" }
+        var rest = milliseconds
+        var text = ""
+        for unit in units.reversed() where rest >= unit.milliseconds {
+            text += "\(rest / unit.milliseconds)\(unit.suffix)"
+            rest %= unit.milliseconds
+        }
+        return text
+    }
+}
+
+/// Why a duration text was refused.
+struct DurationTextError: Error {
+    var reason: String
+}
+
+extension Duration {
+    /// The duration in whole milliseconds, saturating at the bounds of `Int64`.
+    var wholeMilliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000)
+        guard !overflow else { return seconds < 0 ? .min : .max }
+        let (sum, overflowAgain) = scaled.addingReportingOverflow(attoseconds / 1_000_000_000_000_000)
+        return overflowAgain ? (seconds < 0 ? .min : .max) : sum
+    }
+}

@@ -1,0 +1,52 @@
+/// A binary min-heap: the soonest expiry on top.
+struct MinimumHeap<Element: Comparable> {
+    private(set) var elements: [Element] = []
+
+    var count: Int { elements.count }
+    var minimum: Element? { elements.first }
+
+    /// - Complexity: O(log n).
+    mutating func insert(_ element: Element) {
+        elements.append(element)
+        var child = elements.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard elements[child] < elements[parent] else { break }
+            elements.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    /// - Complexity: O(log n).
+    @discardableResult
+    mutating func removeMinimum() -> Element? {
+        guard !elements.isEmpty else { return nil }
+        elements.swapAt(0, elements.count - 1)
+        let top = elements.removeLast()
+        siftDown(from: 0)
+        return top
+    }
+
+    /// Replaces the contents, heapifying in O(n).
+    mutating func rebuild(_ newElements: [Element]) {
+        elements = newElements
+        guard elements.count > 1 else { return }
+        for start in stride(from: elements.count / 2 - 1, through: 0, by: -1) {
+            siftDown(from: start)
+        }
+    }
+
+    private mutating func siftDown(from start: Int) {
+        var parent = start
+        while true {
+            let left = 2 * parent + 1
+            let right = left + 1
+            var smallest = parent
+            if left < elements.count && elements[left] < elements[smallest] { smallest = left }
+            if right < elements.count && elements[right] < elements[smallest] { smallest = right }
+            guard smallest != parent else { return }
+            elements.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+}

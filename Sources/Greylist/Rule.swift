@@ -1,0 +1,65 @@
+/// A login rule: which failed logins count, how many trip it, and how long the ban lasts.
+///
+/// A rule with a `pattern` counts only failures whose username matches it; a rule without one
+/// counts every credential failure. The defaults reproduce ejabberd's mod_greylist: one matching
+/// failure bans for four hours.
+public struct Rule: Hashable, Sendable {
+    /// The rule's name, shown in events, logs and ban listings.
+    public var name: String
+    /// A regular expression on the username (Perl/PCRE-like syntax), searched anywhere in the name;
+    /// anchor it with `^…$` to match whole names. `nil` counts every credential failure.
+    public var pattern: String?
+    /// How many counted failures within `window` trip the rule (1: the first one bans).
+    public var maxFailures: Int
+    /// How far back failures are counted.
+    public var window: Duration
+    /// How long the first ban lasts, before escalation.
+    public var banFor: Duration
+
+    /// Creates a rule.
+    ///
+    /// - Parameters:
+    ///   - name: The rule's name.
+    ///   - pattern: A regular expression on the username, or `nil` for every failure.
+    ///   - maxFailures: Failures within `window` that trip the rule; at least 1.
+    ///   - window: How far back failures count.
+    ///   - banFor: The first ban's length.
+    public init(
+        name: String,
+        pattern: String? = nil,
+        maxFailures: Int = 1,
+        window: Duration = .seconds(600),
+        banFor: Duration = .seconds(4 * 3_600)
+    ) {
+        self.name = name
+        self.pattern = pattern
+        self.maxFailures = maxFailures
+        self.window = window
+        self.banFor = banFor
+    }
+
+    /// Every problem with this rule's values, with paths below `path`.
+    func issues(path: String) -> [ConfigurationIssue] {
+        var issues: [ConfigurationIssue] = []
+        if name.isEmpty {
+            issues.append(.init(path: "\(path).name", value: "\"\"", reason: "a rule needs a name"))
+        }
+        if let pattern {
+            do {
+                _ = try Regex(pattern)
+            } catch {
+                issues.append(.init(path: "\(path).pattern", value: "\"\(pattern)\"", reason: "does not compile: \(error)"))
+            }
+        }
+        if maxFailures < 1 {
+            issues.append(.init(path: "\(path).maxFailures", value: "\(maxFailures)", reason: "must be at least 1"))
+        }
+        if window <= .zero {
+            issues.append(.init(path: "\(path).window", value: "\(window)", reason: "must be longer than zero"))
+        }
+        if banFor <= .zero {
+            issues.append(.init(path: "\(path).banFor", value: "\(banFor)", reason: "must be longer than zero"))
+        }
+        return issues
+    }
+}

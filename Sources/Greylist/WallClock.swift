@@ -1,0 +1,38 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Where the greylist reads the time: the system's wall clock, or one a test drives by hand.
+///
+/// Expiries are wall-clock instants (they are persisted and shown to operators), kept to the
+/// millisecond.
+public struct WallClock: Sendable {
+    private let read: @Sendable () -> Date
+
+    /// Creates a clock that calls `now` whenever the greylist needs the time.
+    ///
+    /// - Parameter now: Returns the current instant; it is called on the accept path, so keep it cheap.
+    public init(now: @escaping @Sendable () -> Date) {
+        self.read = now
+    }
+
+    /// The system's real-time clock.
+    public static let system = WallClock { Date() }
+
+    /// The current instant.
+    public var now: Date { read() }
+
+    /// The current instant in whole milliseconds since 1970.
+    var nowMilliseconds: Int64 { Self.milliseconds(read()) }
+
+    static func milliseconds(_ date: Date) -> Int64 {
+        let value = (date.timeIntervalSince1970 * 1_000).rounded(.down)
+        return value >= 9.2e18 ? .max : value <= -9.2e18 ? .min : Int64(value)
+    }
+
+    static func date(_ milliseconds: Int64) -> Date {
+        Date(timeIntervalSince1970: Double(milliseconds) / 1_000)
+    }
+}
