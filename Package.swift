@@ -6,10 +6,12 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Greylist", targets: ["Greylist"]),
+        .executable(name: "GreylistDemoServer", targets: ["GreylistDemoServer"]),
     ],
     targets: [
         .target(name: "Greylist"),
-        .testTarget(name: "GreylistTests", dependencies: ["Greylist"]),
+        .executableTarget(name: "GreylistDemoServer", dependencies: ["Greylist"]),
+        .testTarget(name: "GreylistTests", dependencies: ["Greylist", "GreylistDemoServer"]),
     ],
     swiftLanguageModes: [.v6]
 )

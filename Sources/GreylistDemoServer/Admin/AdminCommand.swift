@@ -1,0 +1,25 @@
+import Foundation
+
+/// Runs `GreylistDemoServer admin …` and returns the exit status.
+enum AdminCommand {
+    static func run(_ request: AdminRequest, socketPath: String?, configurationPath: String?, json: Bool) -> Int32 {
+        do {
+            var path = socketPath ?? ServerConfiguration().adminSocket
+            if socketPath == nil, let configurationPath {
+                path = try DemoConfiguration(contentsOf: configurationPath).server.adminSocket
+            }
+            let response = try AdminClient.send(request, to: path)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(response), as: UTF8.self))
+            } else {
+                print(AdminClient.format(response, command: request.command))
+            }
+            return response.ok ? 0 : 1
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            return 1
+        }
+    }
+}

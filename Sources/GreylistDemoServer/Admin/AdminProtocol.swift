@@ -1,0 +1,55 @@
+import Foundation
+import Greylist
+
+/// One admin request: a JSON line on the Unix socket.
+struct AdminRequest: Codable, Equatable {
+    /// `list`, `stats`, `ban` or `unban`.
+    var command: String
+    /// The CIDR for `ban` and `unban`.
+    var network: String?
+    /// The ban length for `ban` (`"1h"`, `"30m"`, …).
+    var duration: String?
+    /// The reason for `ban`.
+    var reason: String?
+}
+
+/// The answer: a JSON document, also what `admin … --json` prints.
+struct AdminResponse: Codable, Equatable {
+    var ok: Bool
+    var error: String?
+    var bans: [AdminBan]?
+    var statistics: [String: Int]?
+}
+
+/// A ban as the admin command shows it.
+struct AdminBan: Codable, Equatable {
+    var network: String
+    var reason: String
+    var user: String?
+    var bannedAt: String
+    var expiresAt: String
+    var banCount: Int
+    var refusedCount: Int
+
+    init(_ entry: BanEntry) {
+        network = entry.network.description
+        reason = entry.reason.description
+        user = entry.user
+        bannedAt = entry.bannedAt.formatted(.iso8601)
+        expiresAt = entry.expiresAt.formatted(.iso8601)
+        banCount = entry.banCount
+        refusedCount = entry.refusedCount
+    }
+}
+
+extension GreylistStatistics {
+    /// The counters by name, for JSON.
+    var dictionary: [String: Int] {
+        [
+            "accepted": accepted, "refused": refused, "wouldHaveRefused": wouldHaveRefused, "activeBans": activeBans,
+            "trackedAddresses": trackedAddresses, "failuresReported": failuresReported, "failuresCounted": failuresCounted,
+            "rulesTripped": rulesTripped, "manualBans": manualBans, "expired": expired, "bansEvicted": bansEvicted,
+            "countersEvicted": countersEvicted,
+        ]
+    }
+}

@@ -1,0 +1,154 @@
+import Dispatch
+import Foundation
+import Glibc
+import Greylist
+
+/// Serves admin requests on a Unix socket (mode 0600): one JSON request line in, one JSON
+/// response out, then close.
+///
+/// `@unchecked Sendable`: `listener` and `source` are touched only on `queue`; Dispatch sources
+/// are not `Sendable`, so the compiler cannot check it.
+final class AdminServer: @unchecked Sendable {
+    let path: String
+    private let greylist: Greylist
+    private let log: Log
+    private let queue = DispatchQueue(label: "greylist.demo.admin")
+    private var source: DispatchSourceRead?
+
+    init(path: String, greylist: Greylist, log: Log) {
+        self.path = path
+        self.greylist = greylist
+        self.log = log
+    }
+
+    /// Binds the socket, replacing a stale one left by a crash.
+    func start() throws(SystemError) {
+        let descriptor = try Syscalls.socket(family: AF_UNIX, type: Int32(SOCK_STREAM.rawValue))
+        do {
+            var address = try Self.address(path)
+            unlink(path)
+            try withUnsafeBytes(of: &address) { (bytes) throws(SystemError) in
+                try Syscalls.bind(descriptor, bytes.baseAddress!, length: bytes.count, subject: path)
+            }
+            chmod(path, 0o600)
+            try Syscalls.listen(descriptor, backlog: 16)
+            try Syscalls.setNonBlocking(descriptor)
+        } catch {
+            Syscalls.close(descriptor)
+            throw error
+        }
+        queue.sync {
+            let source = DispatchSource.makeReadSource(fileDescriptor: descriptor, queue: queue)
+            source.setEventHandler { [self] in acceptClients(descriptor) }
+            source.setCancelHandler { [path] in
+                Syscalls.close(descriptor)
+                unlink(path)
+            }
+            self.source = source
+            source.resume()
+        }
+    }
+
+    func stop() {
+        queue.async { [self] in
+            source?.cancel()
+            source = nil
+        }
+    }
+
+    static func address(_ path: String) throws(SystemError) -> sockaddr_un {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw SystemError("socket path", path, code: ENAMETOOLONG)
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            buffer.copyBytes(from: bytes)
+        }
+        return address
+    }
+
+    private func acceptClients(_ listener: Int32) {
+        while true {
+            var storage = sockaddr_storage()
+            let client = Syscalls.accept(listener, into: &storage)
+            guard client >= 0 else { return }
+            // Admin clients are rare and local: serve each with blocking I/O (5 s timeouts) on a
+            // Dispatch worker, never on the Swift concurrency pool.
+            DispatchQueue.global().async { [self] in serve(client) }
+        }
+    }
+
+    private func serve(_ client: Int32) {
+        let flags = fcntl(client, F_GETFL)
+        _ = fcntl(client, F_SETFL, flags & ~O_NONBLOCK)
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var request: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4_096)
+        while !request.contains(UInt8(ascii: "\n")) && request.count < 65_536 {
+            let count = chunk.withUnsafeMutableBytes { Syscalls.read(client, into: $0) }
+            guard count > 0 else { break }
+            request += chunk[..<count]
+        }
+        let line = request.prefix { $0 != UInt8(ascii: "\n") }
+        Task { [self] in
+            let response = await handle(Data(line))
+            DispatchQueue.global().async {
+                var bytes = (try? JSONEncoder().encode(response)) ?? Data("{\"ok\":false}".utf8)
+                bytes.append(UInt8(ascii: "\n"))
+                var offset = 0
+                while offset < bytes.count {
+                    let written = bytes[offset...].withUnsafeBytes { Syscalls.write(client, $0) }
+                    guard written > 0 else { break }
+                    offset += written
+                }
+                Syscalls.close(client)
+            }
+        }
+    }
+
+    /// Runs one request against the greylist.
+    func handle(_ line: Data) async -> AdminResponse {
+        guard let request = try? JSONDecoder().decode(AdminRequest.self, from: line) else {
+            return AdminResponse(ok: false, error: "not a JSON admin request")
+        }
+        switch request.command {
+        case "list":
+            return AdminResponse(ok: true, bans: await greylist.list().map(AdminBan.init))
+        case "stats":
+            return AdminResponse(ok: true, statistics: await greylist.statistics().dictionary)
+        case "ban", "unban":
+            guard let text = request.network else {
+                return AdminResponse(ok: false, error: "\(request.command) needs a network")
+            }
+            do {
+                let network = try IPNetwork(text)
+                if request.command == "unban" {
+                    let lifted = await greylist.unban(network)
+                    log.info("admin: unban \(network) lifted \(lifted.count) ban(s)")
+                    return AdminResponse(ok: true, bans: lifted.map(AdminBan.init))
+                }
+                let duration = try Self.duration(request.duration ?? "1h")
+                let entry = try await greylist.ban(network, for: duration, reason: request.reason ?? "admin")
+                return AdminResponse(ok: true, bans: [AdminBan(entry)])
+            } catch {
+                return AdminResponse(ok: false, error: "\(error)")
+            }
+        default:
+            return AdminResponse(ok: false, error: "unknown command \"\(request.command)\" (use list, stats, ban or unban)")
+        }
+    }
+
+    /// Parses a duration the way the configuration file does.
+    static func duration(_ text: String) throws(GreylistError) -> Duration {
+        var issues: [ConfigurationIssue] = []
+        var reader = ConfigurationReader(.object(["duration": .string(text)]), path: "", report: { issues.append($0) })
+        let duration = reader.duration("duration", default: .zero)
+        reader.finish()
+        guard issues.isEmpty else { throw .invalidDuration(text, reason: issues[0].reason) }
+        return duration
+    }
+}

@@ -1,0 +1,115 @@
+/// What the command line asked for.
+enum CommandLineOptions: Equatable {
+    /// Run the server.
+    case serve(configurationPath: String?, host: String?, port: Int?, verbose: Bool)
+    /// Send an admin request to a running server.
+    case admin(AdminRequest, socketPath: String?, configurationPath: String?, json: Bool)
+    /// Print the help text.
+    case help
+
+    /// Parses the arguments after the program name.
+    ///
+    /// - Throws: ``CommandLineError`` naming the bad argument.
+    static func parse(_ arguments: [String]) throws(CommandLineError) -> CommandLineOptions {
+        var rest = arguments[...]
+        if rest.first == "admin" {
+            rest = rest.dropFirst()
+            return try parseAdmin(&rest)
+        }
+        var configurationPath: String?
+        var host: String?
+        var port: Int?
+        var verbose = false
+        while let argument = rest.popFirst() {
+            switch argument {
+            case "--help", "-h":
+                return .help
+            case "--config":
+                configurationPath = try value(for: argument, from: &rest)
+            case "--host":
+                host = try value(for: argument, from: &rest)
+            case "--port":
+                let text = try value(for: argument, from: &rest)
+                guard let number = Int(text), (0...65_535).contains(number) else {
+                    throw CommandLineError("--port: \"\(text)\" is not a port number (0...65535)")
+                }
+                port = number
+            case "--verbose":
+                verbose = true
+            default:
+                throw CommandLineError("unknown argument \"\(argument)\" (see --help)")
+            }
+        }
+        return .serve(configurationPath: configurationPath, host: host, port: port, verbose: verbose)
+    }
+
+    private static func parseAdmin(_ rest: inout ArraySlice<String>) throws(CommandLineError) -> CommandLineOptions {
+        guard let command = rest.popFirst(), ["list", "stats", "ban", "unban"].contains(command) else {
+            throw CommandLineError("admin needs one of: list, stats, ban CIDR, unban CIDR")
+        }
+        var request = AdminRequest(command: command)
+        if command == "ban" || command == "unban" {
+            guard let network = rest.popFirst(), !network.hasPrefix("--") else {
+                throw CommandLineError("admin \(command) needs a network, such as 203.0.113.0/24")
+            }
+            request.network = network
+        }
+        var socketPath: String?
+        var configurationPath: String?
+        var json = false
+        while let argument = rest.popFirst() {
+            switch argument {
+            case "--json": json = true
+            case "--socket": socketPath = try value(for: argument, from: &rest)
+            case "--config": configurationPath = try value(for: argument, from: &rest)
+            case "--for" where command == "ban": request.duration = try value(for: argument, from: &rest)
+            case "--reason" where command == "ban": request.reason = try value(for: argument, from: &rest)
+            default: throw CommandLineError("unknown argument \"\(argument)\" for admin \(command) (see --help)")
+            }
+        }
+        return .admin(request, socketPath: socketPath, configurationPath: configurationPath, json: json)
+    }
+
+    private static func value(for option: String, from rest: inout ArraySlice<String>) throws(CommandLineError) -> String {
+        guard let value = rest.popFirst() else { throw CommandLineError("\(option) needs a value") }
+        return value
+    }
+
+    static let helpText = """
+    GreylistDemoServer: an XMPP server (RFC 6120 client streams, SASL PLAIN, resource binding)
+    that refuses banned sources right after accept(), before reading or writing a byte.
+
+    USAGE
+      GreylistDemoServer [--config FILE] [--host HOST] [--port PORT] [--verbose]
+      GreylistDemoServer admin list|stats [--json] [--socket PATH | --config FILE]
+      GreylistDemoServer admin ban CIDR [--for DURATION] [--reason TEXT] [--json] [--socket PATH | --config FILE]
+      GreylistDemoServer admin unban CIDR [--json] [--socket PATH | --config FILE]
+
+    SERVER OPTIONS
+      --config FILE   JSON file with "server" and "greylist" objects (see config.example.json).
+                      Without it: 127.0.0.1:5222, domain localhost, account demo / demo-password,
+                      and the rule "botnet": a failed login as ^bad_user_[0-9]{5,}$ bans for 4h.
+      --host HOST     Listen address: an IP literal, localhost, or :: for IPv4 and IPv6.
+      --port PORT     Listen port (0 picks a free one).
+      --verbose       Debug log lines.
+
+    SIGNALS
+      SIGTERM, SIGINT  stop accepting, end streams with system-shutdown, exit 0.
+      SIGHUP           reload --config: rules, allowlist, limits and accounts change; bans stay.
+                       An invalid file is rejected and the running configuration kept.
+
+    ADMIN
+      Talks to the running server over its Unix socket (server.adminSocket, default
+      /tmp/greylist-demo.sock). ban takes any CIDR and --for 90s|10m|4h|7d (default 1h);
+      unban lifts every ban inside the CIDR. --json prints the raw response.
+    """
+}
+
+/// A command line that cannot be used.
+struct CommandLineError: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import Greylist
+
+/// The `server` object of the demo's configuration file.
+struct ServerConfiguration: Equatable, Sendable {
+    /// The address to listen on: an IPv4 or IPv6 literal, `localhost`, or `::` for dual stack.
+    var host = "127.0.0.1"
+    /// The TCP port; 0 picks a free one (the tests use that).
+    var port = 5222
+    /// The XMPP domain served.
+    var domain = "localhost"
+    /// Accounts: username → password.
+    var users: [String: String] = ["demo": "demo-password"]
+    /// The admin command's Unix socket; empty disables it.
+    var adminSocket = "/tmp/greylist-demo.sock"
+    /// Open client connections at most; past it new ones are closed at once.
+    var maxConnections = 1_024
+    /// The largest stanza (and the most unparsed input) one connection may hold.
+    var maxStanzaBytes = 65_536
+    /// The deepest element nesting accepted.
+    var maxDepth = 16
+    /// Time from accept to the stream header.
+    var headerTimeout: Duration = .seconds(10)
+    /// Time from accept to a successful login.
+    var authTimeout: Duration = .seconds(30)
+    /// Time without a byte from the client after which the stream is closed.
+    var idleTimeout: Duration = .seconds(300)
+    /// Failed logins allowed on one stream before it is closed.
+    var maxAuthAttempts = 3
+    /// How often refused connections are summarised in the log.
+    var refusalSummaryInterval: Duration = .seconds(60)
+
+    /// Reads the section, reporting every bad field.
+    init(reading value: JSONValue?, path: String, report: @escaping (ConfigurationIssue) -> Void) {
+        var reader = ConfigurationReader(value, path: path, report: report)
+        let defaults = ServerConfiguration()
+        host = reader.string("host", default: defaults.host) ?? defaults.host
+        if (try? ListenAddress(host: host, port: 0)) == nil {
+            reader.report("host", reason: "expected an IP address, \"localhost\" or \"::\"")
+            host = defaults.host
+        }
+        port = reader.integer("port", default: defaults.port, in: 0...65_535)
+        domain = reader.string("domain", default: defaults.domain) ?? defaults.domain
+        if domain.isEmpty || domain.contains(where: { $0.isWhitespace || "/@<>'\"&".contains($0) }) {
+            reader.report("domain", reason: "expected a domain name such as \"localhost\"")
+            domain = defaults.domain
+        }
+        switch reader.value("users") {
+        case nil:
+            break
+        case .object(let object)?:
+            var users: [String: String] = [:]
+            for (name, password) in object {
+                guard case .string(let text) = password, !name.isEmpty, !name.contains("@") else {
+                    report(ConfigurationIssue(path: reader.path(of: "users.\(name)"), value: password.description,
+                                              reason: "expected a non-empty username without '@' and a string password"))
+                    continue
+                }
+                users[name] = text
+            }
+            self.users = users
+        case _?:
+            reader.report("users", reason: "expected an object of username → password")
+        }
+        adminSocket = reader.string("adminSocket", default: defaults.adminSocket) ?? defaults.adminSocket
+        if adminSocket.utf8.count > 100 {
+            reader.report("adminSocket", reason: "a Unix socket path must be under 100 bytes")
+            adminSocket = defaults.adminSocket
+        }
+        maxConnections = reader.integer("maxConnections", default: defaults.maxConnections, in: 1...1_000_000)
+        maxStanzaBytes = reader.integer("maxStanzaBytes", default: defaults.maxStanzaBytes, in: 1_024...16_777_216)
+        maxDepth = reader.integer("maxDepth", default: defaults.maxDepth, in: 2...256)
+        headerTimeout = reader.duration("headerTimeout", default: defaults.headerTimeout)
+        authTimeout = reader.duration("authTimeout", default: defaults.authTimeout)
+        idleTimeout = reader.duration("idleTimeout", default: defaults.idleTimeout)
+        maxAuthAttempts = reader.integer("maxAuthAttempts", default: defaults.maxAuthAttempts, in: 1...100)
+        refusalSummaryInterval = reader.duration("refusalSummaryInterval", default: defaults.refusalSummaryInterval)
+        reader.finish()
+    }
+
+    /// The built-in defaults.
+    init() {}
+}
+
+/// The whole demo configuration file: `server` and `greylist` objects.
+struct DemoConfiguration: Equatable, Sendable {
+    var server = ServerConfiguration()
+    var greylist = DemoConfiguration.defaultGreylist
+
+    /// The seed's behaviour: a failed login whose username matches `^bad_user_[0-9]{5,}$` bans the
+    /// source for four hours.
+    static let defaultGreylist = Configuration(rules: [
+        Rule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$", maxFailures: 1, window: .seconds(600), banFor: .seconds(4 * 3_600)),
+    ])
+
+    init() {}
+
+    /// Reads a configuration file.
+    ///
+    /// - Throws: ``DemoConfigurationError`` naming the file and listing every bad field.
+    init(contentsOf path: String) throws(DemoConfigurationError) {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw DemoConfigurationError(file: path, issues: [ConfigurationIssue(path: path, value: "", reason: "cannot read: \(error.localizedDescription)")])
+        }
+        try self.init(json: data, file: path)
+    }
+
+    init(json data: Data, file: String) throws(DemoConfigurationError) {
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: data)
+        } catch {
+            throw DemoConfigurationError(file: file, issues: [ConfigurationIssue(path: file, value: "", reason: "not valid JSON: \(error)")])
+        }
+        var issues: [ConfigurationIssue] = []
+        let report: (ConfigurationIssue) -> Void = { issues.append($0) }
+        var reader = ConfigurationReader(value, path: "", report: report)
+        server = ServerConfiguration(reading: reader.value("server"), path: "server", report: report)
+        greylist = reader.value("greylist") == nil
+            ? Self.defaultGreylist
+            : Configuration(reading: reader.value("greylist"), path: "greylist", report: report)
+        reader.finish()
+        guard issues.isEmpty else { throw DemoConfigurationError(file: file, issues: issues) }
+    }
+}
+
+/// A configuration file that cannot be used, with every reason.
+struct DemoConfigurationError: Error, CustomStringConvertible {
+    var file: String
+    var issues: [ConfigurationIssue]
+
+    var description: String {
+        "invalid configuration file \(file) (\(issues.count) problem\(issues.count == 1 ? "" : "s")):\n"
+            + issues.map { "  - \($0)" }.joined(separator: "\n")
+    }
+}

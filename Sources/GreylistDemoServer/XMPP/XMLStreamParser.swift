@@ -1,0 +1,222 @@
+/// An incremental parser for an XMPP stream: the root `<stream:stream>` header, then one complete
+/// top-level element (stanza) at a time.
+///
+/// It enforces RFC 6120's restricted XML (no comments, processing instructions, DTDs or entity
+/// references beyond the five predefined ones) and the server's bounds: a stanza or a single tag
+/// larger than `maxStanzaBytes`, or nesting deeper than `maxDepth`, is a violation. Unconsumed
+/// input is bounded by the same limit, and the scan resumes where it stopped, so a client
+/// trickling one byte at a time costs linear work.
+struct XMLStreamParser {
+    let maxStanzaBytes: Int
+    let maxDepth: Int
+
+    private var buffer: [UInt8] = []
+    private var position = 0
+    /// How far the incomplete token at `position` has been scanned, and the quote it is inside.
+    private var scanned = 0
+    private var openQuote: UInt8?
+    /// Elements of the stanza being built, outermost first.
+    private var open: [XMLElement] = []
+    private var stanzaBytes = 0
+    private var streamOpened = false
+    private var streamName = ""
+    private var streamNamespace = ""
+    private var seenAnyToken = false
+
+    init(maxStanzaBytes: Int, maxDepth: Int) {
+        self.maxStanzaBytes = maxStanzaBytes
+        self.maxDepth = maxDepth
+    }
+
+    /// Forgets everything: the next bytes start a new stream (after SASL success).
+    mutating func reset() {
+        self = XMLStreamParser(maxStanzaBytes: maxStanzaBytes, maxDepth: maxDepth)
+    }
+
+    /// Consumes bytes and returns the events they complete.
+    mutating func feed(_ bytes: some Collection<UInt8>) throws(XMLStreamViolation) -> [XMLStreamEvent] {
+        buffer.append(contentsOf: bytes)
+        var events: [XMLStreamEvent] = []
+        while position < buffer.count {
+            if buffer[position] == UInt8(ascii: "<") {
+                guard let end = findTagEnd() else { break }
+                let token = buffer[(position + 1)..<end]
+                let length = end + 1 - position
+                position = end + 1
+                scanned = position
+                if let event = try handleTag(token, length: length) {
+                    events.append(event)
+                    if case .streamClosed = event { break }
+                }
+            } else {
+                let start = max(scanned, position)
+                guard let less = buffer[start...].firstIndex(of: UInt8(ascii: "<")) else {
+                    scanned = buffer.count
+                    try checkPending()
+                    break
+                }
+                let text = buffer[position..<less]
+                position = less
+                scanned = position
+                try handleText(text)
+            }
+        }
+        if position == buffer.count {
+            buffer.removeAll(keepingCapacity: buffer.capacity <= 65_536)
+            position = 0
+            scanned = 0
+        } else if position > 4_096 {
+            buffer.removeFirst(position)
+            scanned -= position
+            position = 0
+        }
+        return events
+    }
+
+    /// The index of the `>` closing the tag at `position`, honouring quoted attribute values.
+    private mutating func findTagEnd() -> Int? {
+        var index = max(scanned, position + 1)
+        while index < buffer.count {
+            let byte = buffer[index]
+            if let quote = openQuote {
+                if byte == quote { openQuote = nil }
+            } else if byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\"") {
+                openQuote = byte
+            } else if byte == UInt8(ascii: ">") {
+                return index
+            }
+            index += 1
+        }
+        scanned = index
+        return nil
+    }
+
+    /// Fails when the incomplete token or text waiting in the buffer is already too large.
+    private func checkPending() throws(XMLStreamViolation) {
+        if buffer.count - position + stanzaBytes > maxStanzaBytes {
+            throw .tooLarge("more than \(maxStanzaBytes) bytes in one stanza")
+        }
+    }
+
+    private mutating func handleText(_ bytes: ArraySlice<UInt8>) throws(XMLStreamViolation) {
+        guard !open.isEmpty else {
+            // Between stanzas only whitespace (keepalives) is allowed.
+            guard bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) else {
+                throw .notWellFormed("text outside any element")
+            }
+            return
+        }
+        try count(bytes.count)
+        open[open.count - 1].text += try XMLText.decode(bytes)
+    }
+
+    private mutating func count(_ length: Int) throws(XMLStreamViolation) {
+        stanzaBytes += length
+        if stanzaBytes > maxStanzaBytes {
+            throw .tooLarge("more than \(maxStanzaBytes) bytes in one stanza")
+        }
+    }
+
+    private mutating func handleTag(_ token: ArraySlice<UInt8>, length: Int) throws(XMLStreamViolation) -> XMLStreamEvent? {
+        defer { seenAnyToken = true }
+        guard let first = token.first else { throw .notWellFormed("empty tag") }
+        switch first {
+        case UInt8(ascii: "?"):
+            let isDeclaration = token.starts(with: Array("?xml ".utf8)) && token.last == UInt8(ascii: "?")
+            guard isDeclaration && !seenAnyToken else {
+                throw .restrictedXML("processing instructions are not allowed")
+            }
+            return nil
+        case UInt8(ascii: "!"):
+            throw .restrictedXML("comments, CDATA and DTDs are not allowed")
+        case UInt8(ascii: "/"):
+            return try handleEndTag(token.dropFirst())
+        default:
+            return try handleStartTag(token, length: length)
+        }
+    }
+
+    private mutating func handleEndTag(_ token: ArraySlice<UInt8>) throws(XMLStreamViolation) -> XMLStreamEvent? {
+        let name = try XMLText.name(token.trimmingTrailingWhitespace())
+        guard let element = open.popLast() else {
+            guard streamOpened, name == streamName else { throw .notWellFormed("unexpected end tag </\(name)>") }
+            return .streamClosed
+        }
+        guard element.name == name else {
+            throw .notWellFormed("end tag </\(name)> does not close <\(element.name)>")
+        }
+        try count(token.count + 3)
+        return complete(element)
+    }
+
+    private mutating func handleStartTag(_ token: ArraySlice<UInt8>, length: Int) throws(XMLStreamViolation) -> XMLStreamEvent? {
+        let selfClosing = token.last == UInt8(ascii: "/")
+        let body = selfClosing ? token.dropLast() : token
+        let (name, attributes) = try XMLText.parseTag(body)
+        guard streamOpened else {
+            guard !selfClosing else { throw .notWellFormed("the stream header cannot be self-closing") }
+            streamOpened = true
+            streamName = name
+            streamNamespace = attributes["xmlns"] ?? ""
+            return .streamOpened(name: name, attributes: attributes)
+        }
+        if open.isEmpty { stanzaBytes = 0 }
+        try count(length)
+        guard open.count < maxDepth else { throw .tooDeep(maxDepth) }
+        let namespace = attributes["xmlns"] ?? open.last?.namespace ?? streamNamespace
+        let element = XMLElement(name: name, namespace: namespace, attributes: attributes)
+        if selfClosing {
+            return complete(element)
+        }
+        open.append(element)
+        return nil
+    }
+
+    /// Attaches a finished element to its parent, or returns it as a stanza.
+    private mutating func complete(_ element: XMLElement) -> XMLStreamEvent? {
+        guard !open.isEmpty else { return .stanza(element) }
+        open[open.count - 1].children.append(element)
+        return nil
+    }
+}
+
+/// What the parser produced.
+enum XMLStreamEvent: Equatable {
+    case streamOpened(name: String, attributes: [String: String])
+    case stanza(XMLElement)
+    case streamClosed
+}
+
+/// Why the parser gave up; each maps to an RFC 6120 stream error.
+enum XMLStreamViolation: Error, Equatable {
+    case notWellFormed(String)
+    case restrictedXML(String)
+    case tooLarge(String)
+    case tooDeep(Int)
+
+    /// The RFC 6120 §4.9.3 condition to send.
+    var condition: String {
+        switch self {
+        case .notWellFormed: return "not-well-formed"
+        case .restrictedXML: return "restricted-xml"
+        case .tooLarge, .tooDeep: return "policy-violation"
+        }
+    }
+
+    var explanation: String {
+        switch self {
+        case .notWellFormed(let text), .restrictedXML(let text), .tooLarge(let text): return text
+        case .tooDeep(let limit): return "elements nested deeper than \(limit)"
+        }
+    }
+}
+
+extension ArraySlice<UInt8> {
+    func trimmingTrailingWhitespace() -> ArraySlice<UInt8> {
+        var slice = self
+        while let last = slice.last, last == 0x20 || last == 0x09 || last == 0x0A || last == 0x0D {
+            slice = slice.dropLast()
+        }
+        return slice
+    }
+}

@@ -1,0 +1,38 @@
+import Dispatch
+import Foundation
+import Glibc
+
+// Thin entry point: parse the command line, then either serve or send one admin request.
+let log = Log()
+let options: CommandLineOptions
+do {
+    options = try CommandLineOptions.parse(Array(CommandLine.arguments.dropFirst()))
+} catch {
+    log.error("\(error)")
+    exit(2)
+}
+
+switch options {
+case .help:
+    print(CommandLineOptions.helpText)
+case .admin(let request, let socketPath, let configurationPath, let json):
+    exit(AdminCommand.run(request, socketPath: socketPath, configurationPath: configurationPath, json: json))
+case .serve(let configurationPath, let host, let port, let verbose):
+    var configuration = DemoConfiguration()
+    do {
+        if let configurationPath { configuration = try DemoConfiguration(contentsOf: configurationPath) }
+        if let host {
+            _ = try ListenAddress(host: host, port: 0)
+            configuration.server.host = host
+        }
+        if let port { configuration.server.port = port }
+        let server = try DemoServer(configuration: configuration, configurationPath: configurationPath,
+                                    log: Log(minimum: verbose ? .debug : .info))
+        try server.start()
+        server.handleSignals { exit(0) }
+    } catch {
+        log.error("not started: \(error)")
+        exit(1)
+    }
+    dispatchMain()
+}
