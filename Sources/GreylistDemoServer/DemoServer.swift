@@ -210,10 +210,13 @@ final class DemoServer: @unchecked Sendable {
 
     /// Re-reads the configuration file: rules, allowlist, limits and accounts change; bans and
     /// counters stay. An invalid file is rejected and the running configuration kept.
-    func reload() {
+    ///
+    /// - Parameter completion: Called with whether the new configuration took effect.
+    func reload(completion: @escaping @Sendable (Bool) -> Void = { _ in }) {
         queue.async { [self] in
             guard let configurationPath else {
                 log.warning("reload: started without --config, nothing to reload")
+                completion(false)
                 return
             }
             let fresh: DemoConfiguration
@@ -221,6 +224,7 @@ final class DemoServer: @unchecked Sendable {
                 fresh = try DemoConfiguration(contentsOf: configurationPath)
             } catch {
                 log.error("reload rejected, keeping the running configuration: \(error)")
+                completion(false)
                 return
             }
             Task { [self] in
@@ -228,6 +232,7 @@ final class DemoServer: @unchecked Sendable {
                     try await greylist.apply(fresh.greylist)
                 } catch {
                     log.error("reload rejected, keeping the running configuration: \(error)")
+                    completion(false)
                     return
                 }
                 queue.async { [self] in
@@ -242,6 +247,7 @@ final class DemoServer: @unchecked Sendable {
                     }
                     scheduleSummary(every: fresh.server.refusalSummaryInterval)
                     log.info("reload applied from \(configurationPath); bans and counters kept")
+                    completion(true)
                 }
             }
         }

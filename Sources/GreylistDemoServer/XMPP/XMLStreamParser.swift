@@ -39,7 +39,10 @@ struct XMLStreamParser {
         var events: [XMLStreamEvent] = []
         while position < buffer.count {
             if buffer[position] == UInt8(ascii: "<") {
-                guard let end = findTagEnd() else { break }
+                guard let end = findTagEnd() else {
+                    try checkPending()
+                    break
+                }
                 let token = buffer[(position + 1)..<end]
                 let length = end + 1 - position
                 position = end + 1
@@ -51,6 +54,11 @@ struct XMLStreamParser {
             } else {
                 let start = max(scanned, position)
                 guard let less = buffer[start...].firstIndex(of: UInt8(ascii: "<")) else {
+                    if open.isEmpty, buffer[start...].contains(where: { !Self.isWhitespace($0) }) {
+                        // Text outside any element can never become valid: say so now rather
+                        // than wait for a '<' (an HTTP request, a port scanner's banner).
+                        throw .notWellFormed("text outside any element")
+                    }
                     scanned = buffer.count
                     try checkPending()
                     break
@@ -101,7 +109,7 @@ struct XMLStreamParser {
     private mutating func handleText(_ bytes: ArraySlice<UInt8>) throws(XMLStreamViolation) {
         guard !open.isEmpty else {
             // Between stanzas only whitespace (keepalives) is allowed.
-            guard bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) else {
+            guard bytes.allSatisfy(Self.isWhitespace) else {
                 throw .notWellFormed("text outside any element")
             }
             return
@@ -170,6 +178,10 @@ struct XMLStreamParser {
         }
         open.append(element)
         return nil
+    }
+
+    private static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
     }
 
     /// Attaches a finished element to its parent, or returns it as a stanza.

@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+@testable import GreylistDemoServer
+
+@Suite struct DemoConfigurationTests {
+    @Test("reads config.example.json: server and greylist sections")
+    func readsExample() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let configuration = try DemoConfiguration(contentsOf: root.appendingPathComponent("config.example.json").path)
+        #expect(configuration.server.port == 5222)
+        #expect(configuration.server.users["demo"] == "demo-password")
+        #expect(configuration.greylist.rules.first?.name == "botnet")
+    }
+
+    @Test("the built-in defaults are the seed's: 127.0.0.1:5222, localhost, one demo account, the botnet rule")
+    func defaults() {
+        let configuration = DemoConfiguration()
+        #expect(configuration.server.host == "127.0.0.1")
+        #expect(configuration.server.port == 5222)
+        #expect(configuration.server.domain == "localhost")
+        #expect(configuration.server.users == ["demo": "demo-password"])
+        #expect(configuration.greylist.rules.map(\.pattern) == ["^bad_user_[0-9]{5,}$"])
+        #expect(configuration.greylist.rules.first?.banFor == .seconds(4 * 3_600))
+    }
+
+    @Test("reports every bad field of both sections, naming path and value")
+    func reportsEverything() {
+        let json = #"{"server": {"host": "example.org", "port": 70000, "users": {"a@b": "x"}, "domian": "x", "headerTimeout": "5y"}, "greylist": {"rules": [{"name": "r", "pattern": "("}]}, "extra": 1}"#
+        do {
+            _ = try DemoConfiguration(json: Data(json.utf8), file: "test.json")
+            Issue.record("accepted a bad file")
+        } catch {
+            let text = error.description
+            for expected in ["server.host = \"example.org\"", "server.port = 70000", "server.users.a@b", "server.domian = \"x\": unknown key",
+                             "server.headerTimeout = \"5y\"", "greylist.rules[0].pattern = \"(\"", "extra = 1: unknown key"] {
+                #expect(text.contains(expected), "missing \(expected) in \(text)")
+            }
+        }
+    }
+
+    @Test("parses server flags and admin subcommands", arguments: [
+        ([], CommandLineOptions.serve(configurationPath: nil, host: nil, port: nil, verbose: false)),
+        (["--config", "x.json", "--host", "::", "--port", "0"], .serve(configurationPath: "x.json", host: "::", port: 0, verbose: false)),
+        (["--help"], .help),
+        (["admin", "list", "--json"], .admin(AdminRequest(command: "list"), socketPath: nil, configurationPath: nil, json: true)),
+        (["admin", "ban", "10.0.0.0/8", "--for", "2h", "--reason", "spam", "--socket", "/tmp/s"],
+         .admin(AdminRequest(command: "ban", network: "10.0.0.0/8", duration: "2h", reason: "spam"), socketPath: "/tmp/s", configurationPath: nil, json: false)),
+    ])
+    func parsesArguments(arguments: [String], expected: CommandLineOptions) throws {
+        #expect(try CommandLineOptions.parse(arguments) == expected)
+    }
+
+    @Test("refuses bad flags, naming them", arguments: [
+        (["--port", "99999"], "\"99999\""), (["--port", "http"], "\"http\""), (["--prot", "1"], "\"--prot\""),
+        (["--config"], "--config needs a value"), (["admin", "ban"], "needs a network"), (["admin", "frobnicate"], "admin needs one of"),
+    ])
+    func refusesArguments(arguments: [String], fragment: String) {
+        do {
+            _ = try CommandLineOptions.parse(arguments)
+            Issue.record("accepted \(arguments)")
+        } catch {
+            #expect(error.description.contains(fragment))
+        }
+    }
+}

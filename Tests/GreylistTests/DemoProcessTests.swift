@@ -1,0 +1,95 @@
+import Foundation
+import Glibc
+import Testing
+
+/// The demo server as a child process: exit codes, signals, and messages on bad input.
+@Suite(.serialized) struct DemoProcessTests {
+    /// The demo executable, built next to the test bundle.
+    static var executable: URL {
+        get throws {
+            let testBinary = URL(fileURLWithPath: (try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")))
+            let candidate = testBinary.deletingLastPathComponent().appendingPathComponent("GreylistDemoServer")
+            guard FileManager.default.isExecutableFile(atPath: candidate.path) else {
+                throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: candidate.path])
+            }
+            return candidate
+        }
+    }
+
+    struct Child {
+        let process: Process
+        let errors: Pipe
+
+        var log: String {
+            String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
+        }
+    }
+
+    func launch(_ arguments: [String]) throws -> Child {
+        let process = Process()
+        process.executableURL = try Self.executable
+        process.arguments = arguments
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return Child(process: process, errors: errors)
+    }
+
+    /// Reads the child's log until `marker` appears (bounded by the pipe closing).
+    func readLog(_ child: Child, until marker: String) -> String {
+        var text = ""
+        while !text.contains(marker) {
+            let data = child.errors.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            text += String(decoding: data, as: UTF8.self)
+        }
+        return text
+    }
+
+    func writeConfig(_ json: String) throws -> String {
+        let path = NSTemporaryDirectory() + "greylist-process-\(UInt32.random(in: 0...UInt32.max)).json"
+        try json.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("a bad flag or file exits non-zero with a message naming the value, and starts nothing")
+    func badStart() throws {
+        let badFlag = try launch(["--port", "99999"])
+        badFlag.process.waitUntilExit()
+        #expect(badFlag.process.terminationStatus == 2)
+        #expect(readLog(badFlag, until: "\n").contains("\"99999\""))
+
+        let path = try writeConfig(#"{"server": {"port": 0, "adminSocket": ""}, "greylist": {"rules": [{"name": "x", "banfor": "4h"}]}}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let badFile = try launch(["--config", path])
+        badFile.process.waitUntilExit()
+        #expect(badFile.process.terminationStatus == 1)
+        let log = readLog(badFile, until: "banfor")
+        #expect(log.contains("greylist.rules[0].banfor"))
+        #expect(!log.contains("listening"))
+    }
+
+    @Test("SIGHUP reloads the file, SIGTERM stops with exit status 0")
+    func signals() throws {
+        let socket = "/tmp/greylist-process-\(UInt32.random(in: 0...UInt32.max)).sock"
+        let path = try writeConfig(#"{"server": {"port": 0, "adminSocket": "\#(socket)"}}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let child = try launch(["--config", path])
+        #expect(readLog(child, until: "admin socket").contains("listening on 127.0.0.1:"))
+
+        try #"{"server": {"port": 0, "adminSocket": "\#(socket)"}, "greylist": {"rules": [{"name": "renamed", "pattern": "^x"}]}}"#
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        kill(child.process.processIdentifier, SIGHUP)
+        #expect(readLog(child, until: "reload applied").contains("reconfigured: rules renamed"))
+
+        try "{ not json".write(toFile: path, atomically: true, encoding: .utf8)
+        kill(child.process.processIdentifier, SIGHUP)
+        #expect(readLog(child, until: "reload rejected").contains("keeping the running configuration"))
+
+        kill(child.process.processIdentifier, SIGTERM)
+        child.process.waitUntilExit()
+        #expect(child.process.terminationReason == .exit)
+        #expect(child.process.terminationStatus == 0)
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import Greylist
+@testable import GreylistDemoServer
+
+/// A demo server on an ephemeral loopback port with its own admin socket, stopped by `stop()`.
+struct DemoServerFixture {
+    let server: DemoServer
+    let port: Int
+    let adminSocket: String
+
+    static let header = "<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
+
+    init(configurationPath: String? = nil, _ adjust: (inout DemoConfiguration) -> Void = { _ in }) throws {
+        var configuration = DemoConfiguration()
+        if let configurationPath { configuration = try DemoConfiguration(contentsOf: configurationPath) }
+        configuration.server.port = 0
+        configuration.server.adminSocket = "/tmp/greylist-test-\(UInt32.random(in: 0...UInt32.max)).sock"
+        adjust(&configuration)
+        server = try DemoServer(configuration: configuration, configurationPath: configurationPath, log: Log(minimum: .error))
+        port = try server.start()
+        adminSocket = configuration.server.adminSocket
+    }
+
+    func stop() async {
+        await withCheckedContinuation { continuation in
+            server.stop(grace: .seconds(2)) { continuation.resume() }
+        }
+    }
+
+    func connect(from source: String = "127.0.0.1") throws -> TestSocket {
+        try TestSocket(port: port, source: source)
+    }
+
+    static func plain(_ user: String, _ password: String) -> String {
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>\(Data("\0\(user)\0\(password)".utf8).base64EncodedString())</auth>"
+    }
+
+    /// Logs in as `user` from `source` through resource binding; returns the bind answer.
+    func login(_ user: String = "demo", _ password: String = "demo-password", from source: String = "127.0.0.1") throws -> String {
+        let client = try connect(from: source)
+        client.send(Self.header)
+        client.read(until: "</stream:features>")
+        client.send(Self.plain(user, password))
+        let answer = client.read(until: "/>")
+        guard answer.contains("<success") else { return answer }
+        client.send(Self.header)
+        client.read(until: "</stream:features>")
+        client.send("<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>test</resource></bind></iq>")
+        let bound = client.read(until: "</iq>")
+        client.send("</stream:stream>")
+        client.read(until: "</stream:stream>")
+        return bound
+    }
+}

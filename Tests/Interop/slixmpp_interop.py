@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Interop test: a real, unmodified third-party XMPP client (slixmpp) against the demo server.
+
+1. logs in as the demo user (SASL PLAIN, resource binding) from 127.0.0.1;
+2. fails a login as bad_user_12345 from 127.0.0.1, which the default rule bans;
+3. checks that the next connection from 127.0.0.1 is closed before the server sends a byte;
+4. checks that a client bound to 127.0.0.2, outside the ban, still logs in.
+
+Usage: slixmpp_interop.py PATH/TO/GreylistDemoServer
+Loopback only, every wait bounded; prints 'N passed, N failed' and exits non-zero on failure.
+"""
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+
+import slixmpp
+
+TIMEOUT = 20
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def attempt_login(jid: str, password: str, port: int, source: str | None = None) -> str:
+    """Returns 'session_start', 'failed_auth' or 'disconnected'."""
+    client = slixmpp.ClientXMPP(jid, password, plugin_config={"feature_mechanisms": {"unencrypted_plain": True}})
+    client.enable_starttls = False
+    client.enable_direct_tls = False
+    client.enable_plaintext = True
+    loop = asyncio.get_running_loop()
+    outcome: asyncio.Future = loop.create_future()
+
+    def settle(result: str):
+        if not outcome.done():
+            outcome.set_result(result)
+
+    async def on_session_start(_event):
+        settle("session_start")
+
+    client.add_event_handler("session_start", on_session_start)
+    client.add_event_handler("failed_auth", lambda _event: settle("failed_auth"))
+    client.add_event_handler("failed_all_auth", lambda _event: settle("failed_auth"))
+    client.add_event_handler("disconnected", lambda _event: settle("disconnected"))
+    original = loop.create_connection
+    if source is not None:
+        # slixmpp has no source-address option: bind the client socket through the event loop.
+        async def bound_connection(*args, **kwargs):
+            kwargs.setdefault("local_addr", (source, 0))
+            return await original(*args, **kwargs)
+        loop.create_connection = bound_connection
+    try:
+        client.connect("127.0.0.1", port)
+        return await asyncio.wait_for(outcome, TIMEOUT)
+    except asyncio.TimeoutError:
+        return "timeout"
+    finally:
+        if source is not None:
+            loop.create_connection = original
+        client.disconnect(wait=False)
+        await asyncio.sleep(0)
+
+
+def first_bytes(port: int, source: str) -> bytes:
+    with socket.socket() as raw:
+        raw.settimeout(TIMEOUT)
+        raw.bind((source, 0))
+        raw.connect(("127.0.0.1", port))
+        return raw.recv(1024)
+
+
+async def main(server_binary: str) -> int:
+    port = free_port()
+    state = tempfile.mkdtemp(prefix="greylist-interop-")
+    config_path = os.path.join(state, "config.json")
+    with open(config_path, "w") as config:
+        json.dump({"server": {"port": port, "adminSocket": os.path.join(state, "admin.sock")}}, config)
+    server = subprocess.Popen([server_binary, "--config", config_path], stderr=subprocess.PIPE, text=True)
+    results: list[tuple[str, bool, str]] = []
+    try:
+        line = server.stderr.readline()
+        if "listening on" not in line:
+            print(f"server did not start: {line}")
+            return 1
+        result = await attempt_login("demo@localhost", "demo-password", port)
+        results.append(("demo logs in through bind", result == "session_start", result))
+        result = await attempt_login("bad_user_12345@localhost", "wrong", port)
+        results.append(("bad_user_12345 fails to log in", result in ("failed_auth", "disconnected"), result))
+        received = first_bytes(port, "127.0.0.1")
+        results.append(("next connection from 127.0.0.1 closed before any server byte", received == b"", repr(received)))
+        result = await attempt_login("demo@localhost", "demo-password", port, source="127.0.0.2")
+        results.append(("demo logs in from 127.0.0.2, outside the ban", result == "session_start", result))
+    finally:
+        server.terminate()
+        try:
+            status = server.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            status = "killed"
+        results.append(("server exits 0 on SIGTERM", status == 0, str(status)))
+    for name, ok, detail in results:
+        print(f"{'PASS' if ok else 'FAIL'}: {name} ({detail})")
+    passed = sum(1 for _, ok, _ in results if ok)
+    failed = len(results) - passed
+    print(f"interop: {passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1])))
