@@ -154,8 +154,8 @@ final class DemoServer: @unchecked Sendable {
         return ConnectionLimits(
             headerTimeout: interval(server.headerTimeout), authTimeout: interval(server.authTimeout),
             idleTimeout: interval(server.idleTimeout),
-            headerTimeoutText: "\(server.headerTimeout)", authTimeoutText: "\(server.authTimeout)",
-            idleTimeoutText: "\(server.idleTimeout)",
+            headerTimeoutText: server.headerTimeout.configurationText, authTimeoutText: server.authTimeout.configurationText,
+            idleTimeoutText: server.idleTimeout.configurationText,
             maxOutboxBytes: max(server.maxStanzaBytes * 4, 262_144),
             timerResolution: interval(min(max(shortest / 10, .milliseconds(20)), .seconds(1)))
         )
@@ -201,8 +201,11 @@ final class DemoServer: @unchecked Sendable {
         let greylist = configuration.greylist
         log.info("listening on \(listening) for domain \(server.domain) with \(server.users.count) account(s); "
             + "max \(server.maxConnections) connections, stanzas up to \(server.maxStanzaBytes) bytes")
-        log.info("greylist: rules \(greylist.rules.map { "\($0.name)(\($0.pattern ?? "any failure"), \($0.maxFailures) in \($0.window), ban \($0.banFor))" }.joined(separator: ", "))"
-            + "; allowlist \(greylist.allowlist.map(\.description).joined(separator: ", ")); dry run \(greylist.dryRun)"
+        let rules = greylist.rules.map {
+            "\($0.name) (\($0.pattern ?? "any failure"), \($0.maxFailures) in \($0.window.configurationText), ban \($0.banFor.configurationText))"
+        }
+        let allowlist = greylist.allowlist.isEmpty ? "none" : greylist.allowlist.map(\.description).joined(separator: ", ")
+        log.info("greylist: rules \(rules.joined(separator: ", ")); allowlist \(allowlist); dry run \(greylist.dryRun)"
             + "; admin socket \(server.adminSocket.isEmpty ? "off" : server.adminSocket)")
     }
 

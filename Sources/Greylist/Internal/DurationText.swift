@@ -67,3 +67,10 @@ extension Duration {
         return overflowAgain ? (seconds < 0 ? .min : .max) : sum
     }
 }
+
+extension Duration {
+    /// The duration as the configuration file writes it: `"4h"`, `"1h30m"`, `"90s"`, `"250ms"`.
+    public var configurationText: String {
+        DurationText.format(milliseconds: wholeMilliseconds)
+    }
+}
