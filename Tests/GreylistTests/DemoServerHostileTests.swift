@@ -125,9 +125,10 @@ import Testing
 
     @Test("thousands of idle connections are bounded by the cap and the server still serves")
     func manyIdleConnections() async throws {
+        TestSocket.raiseDescriptorLimit(to: 8_192)
         let fixture = try makeFixture { $0.maxConnections = 200 }
         var clients: [TestSocket] = []
-        for index in 0..<600 {
+        for index in 0..<2_000 {
             clients.append(try fixture.connect(from: "127.0.1.\(index % 250 + 1)"))
         }
         #expect(fixture.server.openConnections <= 200)

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Greylist
 import Testing
 @testable import GreylistDemoServer
@@ -25,10 +26,7 @@ import Testing
         #expect(answer.contains("<policy-violation"))
         #expect(closed)
 
-        let again = try fixture.connect(from: "127.0.0.2")
-        let (text, refusedClosed) = again.readToEnd()
-        #expect(text.isEmpty)
-        #expect(refusedClosed)
+        #expect(try fixture.isRefused(from: "127.0.0.2"))
         #expect(try fixture.login(from: "127.0.0.3").contains("<jid>"))
         let statistics = await fixture.server.greylist.statistics()
         #expect(statistics.refused == 1)
@@ -74,7 +72,7 @@ import Testing
         let banned = try AdminClient.send(AdminRequest(command: "ban", network: "127.0.0.6/31", duration: "10m", reason: "test"), to: fixture.adminSocket)
         #expect(banned.ok)
         #expect(banned.bans?.first?.network == "127.0.0.6/31")
-        #expect(try fixture.connect(from: "127.0.0.7").readToEnd().text.isEmpty)
+        #expect(try fixture.isRefused(from: "127.0.0.7"))
         let listed = try AdminClient.send(AdminRequest(command: "list"), to: fixture.adminSocket)
         #expect(listed.bans?.map(\.network) == ["127.0.0.6/31"])
         #expect(listed.bans?.first?.refusedCount == 1)
@@ -96,19 +94,53 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         try #"{"greylist": {"rules": [{"name": "botnet", "pattern": "^bad_user_[0-9]{5,}$"}]}}"#.write(toFile: path, atomically: true, encoding: .utf8)
         let fixture = try DemoServerFixture(configurationPath: path)
-        #expect(try fixture.login("bad_user_12345", "x", from: "127.0.0.8").contains("<not-authorized/>"))
+        #expect(try fixture.banningLogin("bad_user_12345", from: "127.0.0.8").hasSuffix("</stream:stream>"))
 
         try #"{"greylist": {"rules": [{"name": "bots", "pattern": "^robot"}]}}"#.write(toFile: path, atomically: true, encoding: .utf8)
         #expect(await withCheckedContinuation { continuation in fixture.server.reload { continuation.resume(returning: $0) } })
-        #expect(try fixture.connect(from: "127.0.0.8").readToEnd().text.isEmpty)
-        #expect(try fixture.login("robot7", "x", from: "127.0.0.9").contains("<not-authorized/>"))
-        #expect(try fixture.connect(from: "127.0.0.9").readToEnd().text.isEmpty)
+        #expect(try fixture.isRefused(from: "127.0.0.8"))
+        #expect(try fixture.banningLogin("robot7", from: "127.0.0.9").hasSuffix("</stream:stream>"))
+        #expect(try fixture.isRefused(from: "127.0.0.9"))
 
         try #"{"greylist": {"rules": [{"name": "bots", "pattern": "^(robot"}]}}"#.write(toFile: path, atomically: true, encoding: .utf8)
         #expect(await withCheckedContinuation { continuation in fixture.server.reload { continuation.resume(returning: $0) } } == false)
-        #expect(try fixture.login("robot8", "x", from: "127.0.0.10").contains("<not-authorized/>"))
-        #expect(try fixture.connect(from: "127.0.0.10").readToEnd().text.isEmpty)
+        #expect(try fixture.banningLogin("robot8", from: "127.0.0.10").hasSuffix("</stream:stream>"))
+        #expect(try fixture.isRefused(from: "127.0.0.10"))
         await fixture.stop()
+    }
+
+    @Test("listening on :: serves IPv4 and IPv6 clients, and an IPv4-mapped peer is banned as IPv4")
+    func dualStack() async throws {
+        let fixture = try DemoServerFixture { $0.server.host = "::" }
+        #expect(try fixture.login(from: "::1").contains("<jid>"))
+        #expect(try fixture.login(from: "127.0.0.11").contains("<jid>"))
+        #expect(try fixture.banningLogin("bad_user_12345", from: "127.0.0.11").hasSuffix("</stream:stream>"))
+        #expect(await fixture.server.greylist.list().map(\.network.description) == ["127.0.0.11/32"])
+        #expect(try fixture.isRefused(from: "127.0.0.11"))
+        #expect(try fixture.login(from: "::1").contains("<jid>"))
+        await fixture.stop()
+    }
+
+    @Test("refusals are logged as a periodic summary, never a line per connection")
+    func refusalSummary() async throws {
+        var pipeEnds: [Int32] = [0, 0]
+        #expect(pipe(&pipeEnds) == 0)
+        let fixture = try DemoServerFixture(log: Log(minimum: .info, descriptor: pipeEnds[1])) {
+            $0.server.refusalSummaryInterval = .milliseconds(200)
+        }
+        try await fixture.server.greylist.ban(IPNetwork("127.0.0.12/32"), for: .seconds(60), reason: "test")
+        for _ in 0..<25 {
+            #expect(try fixture.isRefused(from: "127.0.0.12"))
+        }
+        let reader = FileHandle(fileDescriptor: pipeEnds[0], closeOnDealloc: true)
+        var log = ""
+        while !log.contains("summary:") {
+            log += String(decoding: reader.availableData, as: UTF8.self)
+        }
+        #expect(log.contains("summary: refused 25 connections"))
+        #expect(!log.contains("refused 127.0.0.12"))
+        await fixture.stop()
+        close(pipeEnds[1])
     }
 
     @Test("stopping ends open streams with system-shutdown")

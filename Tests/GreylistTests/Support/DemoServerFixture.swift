@@ -10,13 +10,13 @@ struct DemoServerFixture {
 
     static let header = "<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
 
-    init(configurationPath: String? = nil, _ adjust: (inout DemoConfiguration) -> Void = { _ in }) throws {
+    init(configurationPath: String? = nil, log: Log = Log(minimum: .error), _ adjust: (inout DemoConfiguration) -> Void = { _ in }) throws {
         var configuration = DemoConfiguration()
         if let configurationPath { configuration = try DemoConfiguration(contentsOf: configurationPath) }
         configuration.server.port = 0
         configuration.server.adminSocket = "/tmp/greylist-test-\(UInt32.random(in: 0...UInt32.max)).sock"
         adjust(&configuration)
-        server = try DemoServer(configuration: configuration, configurationPath: configurationPath, log: Log(minimum: .error))
+        server = try DemoServer(configuration: configuration, configurationPath: configurationPath, log: log)
         port = try server.start()
         adminSocket = configuration.server.adminSocket
     }
@@ -28,7 +28,24 @@ struct DemoServerFixture {
     }
 
     func connect(from source: String = "127.0.0.1") throws -> TestSocket {
-        try TestSocket(port: port, source: source)
+        try TestSocket(port: port, source: source, destination: source.contains(":") ? "::1" : "127.0.0.1")
+    }
+
+    /// Whether a new connection from `source` is closed before the server sends a byte.
+    func isRefused(from source: String) throws -> Bool {
+        let (text, closed) = try connect(from: source).readToEnd()
+        return text.isEmpty && closed
+    }
+
+    /// A failed login that the greylist answers with a ban: returns everything the server sent
+    /// up to the close, so the ban is in place when this returns.
+    func banningLogin(_ user: String, from source: String) throws -> String {
+        let client = try connect(from: source)
+        client.send(Self.header)
+        client.read(until: "</stream:features>")
+        client.send(Self.plain(user, "wrong"))
+        let (text, closed) = client.readToEnd()
+        return closed ? text : text + "<!-- still open -->"
     }
 
     static func plain(_ user: String, _ password: String) -> String {

@@ -6,29 +6,54 @@ import Glibc
 final class TestSocket {
     let descriptor: Int32
 
-    /// Connects to 127.0.0.1:`port` from `source` (any 127.0.0.0/8 address).
-    init(port: Int, source: String = "127.0.0.1", timeout: Int = 5) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var local = sockaddr_in()
-        local.sin_family = sa_family_t(AF_INET)
-        inet_pton(AF_INET, source, &local.sin_addr)
-        var remote = sockaddr_in()
-        remote.sin_family = sa_family_t(AF_INET)
-        remote.sin_port = UInt16(port).bigEndian
-        inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr)
+    /// Connects to `destination`:`port` from `source` (any 127.0.0.0/8 address, or `::1`).
+    init(port: Int, source: String = "127.0.0.1", destination: String = "127.0.0.1", timeout: Int = 5) throws {
+        let isIPv6 = destination.contains(":")
+        descriptor = socket(isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var time = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
-        let bound = withUnsafePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        let connected = withUnsafePointer(to: &remote) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        let bound: Int32
+        let connected: Int32
+        if isIPv6 {
+            var local = sockaddr_in6()
+            local.sin6_family = sa_family_t(AF_INET6)
+            inet_pton(AF_INET6, source, &local.sin6_addr)
+            var remote = sockaddr_in6()
+            remote.sin6_family = sa_family_t(AF_INET6)
+            remote.sin6_port = UInt16(port).bigEndian
+            inet_pton(AF_INET6, destination, &remote.sin6_addr)
+            bound = Self.call(bind, descriptor, &local)
+            connected = Self.call(connect, descriptor, &remote)
+        } else {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            inet_pton(AF_INET, source, &local.sin_addr)
+            var remote = sockaddr_in()
+            remote.sin_family = sa_family_t(AF_INET)
+            remote.sin_port = UInt16(port).bigEndian
+            inet_pton(AF_INET, destination, &remote.sin_addr)
+            bound = Self.call(bind, descriptor, &local)
+            connected = Self.call(connect, descriptor, &remote)
         }
         guard bound == 0, connected == 0 else {
             let code = errno
             Glibc.close(descriptor)
             throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
         }
+    }
+
+    private static func call<Address>(_ function: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32, _ descriptor: Int32, _ address: inout Address) -> Int32 {
+        withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { function(descriptor, $0, socklen_t(MemoryLayout<Address>.size)) }
+        }
+    }
+
+    /// Raises this process's soft descriptor limit as far as the hard limit allows (at most `wanted`).
+    static func raiseDescriptorLimit(to wanted: rlim_t) {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        limit.rlim_cur = min(max(limit.rlim_cur, wanted), limit.rlim_max)
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 
     deinit { Glibc.close(descriptor) }
