@@ -8,7 +8,7 @@ import Foundation
 /// `dryRun`, `allowlist`, `prefixLength.ipv4`, `prefixLength.ipv6`, `rules[].name`,
 /// `rules[].pattern`, `rules[].maxFailures`, `rules[].window`, `rules[].banFor`,
 /// `escalation.factor`, `escalation.maxBan`, `escalation.forgetAfter`, `limits.maxBans`,
-/// `limits.maxTrackedAddresses`, `cleanupInterval`. Durations are text with a unit (`"90s"`,
+/// `limits.maxTrackedAddresses`, `cleanupInterval`, `stateDirectory`, `stateSync`. Durations are text with a unit (`"90s"`,
 /// `"10m"`, `"4h"`, `"7d"`) or whole seconds.
 extension Configuration: Codable {
     /// Reads and validates the JSON text of a `greylist` object.
@@ -75,6 +75,8 @@ extension Configuration: Codable {
             )
         }
         cleanupInterval = reader.duration("cleanupInterval", default: defaults.cleanupInterval)
+        stateDirectory = reader.string("stateDirectory", default: defaults.stateDirectory)
+        stateSync = reader.bool("stateSync", default: defaults.stateSync)
         reader.finish()
         // Type and range errors fell back to valid defaults above, so only real remaining problems
         // (patterns that do not compile, duplicate names) come out of the semantic check.
@@ -104,7 +106,7 @@ extension Configuration: Codable {
     /// The configuration in its file form, durations written with units.
     public var jsonValue: JSONValue {
         func duration(_ value: Duration) -> JSONValue { .string(DurationText.format(milliseconds: value.wholeMilliseconds)) }
-        return .object([
+        var object: [String: JSONValue] = [
             "dryRun": .bool(dryRun),
             "allowlist": .array(allowlist.map { .string($0.description) }),
             "prefixLength": .object(["ipv4": .integer(Int64(prefixLength.ipv4)), "ipv6": .integer(Int64(prefixLength.ipv6))]),
@@ -128,7 +130,10 @@ extension Configuration: Codable {
                 "maxTrackedAddresses": .integer(Int64(limits.maxTrackedAddresses)),
             ]),
             "cleanupInterval": duration(cleanupInterval),
-        ])
+            "stateSync": .bool(stateSync),
+        ]
+        if let stateDirectory { object["stateDirectory"] = .string(stateDirectory) }
+        return .object(object)
     }
 
     /// Decodes the file form, validating every field.

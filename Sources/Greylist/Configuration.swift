@@ -78,6 +78,11 @@ public struct Configuration: Hashable, Sendable {
     public var limits: Limits
     /// How often expired entries are purged by ``Greylist/run()``.
     public var cleanupInterval: Duration
+    /// Where bans survive restarts (a ``JournalStore``); `nil` or empty keeps them in memory only.
+    public var stateDirectory: String?
+    /// Whether stored changes are `fsync`ed before they count as stored (default `true`);
+    /// `false` survives a process crash but not a power cut.
+    public var stateSync: Bool
 
     /// Creates a configuration; every argument has a default.
     ///
@@ -89,6 +94,8 @@ public struct Configuration: Hashable, Sendable {
     ///   - escalation: Repeat-offender policy; default ×2 up to 7 days, forgotten after 1 day.
     ///   - limits: Memory caps; default 100,000 each.
     ///   - cleanupInterval: Purge period; default 10 minutes.
+    ///   - stateDirectory: The state directory; default none (memory only).
+    ///   - stateSync: `fsync` before acknowledging; default true.
     public init(
         dryRun: Bool = false,
         allowlist: [IPNetwork] = [],
@@ -96,7 +103,9 @@ public struct Configuration: Hashable, Sendable {
         rules: [Rule] = [],
         escalation: Escalation = .init(),
         limits: Limits = .init(),
-        cleanupInterval: Duration = .seconds(600)
+        cleanupInterval: Duration = .seconds(600),
+        stateDirectory: String? = nil,
+        stateSync: Bool = true
     ) {
         self.dryRun = dryRun
         self.allowlist = allowlist
@@ -105,6 +114,8 @@ public struct Configuration: Hashable, Sendable {
         self.escalation = escalation
         self.limits = limits
         self.cleanupInterval = cleanupInterval
+        self.stateDirectory = stateDirectory
+        self.stateSync = stateSync
     }
 
     /// Checks every field and reports all problems at once.

@@ -13,10 +13,10 @@ extension Greylist {
     ///   - network: The CIDR to refuse, any prefix length.
     ///   - duration: How long; must be longer than zero.
     ///   - reason: Shown in listings and events.
-    /// - Returns: The ban placed.
+    /// - Returns: The ban placed (with a store: once it is stored).
     /// - Throws: ``GreylistError/invalidDuration(_:reason:)`` for a duration not above zero.
     @discardableResult
-    public func ban(_ network: IPNetwork, for duration: Duration, reason: String) throws(GreylistError) -> BanEntry {
+    public func ban(_ network: IPNetwork, for duration: Duration, reason: String) async throws(GreylistError) -> BanEntry {
         guard duration > .zero else {
             throw .invalidDuration("\(duration)", reason: "a ban must last longer than zero")
         }
@@ -24,16 +24,19 @@ extension Greylist {
         counters.manualBans += 1
         let record = BanRecord(reason: .manual(reason), user: nil, bannedAt: now,
                                expiresAt: now.addingClamped(duration.wholeMilliseconds), banCount: 1)
-        return place(network, record)
+        let placed = place(network, record)
+        await acknowledgeStored()
+        return placed
     }
 
     /// Lifts every ban inside `network` (a /32 lifts one address; `0.0.0.0/0` every IPv4 ban) and
     /// forgets those keys' failure counters and escalation history.
     ///
     /// - Parameter network: The CIDR to clear.
-    /// - Returns: The bans lifted, most specific first.
+    /// - Returns: The bans lifted, most specific first (with a store: once the lift is stored,
+    ///   so a restart does not bring them back).
     @discardableResult
-    public func unban(_ network: IPNetwork) -> [BanEntry] {
+    public func unban(_ network: IPNetwork) async -> [BanEntry] {
         let lifted = bans.keys.filter { network.contains($0) }.sorted { $0.prefixLength > $1.prefixLength }
         var entries: [BanEntry] = []
         for key in lifted {
@@ -42,6 +45,8 @@ extension Greylist {
             events?(.unbanned(lifted))
         }
         trackers.removeAll { key, _ in network.contains(key) }
+        persist(.unbanned(network))
+        await acknowledgeStored()
         return entries
     }
 
@@ -110,7 +115,8 @@ extension Greylist {
     ///
     /// - Parameter newConfiguration: The configuration to run from now on.
     /// - Throws: ``GreylistError/invalidConfiguration(_:)``; the old configuration stays in force.
-    public func apply(_ newConfiguration: Configuration) throws(GreylistError) {
+    ///   The state directory is chosen at start-up: a new `stateDirectory` takes effect on restart.
+    public func apply(_ newConfiguration: Configuration) async throws(GreylistError) {
         let compiled = try CompiledRule.compile(newConfiguration)
         configuration = newConfiguration
         rules = compiled
@@ -123,6 +129,7 @@ extension Greylist {
         reportEvicted(counters: trackers.evict(toFit: trackers.capacity))
         evictBans(toFit: newConfiguration.limits.maxBans)
         events?(.reconfigured(rules: newConfiguration.rules.map(\.name), dryRun: newConfiguration.dryRun))
+        await acknowledgeStored()
     }
 
     /// Purges expired entries every `cleanupInterval` until the task is cancelled.
@@ -139,8 +146,16 @@ extension Greylist {
 
     // MARK: - Shared by the verbs
 
-    /// Stores a ban in the actor and the accept gate, evicting if the table is full.
+    /// Places a ban, stores it, and reports it.
     func place(_ key: IPNetwork, _ record: BanRecord) -> BanEntry {
+        let placed = install(key, record, persist: true)
+        events?(.banned(placed, dryRun: configuration.dryRun))
+        return placed
+    }
+
+    /// Puts a ban in the actor and the accept gate, evicting if the table is full.
+    @discardableResult
+    func install(_ key: IPNetwork, _ record: BanRecord, persist shouldPersist: Bool) -> BanEntry {
         if bans[key] == nil {
             evictBans(toFit: configuration.limits.maxBans - 1)
         }
@@ -150,9 +165,9 @@ extension Greylist {
             expiries.rebuild(bans.map { ExpiryMark(expiresAt: $0.value.expiresAt, network: $0.key) })
         }
         gate.insert(key, expiresAt: record.expiresAt)
-        let placed = entry(key, record)
-        events?(.banned(placed, dryRun: configuration.dryRun))
-        return placed
+        let installed = entry(key, record)
+        if shouldPersist { persist(.banned(installed)) }
+        return installed
     }
 
     /// Removes the soonest-expiring bans (expired ones first, silently as expiries) until at most `limit` remain.
@@ -164,6 +179,7 @@ extension Greylist {
             bans[top.network] = nil
             let evicted = entry(top.network, record, refusedCount: gate.remove(top.network))
             counters.bansEvicted += 1
+            persist(.removed(top.network))
             events?(.banEvicted(evicted))
         }
     }

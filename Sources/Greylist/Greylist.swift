@@ -34,6 +34,12 @@ public actor Greylist {
     var expiries = MinimumHeap<ExpiryMark>()
     var trackers: TrackerTable
     var counters = GreylistStatistics()
+    /// Where bans survive restarts, if anywhere.
+    nonisolated let store: (any GreylistStore)?
+    var lastStoredSequence: UInt64 = 0
+    var compacting = false
+    /// A store failure lost changes: the next compaction must rewrite the whole state.
+    var snapshotOwed = false
 
     /// Creates a greylist.
     ///
@@ -41,18 +47,37 @@ public actor Greylist {
     ///   - configuration: Rules, allowlist, limits; validated and compiled here, once.
     ///   - clock: Where time comes from; tests pass a clock they drive by hand.
     ///   - events: Receives every ``GreylistEvent``; `nil` drops them.
-    /// - Throws: ``GreylistError/invalidConfiguration(_:)`` listing every bad field.
+    ///   - store: Where bans survive restarts. `nil` uses a ``JournalStore`` in
+    ///     `configuration.stateDirectory` when that is set, else memory only.
+    /// - Throws: ``GreylistError/invalidConfiguration(_:)`` listing every bad field;
+    ///   ``GreylistError/storage(_:reason:)`` when the state directory cannot be used.
     public init(
         configuration: Configuration = Configuration(),
         clock: WallClock = .system,
-        events: (@Sendable (GreylistEvent) -> Void)? = nil
+        events: (@Sendable (GreylistEvent) -> Void)? = nil,
+        store: (any GreylistStore)? = nil
     ) throws(GreylistError) {
         self.rules = try CompiledRule.compile(configuration)
         self.configuration = configuration
         self.clock = clock
         self.events = events
         self.trackers = TrackerTable(capacity: configuration.limits.maxTrackedAddresses)
+        if let store {
+            self.store = store
+        } else if let directory = configuration.stateDirectory, !directory.isEmpty {
+            self.store = try JournalStore(directory: directory, synchronous: configuration.stateSync)
+        } else {
+            self.store = nil
+        }
         gate.configure(allowlist: configuration.allowlist, dryRun: configuration.dryRun)
+        if let store = self.store {
+            let snapshot = try store.load()
+            (bans, expiries, trackers) = Self.restored(snapshot, configuration: configuration, now: clock.nowMilliseconds, gate: gate)
+            for warning in snapshot.warnings { events?(.storageWarning(warning)) }
+            store.subscribe { [weak self] change in
+                await self?.applyRemote(change)
+            }
+        }
     }
 
     /// Decides whether to serve a new connection from `ip`: call it right after `accept()`,
@@ -95,11 +120,13 @@ public actor Greylist {
     ///   - ip: The connection's peer address.
     ///   - kind: ``AuthenticationFailure/serviceUnavailable`` when the server could not check the
     ///     credentials; such a failure is reported but never counted.
-    /// - Returns: What happened; ``FailureOutcome/isBanned`` says the caller should close the stream.
+    /// - Returns: What happened; ``FailureOutcome/isBanned`` says the caller should close the
+    ///   stream. With a store, a ban is returned only once it is stored.
     @discardableResult
-    public func recordFailedAuth(user: String, ip: IPAddress, kind: AuthenticationFailure = .invalidCredentials) -> FailureOutcome {
+    public func recordFailedAuth(user: String, ip: IPAddress, kind: AuthenticationFailure = .invalidCredentials) async -> FailureOutcome {
         let outcome = countFailure(user: user, ip: ip, kind: kind)
         events?(.failureRecorded(user: user, address: ip, kind: kind, outcome: outcome))
+        if case .banned = outcome { await acknowledgeStored() }
         return outcome
     }
 

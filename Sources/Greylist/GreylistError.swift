@@ -8,6 +8,8 @@ public enum GreylistError: Error, Hashable, Sendable, CustomStringConvertible {
     case invalidPattern(rule: String, pattern: String, reason: String)
     /// A duration that is negative, zero where it must be positive, or unreadable.
     case invalidDuration(String, reason: String)
+    /// The state store at a path cannot be used: read-only, full, locked by another process, …
+    case storage(String, reason: String)
     /// A configuration with one or more bad fields; every one of them is listed.
     case invalidConfiguration([ConfigurationIssue])
 
@@ -22,6 +24,8 @@ public enum GreylistError: Error, Hashable, Sendable, CustomStringConvertible {
             return "invalid pattern \"\(pattern)\" in rule \"\(rule)\": \(reason)"
         case .invalidDuration(let text, let reason):
             return "invalid duration \"\(text)\": \(reason)"
+        case .storage(let path, let reason):
+            return "state store \(path): \(reason)"
         case .invalidConfiguration(let issues):
             let lines = issues.map { "  - \($0)" }.joined(separator: "\n")
             return "invalid configuration (\(issues.count) problem\(issues.count == 1 ? "" : "s")):\n\(lines)"

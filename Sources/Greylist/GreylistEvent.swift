@@ -19,6 +19,11 @@ public enum GreylistEvent: Hashable, Sendable, CustomStringConvertible {
     case banEvicted(BanEntry)
     /// The tracked-address table was full: the least recently seen key's counters made room.
     case counterEvicted(IPNetwork)
+    /// Loading the stored state skipped or set aside something (a torn last record, a damaged file).
+    case storageWarning(String)
+    /// Storing changes failed (a full or read-only disk); refusing carries on from memory and a
+    /// full snapshot is written once the disk works again.
+    case storageFailed(String)
     /// A new configuration took effect; bans and counters were kept.
     case reconfigured(rules: [String], dryRun: Bool)
 
@@ -39,6 +44,10 @@ public enum GreylistEvent: Hashable, Sendable, CustomStringConvertible {
             return "evicted ban \(entry.network) (\(entry.reason)): ban table full"
         case .counterEvicted(let network):
             return "evicted counters of \(network): tracked-address table full"
+        case .storageWarning(let text):
+            return "state store warning: \(text)"
+        case .storageFailed(let text):
+            return "state store failed: \(text); refusing continues from memory"
         case .reconfigured(let rules, let dryRun):
             return "reconfigured: rules \(rules.joined(separator: ", "))\(dryRun ? " (dry run)" : "")"
         }

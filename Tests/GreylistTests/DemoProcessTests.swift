@@ -60,7 +60,7 @@ import Testing
         #expect(badFlag.process.terminationStatus == 2)
         #expect(readLog(badFlag, until: "\n").contains("\"99999\""))
 
-        let path = try writeConfig(#"{"server": {"port": 0, "adminSocket": ""}, "greylist": {"rules": [{"name": "x", "banfor": "4h"}]}}"#)
+        let path = try writeConfig(#"{"server": {"port": 0, "adminSocket": ""}, "greylist": {"stateDirectory": "", "rules": [{"name": "x", "banfor": "4h"}]}}"#)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let badFile = try launch(["--config", path])
         badFile.process.waitUntilExit()
@@ -73,12 +73,12 @@ import Testing
     @Test("SIGHUP reloads the file, SIGTERM stops with exit status 0")
     func signals() throws {
         let socket = "/tmp/greylist-process-\(UInt32.random(in: 0...UInt32.max)).sock"
-        let path = try writeConfig(#"{"server": {"port": 0, "adminSocket": "\#(socket)"}}"#)
+        let path = try writeConfig(#"{"server": {"port": 0, "adminSocket": "\#(socket)"}, "greylist": {"stateDirectory": ""}}"#)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let child = try launch(["--config", path])
         #expect(readLog(child, until: "admin socket").contains("listening on 127.0.0.1:"))
 
-        try #"{"server": {"port": 0, "adminSocket": "\#(socket)"}, "greylist": {"rules": [{"name": "renamed", "pattern": "^x"}]}}"#
+        try #"{"server": {"port": 0, "adminSocket": "\#(socket)"}, "greylist": {"stateDirectory": "", "rules": [{"name": "renamed", "pattern": "^x"}]}}"#
             .write(toFile: path, atomically: true, encoding: .utf8)
         kill(child.process.processIdentifier, SIGHUP)
         #expect(readLog(child, until: "reload applied").contains("reconfigured: rules renamed"))

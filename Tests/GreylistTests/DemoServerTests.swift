@@ -92,17 +92,17 @@ import Testing
     func reload() async throws {
         let path = NSTemporaryDirectory() + "greylist-reload-\(UInt32.random(in: 0...UInt32.max)).json"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try #"{"greylist": {"rules": [{"name": "botnet", "pattern": "^bad_user_[0-9]{5,}$"}]}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        try #"{"greylist": {"stateDirectory": "", "rules": [{"name": "botnet", "pattern": "^bad_user_[0-9]{5,}$"}]}}"#.write(toFile: path, atomically: true, encoding: .utf8)
         let fixture = try DemoServerFixture(configurationPath: path)
         #expect(try fixture.banningLogin("bad_user_12345", from: "127.0.0.8").hasSuffix("</stream:stream>"))
 
-        try #"{"greylist": {"rules": [{"name": "bots", "pattern": "^robot"}]}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        try #"{"greylist": {"stateDirectory": "", "rules": [{"name": "bots", "pattern": "^robot"}]}}"#.write(toFile: path, atomically: true, encoding: .utf8)
         #expect(await withCheckedContinuation { continuation in fixture.server.reload { continuation.resume(returning: $0) } })
         #expect(try fixture.isRefused(from: "127.0.0.8"))
         #expect(try fixture.banningLogin("robot7", from: "127.0.0.9").hasSuffix("</stream:stream>"))
         #expect(try fixture.isRefused(from: "127.0.0.9"))
 
-        try #"{"greylist": {"rules": [{"name": "bots", "pattern": "^(robot"}]}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        try #"{"greylist": {"stateDirectory": "", "rules": [{"name": "bots", "pattern": "^(robot"}]}}"#.write(toFile: path, atomically: true, encoding: .utf8)
         #expect(await withCheckedContinuation { continuation in fixture.server.reload { continuation.resume(returning: $0) } } == false)
         #expect(try fixture.banningLogin("robot8", from: "127.0.0.10").hasSuffix("</stream:stream>"))
         #expect(try fixture.isRefused(from: "127.0.0.10"))

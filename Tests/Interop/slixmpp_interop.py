@@ -80,7 +80,9 @@ async def main(server_binary: str) -> int:
     state = tempfile.mkdtemp(prefix="greylist-interop-")
     config_path = os.path.join(state, "config.json")
     with open(config_path, "w") as config:
-        json.dump({"server": {"port": port, "adminSocket": os.path.join(state, "admin.sock")}}, config)
+        json.dump({"server": {"port": port, "adminSocket": os.path.join(state, "admin.sock")},
+                   "greylist": {"stateDirectory": os.path.join(state, "greylist-state"),
+                                "rules": [{"name": "botnet", "pattern": "^bad_user_[0-9]{5,}$", "banFor": "4h"}]}}, config)
     server = subprocess.Popen([server_binary, "--config", config_path], stderr=subprocess.PIPE, text=True)
     results: list[tuple[str, bool, str]] = []
     try:

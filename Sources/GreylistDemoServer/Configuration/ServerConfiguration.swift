@@ -88,10 +88,14 @@ struct DemoConfiguration: Equatable, Sendable {
     var greylist = DemoConfiguration.defaultGreylist
 
     /// The seed's behaviour: a failed login whose username matches `^bad_user_[0-9]{5,}$` bans the
-    /// source for four hours.
+    /// source for four hours; bans survive restarts in `greylist-state`.
     static let defaultGreylist = Configuration(rules: [
         Rule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$", maxFailures: 1, window: .seconds(600), banFor: .seconds(4 * 3_600)),
-    ])
+    ], stateDirectory: defaultStateDirectory)
+
+    /// The demo keeps its state here unless `greylist.stateDirectory` says otherwise (`""`: memory only).
+    static let defaultStateDirectory = "greylist-state"
+
 
     init() {}
 
@@ -119,9 +123,11 @@ struct DemoConfiguration: Equatable, Sendable {
         let report: (ConfigurationIssue) -> Void = { issues.append($0) }
         var reader = ConfigurationReader(value, path: "", report: report)
         server = ServerConfiguration(reading: reader.value("server"), path: "server", report: report)
-        greylist = reader.value("greylist") == nil
-            ? Self.defaultGreylist
-            : Configuration(reading: reader.value("greylist"), path: "greylist", report: report)
+        let section = reader.value("greylist")
+        greylist = section == nil ? Self.defaultGreylist : Configuration(reading: section, path: "greylist", report: report)
+        if case .object(let keys)? = section, keys["stateDirectory"] == nil {
+            greylist.stateDirectory = Self.defaultStateDirectory
+        }
         reader.finish()
         guard issues.isEmpty else { throw DemoConfigurationError(file: file, issues: issues) }
     }

@@ -15,6 +15,7 @@ struct DemoServerFixture {
         if let configurationPath { configuration = try DemoConfiguration(contentsOf: configurationPath) }
         configuration.server.port = 0
         configuration.server.adminSocket = "/tmp/greylist-test-\(UInt32.random(in: 0...UInt32.max)).sock"
+        configuration.greylist.stateDirectory = nil
         adjust(&configuration)
         server = try DemoServer(configuration: configuration, configurationPath: configurationPath, log: log)
         port = try server.start()

@@ -1,0 +1,109 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// One line of a journal or snapshot file: `<crc32 hex> <json>\n`, the CRC over the JSON bytes.
+///
+/// Format version 1. `op` is `ban` (a ban placed; its `banCount` and `expiresAt` are also the
+/// key's escalation history), `remove` (a ban dropped, history kept: eviction), `unban` (every
+/// ban and history inside `network` forgotten) or `history` (snapshot only: a key's history
+/// after its ban ended). Times are milliseconds since 1970.
+struct JournalRecord: Codable, Equatable {
+    var op: String
+    var network: String
+    var rule: String?
+    var manual: String?
+    var user: String?
+    var bannedAt: Int64?
+    var expiresAt: Int64?
+    var banCount: Int?
+    var lastBanEnd: Int64?
+
+    init(_ change: GreylistChange) {
+        switch change {
+        case .banned(let entry):
+            op = "ban"
+            network = entry.network.description
+            switch entry.reason {
+            case .rule(let name): rule = name
+            case .manual(let reason): manual = reason
+            }
+            user = entry.user
+            bannedAt = WallClock.milliseconds(entry.bannedAt)
+            expiresAt = WallClock.milliseconds(entry.expiresAt)
+            banCount = entry.banCount
+        case .removed(let network):
+            op = "remove"
+            self.network = network.description
+        case .unbanned(let network):
+            op = "unban"
+            self.network = network.description
+        }
+    }
+
+    init(_ history: BanHistory) {
+        op = "history"
+        network = history.network.description
+        banCount = history.banCount
+        lastBanEnd = WallClock.milliseconds(history.lastBanEnd)
+    }
+
+    /// The line to write.
+    var line: [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let json = (try? encoder.encode(self)) ?? Data()
+        let crc = String(CRC32.checksum(json), radix: 16)
+        return Array((String(repeating: "0", count: 8 - crc.count) + crc + " ").utf8) + Array(json) + [0x0A]
+    }
+
+    /// Parses one line without its newline; `nil` when the CRC or the JSON is wrong.
+    static func parse(_ line: ArraySlice<UInt8>) -> JournalRecord? {
+        guard line.count > 9, line[line.startIndex + 8] == UInt8(ascii: " "),
+              let crc = UInt32(String(decoding: line.prefix(8), as: UTF8.self), radix: 16) else { return nil }
+        let json = line.dropFirst(9)
+        guard CRC32.checksum(json) == crc else { return nil }
+        return try? JSONDecoder().decode(JournalRecord.self, from: Data(json))
+    }
+
+    /// Applies the record to state being rebuilt; `false` when the record makes no sense.
+    func apply(to state: inout RecoveredState) -> Bool {
+        guard let key = try? IPNetwork(network) else { return false }
+        switch op {
+        case "ban":
+            guard let bannedAt, let expiresAt, let banCount, (rule == nil) != (manual == nil) else { return false }
+            let reason: BanEntry.Reason = rule.map { .rule($0) } ?? .manual(manual ?? "")
+            state.bans[key] = BanEntry(network: key, reason: reason, user: user, bannedAt: WallClock.date(bannedAt),
+                                       expiresAt: WallClock.date(expiresAt), banCount: banCount)
+            if rule != nil {
+                state.histories[key] = BanHistory(network: key, banCount: banCount, lastBanEnd: WallClock.date(expiresAt))
+            }
+        case "remove":
+            state.bans[key] = nil
+        case "unban":
+            state.bans = state.bans.filter { !key.contains($0.key) }
+            state.histories = state.histories.filter { !key.contains($0.key) }
+        case "history":
+            guard let banCount, let lastBanEnd else { return false }
+            state.histories[key] = BanHistory(network: key, banCount: banCount, lastBanEnd: WallClock.date(lastBanEnd))
+        default:
+            return false
+        }
+        return true
+    }
+}
+
+/// State rebuilt from a snapshot and journals.
+struct RecoveredState {
+    var bans: [IPNetwork: BanEntry] = [:]
+    var histories: [IPNetwork: BanHistory] = [:]
+
+    var snapshot: GreylistSnapshot {
+        GreylistSnapshot(
+            bans: bans.values.sorted { $0.network < $1.network },
+            histories: histories.filter { bans[$0.key] == nil }.values.sorted { $0.network < $1.network }
+        )
+    }
+}

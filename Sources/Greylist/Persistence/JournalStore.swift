@@ -1,0 +1,273 @@
+import Dispatch
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The embedded store: an append-only journal of changes plus a compacted snapshot, in one
+/// state directory.
+///
+/// Durability in one sentence: when ``waitUntilStored(_:)`` returns, the change is on disk
+/// (written and `fsync`ed), and changes that arrive while one `fsync` runs share the next one
+/// (group commit). With `synchronous: false` the journal is written but not synced: a process
+/// crash loses nothing, a power cut may lose what the kernel had not yet written back (by
+/// default up to about 30 seconds on Linux).
+///
+/// Files (format version 1): `journal-<generation>.log` holds one record per line,
+/// `<crc32> <json>`; `snapshot` starts with
+/// `greylist-snapshot 1 covers=<generation> records=<n> crc=<crc32>` and then record lines.
+/// The snapshot holds everything before journal `covers`; start-up replays the snapshot, then
+/// every journal from `covers` on. A torn last record is skipped with a warning; a damaged file
+/// is renamed `*.damaged-<ms>` and kept. A `lock` file stops a second process from sharing the
+/// directory.
+public final class JournalStore: GreylistStore {
+    /// The state directory.
+    public let directory: String
+    /// Whether changes are `fsync`ed before they count as stored.
+    public let synchronous: Bool
+    private let writer: JournalWriter
+    private let lockDescriptor: LockedValue<Int32>
+    private let compactionThreshold: Int
+    private let bookkeeping: LockedValue<Bookkeeping>
+
+    private struct Bookkeeping {
+        var generation: UInt64
+        var journalBytes = 0
+        var bytesAtRotation = 0
+        var snapshotBytes = 0
+        var compacting = false
+    }
+
+    /// Opens (creating if needed) a state directory and takes its lock.
+    ///
+    /// - Parameters:
+    ///   - directory: The state directory.
+    ///   - synchronous: `fsync` each batch (default); `false` trades power-cut safety for speed.
+    ///   - compactionThreshold: Journal bytes after which a snapshot is due (at least twice the
+    ///     last snapshot's size, too).
+    /// - Throws: ``GreylistError/storage(_:reason:)`` when the directory cannot be created or
+    ///   written (a read-only or full disk), or another process holds it.
+    public init(directory: String, synchronous: Bool = true, compactionThreshold: Int = 1 << 20) throws(GreylistError) {
+        self.directory = directory
+        self.synchronous = synchronous
+        self.compactionThreshold = compactionThreshold
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            throw FileSystem.error(directory, "mkdir")
+        }
+        let lockPath = directory + "/lock"
+        let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { throw FileSystem.error(lockPath, "open") }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            let failure = errno == EWOULDBLOCK
+                ? GreylistError.storage(directory, reason: "in use by another process (lock held)")
+                : FileSystem.error(lockPath, "flock")
+            Glibc.close(lock)
+            throw failure
+        }
+        lockDescriptor = LockedValue(lock)
+        // Prove the disk takes a write now, so a read-only or full disk fails at start-up.
+        let probe = directory + "/write-probe"
+        do {
+            try FileSystem.replace(probe, in: directory, with: Array("ok\n".utf8), synchronous: synchronous)
+            unlink(probe)
+        } catch {
+            Glibc.close(lock)
+            throw error
+        }
+        let generations: [UInt64]
+        do {
+            generations = try FileSystem.list(directory).compactMap(Self.generation(of:))
+        } catch {
+            Glibc.close(lock)
+            throw error
+        }
+        let next = (generations.max() ?? 0) + 1
+        bookkeeping = LockedValue(Bookkeeping(generation: next))
+        writer = JournalWriter(directory: directory, generation: next, synchronous: synchronous, onFailure: { _ in })
+    }
+
+    deinit {
+        releaseLock()
+    }
+
+    /// Waits until everything appended is stored, then releases the directory's lock so another
+    /// store (a restarted process) can open it. Appends after this are not stored.
+    public func close() async {
+        try? await writer.waitUntilStored(writer.lastSequence)
+        releaseLock()
+    }
+
+    private func releaseLock() {
+        lockDescriptor.withLock { descriptor in
+            if descriptor >= 0 { Glibc.close(descriptor) }
+            descriptor = -1
+        }
+    }
+
+    static func generation(of name: String) -> UInt64? {
+        guard name.hasPrefix("journal-"), name.hasSuffix(".log") else { return nil }
+        return UInt64(name.dropFirst("journal-".count).dropLast(".log".count))
+    }
+
+    // MARK: - GreylistStore
+
+    /// Replays the snapshot and journals, then consolidates them into a fresh snapshot.
+    public func load() throws(GreylistError) -> GreylistSnapshot {
+        let now = WallClock.milliseconds(Date())
+        var state = RecoveredState()
+        var warnings: [String] = []
+        unlink(directory + "/snapshot.tmp")
+        var covers: UInt64 = 0
+        let snapshotPath = directory + "/snapshot"
+        if let bytes = try FileSystem.read(snapshotPath) {
+            switch SnapshotFile.decode(bytes) {
+            case .success(let (generation, records)):
+                covers = generation
+                for record in records where !record.apply(to: &state) {
+                    warnings.append("snapshot: skipped a record that makes no sense (\(record.op) \(record.network))")
+                }
+            case .failure(let problem):
+                let aside = FileSystem.setAside(snapshotPath, stamp: now)
+                warnings.append("snapshot is damaged (\(problem.reason)); kept as \(aside), replaying every journal")
+            }
+        }
+        let current = bookkeeping.withLock { $0.generation }
+        let journals = try FileSystem.list(directory)
+            .compactMap { name in Self.generation(of: name).map { (generation: $0, name: name) } }
+            .filter { $0.generation >= covers && $0.generation < current }
+            .sorted { $0.generation < $1.generation }
+        var damaged: Set<String> = []
+        for journal in journals {
+            let path = directory + "/" + journal.name
+            guard let bytes = try FileSystem.read(path) else { continue }
+            let lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
+            for (index, line) in lines.enumerated() where !line.isEmpty {
+                let isLast = index == lines.count - 1
+                guard let record = JournalRecord.parse(line), record.apply(to: &state) else {
+                    if isLast {
+                        warnings.append("\(journal.name): skipped a torn record at the end (\(line.count) bytes)")
+                    } else {
+                        warnings.append("\(journal.name): skipped a damaged record on line \(index + 1)")
+                        damaged.insert(journal.name)
+                    }
+                    continue
+                }
+            }
+        }
+        for name in damaged {
+            let aside = FileSystem.setAside(directory + "/" + name, stamp: now)
+            warnings.append("kept the damaged journal as \(aside)")
+        }
+        var snapshot = state.snapshot
+        try writeSnapshot(snapshot, covering: current)
+        try removeJournals(before: current)
+        snapshot.warnings = warnings
+        return snapshot
+    }
+
+    public func append(_ change: GreylistChange) -> UInt64 {
+        let line = JournalRecord(change).line
+        bookkeeping.withLock { $0.journalBytes += line.count }
+        return writer.append(line)
+    }
+
+    public func waitUntilStored(_ sequence: UInt64) async throws(GreylistError) {
+        try await writer.waitUntilStored(sequence)
+    }
+
+    public var wantsCompaction: Bool {
+        bookkeeping.withLock { !$0.compacting && $0.journalBytes > max(compactionThreshold, 2 * $0.snapshotBytes) }
+    }
+
+    public func beginCompaction() -> UInt64 {
+        let generation = bookkeeping.withLock { state -> UInt64 in
+            state.compacting = true
+            state.generation += 1
+            state.bytesAtRotation = state.journalBytes
+            return state.generation
+        }
+        _ = writer.rotate(to: generation)
+        return generation
+    }
+
+    public func finishCompaction(_ point: UInt64, snapshot: GreylistSnapshot) async throws(GreylistError) {
+        defer { bookkeeping.withLock { $0.compacting = false } }
+        // Everything before the rotation is on disk before the snapshot replaces it.
+        try await writer.waitUntilStored(writer.lastSequence)
+        let result: Result<Void, GreylistError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { [self] in
+                do throws(GreylistError) {
+                    try writeSnapshot(snapshot, covering: point)
+                    try removeJournals(before: point)
+                    continuation.resume(returning: .success(()))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        try result.get()
+        bookkeeping.withLock { $0.journalBytes -= $0.bytesAtRotation }
+    }
+
+    public func subscribe(_ handler: @escaping @Sendable (GreylistChange) async -> Void) {
+        // One process owns an embedded store: no other node sends changes.
+    }
+
+    // MARK: - Files
+
+    private func writeSnapshot(_ snapshot: GreylistSnapshot, covering generation: UInt64) throws(GreylistError) {
+        let records = snapshot.bans.map { JournalRecord(.banned($0)) } + snapshot.histories.map { JournalRecord($0) }
+        let bytes = SnapshotFile.encode(records, covering: generation)
+        try FileSystem.replace(directory + "/snapshot", in: directory, with: bytes, synchronous: synchronous)
+        bookkeeping.withLock { $0.snapshotBytes = bytes.count }
+    }
+
+    private func removeJournals(before generation: UInt64) throws(GreylistError) {
+        for name in try FileSystem.list(directory) {
+            if let journal = Self.generation(of: name), journal < generation {
+                unlink(directory + "/" + name)
+            }
+        }
+        if synchronous { try FileSystem.syncDirectory(directory) }
+    }
+}
+
+/// The snapshot file: a header line with the covered generation, record count and CRC, then records.
+enum SnapshotFile {
+    struct Problem: Error {
+        var reason: String
+    }
+
+    static func encode(_ records: [JournalRecord], covering generation: UInt64) -> [UInt8] {
+        let body = records.flatMap(\.line)
+        let header = "greylist-snapshot 1 covers=\(generation) records=\(records.count) crc=\(String(CRC32.checksum(body), radix: 16))\n"
+        return Array(header.utf8) + body
+    }
+
+    static func decode(_ bytes: [UInt8]) -> Result<(UInt64, [JournalRecord]), Problem> {
+        guard let newline = bytes.firstIndex(of: 0x0A) else { return .failure(Problem(reason: "no header")) }
+        let fields = String(decoding: bytes[..<newline], as: UTF8.self).split(separator: " ")
+        guard fields.count == 5, fields[0] == "greylist-snapshot" else { return .failure(Problem(reason: "not a snapshot header")) }
+        guard fields[1] == "1" else { return .failure(Problem(reason: "unknown format version \(fields[1])")) }
+        func value(_ field: Substring, _ name: String) -> Substring? {
+            field.hasPrefix(name + "=") ? field.dropFirst(name.count + 1) : nil
+        }
+        guard let covers = value(fields[2], "covers").flatMap({ UInt64($0) }),
+              let count = value(fields[3], "records").flatMap({ Int($0) }),
+              let crc = value(fields[4], "crc").flatMap({ UInt32($0, radix: 16) }) else {
+            return .failure(Problem(reason: "unreadable header"))
+        }
+        let body = bytes[(newline + 1)...]
+        guard CRC32.checksum(body) == crc else { return .failure(Problem(reason: "checksum mismatch")) }
+        let lines = body.split(separator: 0x0A)
+        let records = lines.compactMap { JournalRecord.parse($0) }
+        guard records.count == count, lines.count == count else {
+            return .failure(Problem(reason: "expected \(count) records, found \(records.count)"))
+        }
+        return .success((covers, records))
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Glibc
+import Testing
+@testable import Greylist
+
+/// A fresh state directory per test.
+func temporaryStateDirectory() -> String {
+    let path = NSTemporaryDirectory() + "greylist-state-\(UInt64.random(in: 0...UInt64.max))"
+    try? FileManager.default.removeItem(atPath: path)
+    return path
+}
+
+@Suite struct JournalStoreTests {
+    let clock = ManualClock(Date())
+
+    func manualBan(_ text: String, minutes: Double = 60) -> BanEntry {
+        BanEntry(network: .cidr(text), reason: .manual("test"), bannedAt: clock.now, expiresAt: clock.now.addingTimeInterval(minutes * 60))
+    }
+
+    @Test("stored changes come back after reopening; unbans and removals too")
+    func reopen() async throws {
+        let directory = temporaryStateDirectory()
+        let store = try JournalStore(directory: directory)
+        #expect(try store.load().bans.isEmpty)
+        for index in 0..<10 { _ = store.append(.banned(manualBan("10.0.0.\(index)/32"))) }
+        _ = store.append(.unbanned(.cidr("10.0.0.0/30")))
+        try await store.waitUntilStored(store.append(.removed(.cidr("10.0.0.9/32"))))
+        await store.close()
+
+        let reopened = try JournalStore(directory: directory)
+        let snapshot = try reopened.load()
+        #expect(snapshot.bans.map(\.network.description) == (4...8).map { "10.0.0.\($0)/32" })
+        #expect(snapshot.warnings.isEmpty)
+        await reopened.close()
+    }
+
+    @Test("a second process cannot open the same state directory")
+    func lock() async throws {
+        let directory = temporaryStateDirectory()
+        let store = try JournalStore(directory: directory)
+        #expect(throws: GreylistError.storage(directory, reason: "in use by another process (lock held)")) {
+            try JournalStore(directory: directory)
+        }
+        await store.close()
+        _ = try JournalStore(directory: directory)
+    }
+
+    @Test("a directory that cannot be created or written is a clear error at start-up")
+    func unusableDirectory() {
+        do {
+            _ = try JournalStore(directory: "/dev/null/state")
+            Issue.record("opened a store under /dev/null")
+        } catch {
+            #expect(error.description.contains("/dev/null/state"))
+            #expect(error.description.contains("mkdir"))
+        }
+    }
+
+    @Test("the last record truncated at every byte offset loads cleanly, losing only that record")
+    func truncatedTail() async throws {
+        let directory = temporaryStateDirectory()
+        let store = try JournalStore(directory: directory)
+        _ = try store.load()
+        _ = store.append(.banned(manualBan("192.0.2.1/32")))
+        let sequence = store.append(.banned(manualBan("192.0.2.2/32")))
+        try await store.waitUntilStored(sequence)
+        await store.close()
+        let name = try #require(try FileManager.default.contentsOfDirectory(atPath: directory).first { $0.hasPrefix("journal-") })
+        let journal = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(name)"))
+        let lastStart = journal.dropLast().lastIndex(of: 0x0A)! + 1
+        for cut in lastStart..<journal.count {
+            let copy = temporaryStateDirectory()
+            try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+            try journal.prefix(cut).write(to: URL(fileURLWithPath: "\(copy)/\(name)"))
+            let reopened = try JournalStore(directory: copy)
+            let snapshot = try reopened.load()
+            // Only the newline missing: the record and its checksum are whole, so it counts.
+            let whole = cut == journal.count - 1
+            #expect(snapshot.bans.map(\.network) == (whole ? [.cidr("192.0.2.1/32"), .cidr("192.0.2.2/32")] : [.cidr("192.0.2.1/32")]), "cut at \(cut)")
+            #expect(snapshot.warnings.count == (cut == lastStart || whole ? 0 : 1), "cut at \(cut)")
+            await reopened.close()
+            try? FileManager.default.removeItem(atPath: copy)
+        }
+    }
+
+    @Test("a snapshot with garbage appended or a flipped byte is detected and kept aside", arguments: ["append", "flip"])
+    func damagedSnapshot(damage: String) async throws {
+        let directory = temporaryStateDirectory()
+        let store = try JournalStore(directory: directory)
+        _ = try store.load()
+        try await store.waitUntilStored(store.append(.banned(manualBan("198.51.100.7/32"))))
+        await store.close()
+        // Reopening consolidates the journal into the snapshot.
+        let consolidating = try JournalStore(directory: directory)
+        #expect(try consolidating.load().bans.count == 1)
+        await consolidating.close()
+
+        let path = "\(directory)/snapshot"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        if damage == "append" {
+            bytes.append(contentsOf: Array("garbage\n".utf8))
+        } else {
+            bytes[bytes.count - 5] ^= 0x01
+        }
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let reopened = try JournalStore(directory: directory)
+        let snapshot = try reopened.load()
+        #expect(snapshot.warnings.contains { $0.contains("snapshot is damaged") })
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).contains { $0.hasPrefix("snapshot.damaged-") })
+        await reopened.close()
+    }
+
+    @Test("a damaged record in the middle of a journal is skipped and the file kept aside")
+    func damagedJournal() async throws {
+        let directory = temporaryStateDirectory()
+        let store = try JournalStore(directory: directory)
+        _ = try store.load()
+        for index in 1...3 { _ = store.append(.banned(manualBan("192.0.2.\(index)/32"))) }
+        await store.close()
+        let name = try #require(try FileManager.default.contentsOfDirectory(atPath: directory).first { $0.hasPrefix("journal-") })
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(name)"))
+        let secondLine = bytes.firstIndex(of: 0x0A)! + 20
+        bytes[secondLine] ^= 0x20
+        try bytes.write(to: URL(fileURLWithPath: "\(directory)/\(name)"))
+        let reopened = try JournalStore(directory: directory)
+        let snapshot = try reopened.load()
+        #expect(snapshot.bans.map(\.network.description) == ["192.0.2.1/32", "192.0.2.3/32"])
+        #expect(snapshot.warnings.contains { $0.contains("line 2") })
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).contains { $0.hasPrefix("\(name).damaged-") })
+        await reopened.close()
+    }
+}
