@@ -59,6 +59,13 @@ extension Greylist {
         return (bans, expiries, trackers)
     }
 
+    /// Waits until every change is stored, then closes a ``JournalStore`` so another process (or
+    /// a restarted server in this one) can open the state directory. Changes after this are not stored.
+    public func closeStore() async {
+        await acknowledgeStored()
+        await (store as? JournalStore)?.close()
+    }
+
     /// Queues a change with the store, in the same turn as the state change it describes.
     func persist(_ change: GreylistChange) {
         guard let store else { return }

@@ -4,6 +4,8 @@ enum CommandLineOptions: Equatable {
     case serve(configurationPath: String?, host: String?, port: Int?, verbose: Bool)
     /// Send an admin request to a running server.
     case admin(AdminRequest, socketPath: String?, configurationPath: String?, json: Bool)
+    /// Ban addresses as fast as possible in a state directory, printing each once stored.
+    case banFlood(stateDirectory: String, count: Int, synchronous: Bool)
     /// Print the help text.
     case help
 
@@ -15,6 +17,10 @@ enum CommandLineOptions: Equatable {
         if rest.first == "admin" {
             rest = rest.dropFirst()
             return try parseAdmin(&rest)
+        }
+        if rest.first == "ban-flood" {
+            rest = rest.dropFirst()
+            return try parseBanFlood(&rest)
         }
         var configurationPath: String?
         var host: String?
@@ -44,8 +50,8 @@ enum CommandLineOptions: Equatable {
     }
 
     private static func parseAdmin(_ rest: inout ArraySlice<String>) throws(CommandLineError) -> CommandLineOptions {
-        guard let command = rest.popFirst(), ["list", "stats", "ban", "unban"].contains(command) else {
-            throw CommandLineError("admin needs one of: list, stats, ban CIDR, unban CIDR")
+        guard let command = rest.popFirst(), ["list", "stats", "export", "ban", "unban"].contains(command) else {
+            throw CommandLineError("admin needs one of: list, stats, export, ban CIDR, unban CIDR")
         }
         var request = AdminRequest(command: command)
         if command == "ban" || command == "unban" {
@@ -70,6 +76,25 @@ enum CommandLineOptions: Equatable {
         return .admin(request, socketPath: socketPath, configurationPath: configurationPath, json: json)
     }
 
+    private static func parseBanFlood(_ rest: inout ArraySlice<String>) throws(CommandLineError) -> CommandLineOptions {
+        var directory: String?
+        var count = 1_000_000
+        var synchronous = true
+        while let argument = rest.popFirst() {
+            switch argument {
+            case "--state": directory = try value(for: argument, from: &rest)
+            case "--count":
+                let text = try value(for: argument, from: &rest)
+                guard let number = Int(text), number > 0 else { throw CommandLineError("--count: \"\(text)\" is not a positive number") }
+                count = number
+            case "--no-fsync": synchronous = false
+            default: throw CommandLineError("unknown argument \"\(argument)\" for ban-flood (see --help)")
+            }
+        }
+        guard let directory else { throw CommandLineError("ban-flood needs --state DIR") }
+        return .banFlood(stateDirectory: directory, count: count, synchronous: synchronous)
+    }
+
     private static func value(for option: String, from rest: inout ArraySlice<String>) throws(CommandLineError) -> String {
         guard let value = rest.popFirst() else { throw CommandLineError("\(option) needs a value") }
         return value
@@ -81,9 +106,10 @@ enum CommandLineOptions: Equatable {
 
     USAGE
       GreylistDemoServer [--config FILE] [--host HOST] [--port PORT] [--verbose]
-      GreylistDemoServer admin list|stats [--json] [--socket PATH | --config FILE]
+      GreylistDemoServer admin list|stats|export [--json] [--socket PATH | --config FILE]
       GreylistDemoServer admin ban CIDR [--for DURATION] [--reason TEXT] [--json] [--socket PATH | --config FILE]
       GreylistDemoServer admin unban CIDR [--json] [--socket PATH | --config FILE]
+      GreylistDemoServer ban-flood --state DIR [--count N] [--no-fsync]
 
     SERVER OPTIONS
       --config FILE   JSON file with "server" and "greylist" objects (see config.example.json).
@@ -101,7 +127,13 @@ enum CommandLineOptions: Equatable {
     ADMIN
       Talks to the running server over its Unix socket (server.adminSocket, default
       /tmp/greylist-demo.sock). ban takes any CIDR and --for 90s|10m|4h|7d (default 1h);
-      unban lifts every ban inside the CIDR. --json prints the raw response.
+      unban lifts every ban inside the CIDR. export prints bans and escalation histories (the
+      persistent state). --json prints the raw response.
+
+    BAN-FLOOD
+      Checks a disk's durability: bans 10.0.0.0/8 addresses one after another in the state
+      directory DIR (not a running server's) and prints "stored CIDR" for each once it is on disk.
+      Kill it at any moment; every CIDR it printed is in DIR when it starts again.
     """
 }
 

@@ -275,8 +275,11 @@ final class DemoServer: @unchecked Sendable {
 
     private func waitForConnections(until deadline: DispatchTime, completion: @escaping @Sendable () -> Void) {
         if connections.isEmpty || DispatchTime.now() >= deadline {
-            log.info("stopped")
-            completion()
+            Task { [greylist, log] in
+                await greylist.closeStore()
+                log.info("stopped")
+                completion()
+            }
             return
         }
         queue.asyncAfter(deadline: .now() + .milliseconds(20)) { [self] in

@@ -15,6 +15,9 @@ do {
 switch options {
 case .help:
     print(CommandLineOptions.helpText)
+case .banFlood(let stateDirectory, let count, let synchronous):
+    Task { exit(await BanFlood.run(stateDirectory: stateDirectory, count: count, synchronous: synchronous)) }
+    dispatchMain()
 case .admin(let request, let socketPath, let configurationPath, let json):
     exit(AdminCommand.run(request, socketPath: socketPath, configurationPath: configurationPath, json: json))
 case .serve(let configurationPath, let host, let port, let verbose):

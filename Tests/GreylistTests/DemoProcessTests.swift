@@ -70,6 +70,17 @@ import Testing
         #expect(!log.contains("listening"))
     }
 
+    @Test("a state directory that cannot be used stops start-up with a message naming it")
+    func unusableStateDirectory() throws {
+        let path = try writeConfig(#"{"server": {"port": 0, "adminSocket": ""}, "greylist": {"stateDirectory": "/dev/null/state"}}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let child = try launch(["--config", path])
+        child.process.waitUntilExit()
+        #expect(child.process.terminationStatus == 1)
+        let log = readLog(child, until: "/dev/null/state")
+        #expect(log.contains("not started: state store /dev/null/state: mkdir"))
+    }
+
     @Test("SIGHUP reloads the file, SIGTERM stops with exit status 0")
     func signals() throws {
         let socket = "/tmp/greylist-process-\(UInt32.random(in: 0...UInt32.max)).sock"

@@ -143,6 +143,23 @@ import Testing
         close(pipeEnds[1])
     }
 
+    @Test("bans survive a server restart; admin export shows bans and histories")
+    func restartKeepsBans() async throws {
+        let directory = temporaryStateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var fixture = try DemoServerFixture { $0.greylist.stateDirectory = directory }
+        #expect(try fixture.banningLogin("bad_user_12345", from: "127.0.0.13").hasSuffix("</stream:stream>"))
+        // Stopping closes the store, so a second server in this process can open the directory.
+        await fixture.stop()
+
+        fixture = try DemoServerFixture { $0.greylist.stateDirectory = directory }
+        #expect(try fixture.isRefused(from: "127.0.0.13"))
+        let exported = try AdminClient.send(AdminRequest(command: "export"), to: fixture.adminSocket)
+        #expect(exported.bans?.map(\.network) == ["127.0.0.13/32"])
+        #expect(exported.bans?.first?.user == "bad_user_12345")
+        await fixture.stop()
+    }
+
     @Test("stopping ends open streams with system-shutdown")
     func shutdown() async throws {
         let fixture = try DemoServerFixture()

@@ -37,15 +37,16 @@ enum AdminClient {
                 .joined(separator: "\n")
         }
         let bans = response.bans ?? []
-        if bans.isEmpty {
+        if bans.isEmpty && (response.histories ?? []).isEmpty {
             return command == "unban" ? "no ban inside that network" : "no bans"
         }
         let header = command == "unban" ? "lifted \(bans.count) ban(s):\n" : command == "ban" ? "banned:\n" : ""
+        let histories = (response.histories ?? []).map { "history \($0.network)  \($0.banCount) ban(s), last ended \($0.lastBanEnd)" }
         let rows = bans.map { ban in
             [ban.network.padding(toLength: 24, withPad: " ", startingAt: 0), ban.expiresAt,
              "#\(ban.banCount)", "refused \(ban.refusedCount)", ban.reason + (ban.user.map { " user=\($0)" } ?? "")]
                 .joined(separator: "  ")
         }
-        return header + rows.joined(separator: "\n")
+        return header + (rows + histories).joined(separator: "\n")
     }
 }

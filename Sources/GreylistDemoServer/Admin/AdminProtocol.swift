@@ -3,7 +3,7 @@ import Greylist
 
 /// One admin request: a JSON line on the Unix socket.
 struct AdminRequest: Codable, Equatable {
-    /// `list`, `stats`, `ban` or `unban`.
+    /// `list`, `stats`, `export`, `ban` or `unban`.
     var command: String
     /// The CIDR for `ban` and `unban`.
     var network: String?
@@ -18,7 +18,21 @@ struct AdminResponse: Codable, Equatable {
     var ok: Bool
     var error: String?
     var bans: [AdminBan]?
+    var histories: [AdminHistory]?
     var statistics: [String: Int]?
+}
+
+/// A remembered escalation history, for `export`.
+struct AdminHistory: Codable, Equatable {
+    var network: String
+    var banCount: Int
+    var lastBanEnd: String
+
+    init(_ history: BanHistory) {
+        network = history.network.description
+        banCount = history.banCount
+        lastBanEnd = history.lastBanEnd.formatted(.iso8601)
+    }
 }
 
 /// A ban as the admin command shows it.

@@ -118,6 +118,9 @@ final class AdminServer: @unchecked Sendable {
         switch request.command {
         case "list":
             return AdminResponse(ok: true, bans: await greylist.list().map(AdminBan.init))
+        case "export":
+            let snapshot = await greylist.export()
+            return AdminResponse(ok: true, bans: snapshot.bans.map(AdminBan.init), histories: snapshot.histories.map(AdminHistory.init))
         case "stats":
             return AdminResponse(ok: true, statistics: await greylist.statistics().dictionary)
         case "ban", "unban":
@@ -138,7 +141,7 @@ final class AdminServer: @unchecked Sendable {
                 return AdminResponse(ok: false, error: "\(error)")
             }
         default:
-            return AdminResponse(ok: false, error: "unknown command \"\(request.command)\" (use list, stats, ban or unban)")
+            return AdminResponse(ok: false, error: "unknown command \"\(request.command)\" (use list, stats, export, ban or unban)")
         }
     }
 
