@@ -129,4 +129,24 @@ func temporaryStateDirectory() -> String {
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).contains { $0.hasPrefix("\(name).damaged-") })
         await reopened.close()
     }
+
+    @Test("a flood of concurrent bans shares fsyncs: group commit")
+    func groupCommit() async throws {
+        let directory = temporaryStateDirectory()
+        let store = try JournalStore(directory: directory)
+        _ = try store.load()
+        let greylist = try Greylist(configuration: Configuration(), clock: clock.wallClock, store: store)
+        let before = store.batchesWritten
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<2_000 {
+                group.addTask {
+                    try? await greylist.ban(IPNetwork(host: IPAddress(ipv4: 0x0A00_0000 + UInt32(index))), for: .seconds(60), reason: "flood")
+                }
+            }
+        }
+        let batches = store.batchesWritten - before
+        #expect(await greylist.list().count == 2_000)
+        #expect(batches < 1_000, "2,000 acknowledged bans took \(batches) fsyncs")
+        await store.close()
+    }
 }

@@ -179,6 +179,11 @@ public final class JournalStore: GreylistStore {
         try await writer.waitUntilStored(sequence)
     }
 
+    /// Batches written so far; each cost one `fsync` (group commit makes this far fewer than changes).
+    public var batchesWritten: Int {
+        writer.batchesWritten
+    }
+
     public var wantsCompaction: Bool {
         bookkeeping.withLock { !$0.compacting && $0.journalBytes > max(compactionThreshold, 2 * $0.snapshotBytes) }
     }

@@ -24,6 +24,8 @@ final class JournalWriter: Sendable {
         var waiters: [(sequence: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
         /// Sequence ranges whose batch failed (the most recent few), so a late waiter learns it.
         var failures: [(range: ClosedRange<UInt64>, error: GreylistError)] = []
+        /// Batches written, each with one `fsync`.
+        var batches = 0
     }
 
     /// The open journal file; touched only on `queue`.
@@ -64,6 +66,11 @@ final class JournalWriter: Sendable {
     /// Queues a switch to a new journal file; everything queued before stays in the old one.
     func rotate(to generation: UInt64) -> UInt64 {
         enqueue(.rotate(generation))
+    }
+
+    /// How many batches (each one write and one `fsync`) have been written.
+    var batchesWritten: Int {
+        state.withLock { $0.batches }
     }
 
     /// The sequence of the last item queued.
@@ -126,6 +133,7 @@ final class JournalWriter: Sendable {
             }
             let ready = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
                 state.processed = batch.last
+                state.batches += 1
                 if case .failure(let error) = result {
                     state.failures.append((batch.first...batch.last, error))
                     if state.failures.count > 16 { state.failures.removeFirst() }
