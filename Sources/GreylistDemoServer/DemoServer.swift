@@ -2,30 +2,37 @@ import Dispatch
 import Foundation
 import Glibc
 import Greylist
+import Synchronization
 
 /// The demo XMPP server: a listener whose accept loop asks the greylist before reading or writing
 /// a byte, client streams that report failed logins, the admin socket, reload and shutdown.
 ///
-/// `@unchecked Sendable`: every mutable property is touched only on `queue` (a serial queue that
-/// also runs the accept loop); Dispatch sources are not `Sendable`, so the compiler cannot check it.
+/// `@unchecked Sendable`: every mutable property is touched only on `queue`; Dispatch sources
+/// are not `Sendable`, so the compiler cannot check it. What the accept thread needs (the open
+/// connections and the settings for new ones) sits in `registry`, behind a `Mutex`.
 final class DemoServer: @unchecked Sendable {
     let greylist: Greylist
     let log: Log
     private let queue = DispatchQueue(label: "greylist.demo.server")
     private let configurationPath: String?
     private var configuration: DemoConfiguration
-    private var listener: Int32 = -1
-    private var acceptSource: DispatchSourceRead?
+    private var acceptLoop: AcceptLoop?
     private var summaryTimer: DispatchSourceTimer?
     private var signalSources: [DispatchSourceSignal] = []
-    private var connections: [ObjectIdentifier: Connection] = [:]
-    private var refusedSinceSummary = 0
-    private var overCapacitySinceSummary = 0
     private var lastStatistics = GreylistStatistics()
     private var purgeTask: Task<Void, Never>?
     private var admin: AdminServer?
     private var stopping = false
-    private var acceptErrorLogged = DispatchTime(uptimeNanoseconds: 0)
+    private let registry: Mutex<Registry>
+
+    /// Open connections and what the accept thread needs to admit new ones.
+    private struct Registry {
+        var connections: [ObjectIdentifier: Connection] = [:]
+        var maxConnections: Int
+        var settings: XMPPSettings
+        var limits: ConnectionLimits
+        var admitting = true
+    }
 
     /// The port the listener is bound to, known after ``start()``.
     private(set) var port = 0
@@ -34,6 +41,9 @@ final class DemoServer: @unchecked Sendable {
         self.configuration = configuration
         self.configurationPath = configurationPath
         self.log = log
+        self.registry = Mutex(Registry(maxConnections: configuration.server.maxConnections,
+                                       settings: Self.sessionSettings(configuration.server),
+                                       limits: Self.connectionLimits(configuration.server)))
         self.greylist = try Greylist(configuration: configuration.greylist, events: { event in
             switch event {
             case .refused, .counterEvicted, .banEvicted:
@@ -68,84 +78,44 @@ final class DemoServer: @unchecked Sendable {
             }
             self.admin = admin
         }
+        let loop = AcceptLoop(descriptor: descriptor, greylist: greylist, log: log) { [self] client, peer in
+            admit(client, peer)
+        }
         queue.sync {
-            listener = descriptor
             port = boundPort
-            let source = DispatchSource.makeReadSource(fileDescriptor: descriptor, queue: queue)
-            source.setEventHandler { [self] in acceptAvailable() }
-            source.setCancelHandler { Syscalls.close(descriptor) }
-            acceptSource = source
-            source.resume()
+            acceptLoop = loop
             scheduleSummary(every: server.refusalSummaryInterval)
         }
+        loop.start()
         purgeTask = Task { [greylist] in await greylist.run() }
         logSettings(listening: (try? ListenAddress(host: server.host, port: boundPort))?.description ?? "port \(boundPort)")
         return boundPort
     }
 
-    /// Accepts every pending connection. Refused ones are closed before a byte is read or written.
-    private func acceptAvailable() {
-        // A bounded batch keeps summaries and shutdown responsive during a flood.
-        for _ in 0..<512 {
-            var storage = sockaddr_storage()
-            let descriptor = Syscalls.accept(listener, into: &storage)
-            guard descriptor >= 0 else {
-                handleAcceptError(errno)
-                return
-            }
-            guard let peer = IPAddress(socketAddress: storage) else {
-                Syscalls.close(descriptor)
-                continue
-            }
-            guard greylist.shouldAccept(ip: peer) else {
-                Syscalls.close(descriptor)
-                refusedSinceSummary += 1
-                continue
-            }
-            guard !stopping, connections.count < configuration.server.maxConnections,
-                  (try? Syscalls.setNonBlocking(descriptor)) != nil else {
-                Syscalls.close(descriptor)
-                overCapacitySinceSummary += 1
-                continue
-            }
+    /// Takes a connection the greylist let in, unless the server is full or stopping.
+    /// Runs on the accept thread.
+    private func admit(_ client: Int32, _ peer: IPAddress) -> Bool {
+        let admitted = registry.withLock { registry -> Connection? in
+            guard registry.admitting, registry.connections.count < registry.maxConnections,
+                  (try? Syscalls.setNonBlocking(client)) != nil else { return nil }
             let connection = Connection(
-                descriptor: descriptor, peer: peer, greylist: greylist, settings: sessionSettings, limits: connectionLimits,
+                descriptor: client, peer: peer, greylist: greylist, settings: registry.settings, limits: registry.limits,
                 queue: DispatchQueue(label: "greylist.demo.connection", target: .global()),
-                onClose: { [self] closed in queue.async { self.connections[ObjectIdentifier(closed)] = nil } }
+                onClose: { [self] closed in self.registry.withLock { _ = $0.connections.removeValue(forKey: ObjectIdentifier(closed)) } }
             )
-            connections[ObjectIdentifier(connection)] = connection
-            connection.start()
+            registry.connections[ObjectIdentifier(connection)] = connection
+            return connection
         }
+        admitted?.start()
+        return admitted != nil
     }
 
-    private func handleAcceptError(_ code: Int32) {
-        switch code {
-        case EAGAIN, EWOULDBLOCK, ECONNABORTED, EPROTO, EINTR:
-            return
-        case EMFILE, ENFILE, ENOBUFS, ENOMEM:
-            // Out of descriptors or memory: pause accepting briefly instead of spinning; the
-            // kernel keeps the backlog.
-            if DispatchTime.now() > acceptErrorLogged + .seconds(10) {
-                acceptErrorLogged = .now()
-                log.warning("accept: \(SystemError("accept", code: code)); pausing accepts for 100 ms")
-            }
-            acceptSource?.suspend()
-            queue.asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in
-                if !stopping { acceptSource?.resume() }
-            }
-        default:
-            log.error("\(SystemError("accept", code: code))")
-        }
+    private static func sessionSettings(_ server: ServerConfiguration) -> XMPPSettings {
+        XMPPSettings(domain: server.domain, users: server.users, maxStanzaBytes: server.maxStanzaBytes,
+                     maxDepth: server.maxDepth, maxAuthAttempts: server.maxAuthAttempts)
     }
 
-    private var sessionSettings: XMPPSettings {
-        let server = configuration.server
-        return XMPPSettings(domain: server.domain, users: server.users, maxStanzaBytes: server.maxStanzaBytes,
-                            maxDepth: server.maxDepth, maxAuthAttempts: server.maxAuthAttempts)
-    }
-
-    private var connectionLimits: ConnectionLimits {
-        let server = configuration.server
+    private static func connectionLimits(_ server: ServerConfiguration) -> ConnectionLimits {
         func interval(_ duration: Duration) -> DispatchTimeInterval {
             let (seconds, attoseconds) = duration.components
             return .milliseconds(Int(clamping: seconds * 1_000 + attoseconds / 1_000_000_000_000_000))
@@ -175,11 +145,8 @@ final class DemoServer: @unchecked Sendable {
 
     /// One line per interval with refusals and evictions, only when something happened.
     private func summarize() {
-        let refused = refusedSinceSummary
-        let overCapacity = overCapacitySinceSummary
-        refusedSinceSummary = 0
-        overCapacitySinceSummary = 0
-        let open = connections.count
+        let (refused, overCapacity) = acceptLoop?.takeCounts() ?? (0, 0)
+        let open = openConnections
         Task { [self] in
             let statistics = await greylist.statistics()
             queue.async { [self] in
@@ -248,6 +215,12 @@ final class DemoServer: @unchecked Sendable {
                         configuration.server.adminSocket = old.adminSocket
                         log.warning("reload: host, port and adminSocket changes take effect on restart")
                     }
+                    let server = configuration.server
+                    registry.withLock { registry in
+                        registry.maxConnections = server.maxConnections
+                        registry.settings = Self.sessionSettings(server)
+                        registry.limits = Self.connectionLimits(server)
+                    }
                     scheduleSummary(every: fresh.server.refusalSummaryInterval)
                     log.info("reload applied from \(configurationPath); bans and counters kept")
                     completion(true)
@@ -262,19 +235,23 @@ final class DemoServer: @unchecked Sendable {
         queue.async { [self] in
             guard !stopping else { return }
             stopping = true
-            log.info("shutting down: closing \(connections.count) stream(s)")
-            acceptSource?.cancel()
+            acceptLoop?.stop()
+            let open = registry.withLock { registry -> [Connection] in
+                registry.admitting = false
+                return Array(registry.connections.values)
+            }
+            log.info("shutting down: closing \(open.count) stream(s)")
             summaryTimer?.cancel()
             for source in signalSources { source.cancel() }
             purgeTask?.cancel()
             admin?.stop()
-            for connection in connections.values { connection.shutDown() }
+            for connection in open { connection.shutDown() }
             waitForConnections(until: .now() + grace, completion: completion)
         }
     }
 
     private func waitForConnections(until deadline: DispatchTime, completion: @escaping @Sendable () -> Void) {
-        if connections.isEmpty || DispatchTime.now() >= deadline {
+        if openConnections == 0 || DispatchTime.now() >= deadline {
             Task { [greylist, log] in
                 await greylist.closeStore()
                 log.info("stopped")
@@ -309,6 +286,6 @@ final class DemoServer: @unchecked Sendable {
 
     /// Open client connections now (for tests and summaries).
     var openConnections: Int {
-        queue.sync { connections.count }
+        registry.withLock { $0.connections.count }
     }
 }

@@ -17,7 +17,7 @@ struct ListenAddress: CustomStringConvertible {
         address.isIPv4 ? "\(address):\(port)" : "[\(address)]:\(port)"
     }
 
-    /// Opens a non-blocking listening socket bound to this address.
+    /// Opens a listening socket bound to this address, blocking: the accept loop has a thread of its own.
     func listen(backlog: Int32 = 1_024) throws(SystemError) -> Int32 {
         let family = address.isIPv4 ? AF_INET : AF_INET6
         let descriptor = try Syscalls.socket(family: family, type: Int32(SOCK_STREAM.rawValue))
@@ -47,7 +47,6 @@ struct ListenAddress: CustomStringConvertible {
                 }
             }
             try Syscalls.listen(descriptor, backlog: backlog)
-            try Syscalls.setNonBlocking(descriptor)
             return descriptor
         } catch {
             Syscalls.close(descriptor)
