@@ -22,9 +22,8 @@ extension Greylist {
         }
         let now = clock.nowMilliseconds
         counters.manualBans += 1
-        let record = BanRecord(reason: .manual(reason), user: nil, bannedAt: now,
-                               expiresAt: now.addingClamped(duration.wholeMilliseconds), banCount: 1)
-        let placed = place(network, record)
+        let placed = place(network, reason: .manual(reason), user: nil, bannedAt: now,
+                           expiresAt: now.addingClamped(duration.wholeMilliseconds), banCount: 1)
         await acknowledgeStored()
         return placed
     }
@@ -37,17 +36,17 @@ extension Greylist {
     ///   so a restart does not bring them back).
     @discardableResult
     public func unban(_ network: IPNetwork) async -> [BanEntry] {
-        let lifted = bans.keys.filter { network.contains($0) }.sorted { $0.prefixLength > $1.prefixLength }
-        var entries: [BanEntry] = []
-        for key in lifted {
-            let lifted = entry(key, bans.removeValue(forKey: key)!, refusedCount: gate.remove(key))
-            entries.append(lifted)
-            events?(.unbanned(lifted))
-        }
+        let now = clock.nowMilliseconds
+        let removed = gate.sweep { key, _ in !network.contains(key) }
+        let lifted = removed.filter { $0.1.expiresAt > now }
+            .map { entry($0.0, $0.1) }
+            .sorted { ($0.network.prefixLength, $0.network) > ($1.network.prefixLength, $1.network) }
+        for (key, _) in removed { recentUsers[key] = nil }
+        for entry in lifted { events?(.unbanned(entry)) }
         trackers.removeAll { key, _ in network.contains(key) }
         persist(.unbanned(network))
         await acknowledgeStored()
-        return entries
+        return lifted
     }
 
     /// The bans in force, soonest expiry first.
@@ -55,8 +54,8 @@ extension Greylist {
     /// - Returns: One entry per banned key, with its refused-connection count.
     public func list() -> [BanEntry] {
         let now = clock.nowMilliseconds
-        return bans.filter { $0.value.expiresAt > now }
-            .map { entry($0.key, $0.value) }
+        return gate.all().filter { $0.1.expiresAt > now }
+            .map { entry($0.0, $0.1) }
             .sorted { ($0.expiresAt, $0.network) < ($1.expiresAt, $1.network) }
     }
 
@@ -70,42 +69,43 @@ extension Greylist {
         snapshot.refused = gateCounters.refused
         snapshot.wouldHaveRefused = gateCounters.wouldHaveRefused
         let now = clock.nowMilliseconds
-        snapshot.activeBans = bans.values.reduce(0) { $0 + ($1.expiresAt > now ? 1 : 0) }
+        snapshot.activeBans = gate.count { $0.expiresAt > now }
         snapshot.trackedAddresses = trackers.count
         return snapshot
     }
 
-    /// Removes bans that have expired and forgets failure counters and histories that no longer
-    /// matter; emits ``GreylistEvent/expired(_:)`` per ban. ``run()`` calls it every
-    /// `cleanupInterval`; a host without `run()` calls it itself.
+    /// Removes bans that have expired (reporting each once, as ``GreylistEvent/expired(_:)``),
+    /// escalation histories past `forgetAfter`, and failure counters past their windows.
+    /// ``run()`` calls it every `cleanupInterval`; a host without `run()` calls it itself.
     ///
     /// Expired bans already stopped refusing at their expiry instant; this only frees memory.
     ///
-    /// - Returns: The bans removed.
+    /// - Returns: The bans that expired since the last purge.
+    /// - Complexity: O(n) over the ban table, holding the accept path's lock for that pass.
     @discardableResult
     public func purgeExpired() -> [BanEntry] {
         let now = clock.nowMilliseconds
-        var removed: [BanEntry] = []
-        while let top = expiries.minimum, top.expiresAt <= now {
-            expiries.removeMinimum()
-            guard let record = bans[top.network], record.expiresAt == top.expiresAt else { continue }
-            bans[top.network] = nil
-            let expired = entry(top.network, record, refusedCount: gate.remove(top.network))
-            removed.append(expired)
-            events?(.expired(expired))
-        }
-        counters.expired += removed.count
         let forgetAfter = configuration.escalation.forgetAfter.wholeMilliseconds
+        var expired: [BanEntry] = []
+        let removed = gate.sweep { key, slot in
+            if slot.expiresAt <= now && !slot.expiryReported {
+                expired.append(entry(key, slot))
+                slot.expiryReported = true
+            }
+            // A rule ban's slot stays as the key's escalation history until forgetAfter.
+            return slot.expiresAt > now || (reasons.isRule(slot.reason) && now < slot.expiresAt.addingClamped(forgetAfter))
+        }
+        for (key, _) in removed { recentUsers[key] = nil }
+        counters.expired += expired.count
+        for entry in expired { events?(.expired(entry)) }
         let windows = Dictionary(configuration.rules.map { ($0.name, $0.window.wholeMilliseconds) }) { first, _ in first }
         trackers.removeAll { _, tracker in
-            let historyLive = tracker.banCount > 0 && now < tracker.lastBanEnd.addingClamped(forgetAfter)
-            let failuresLive = tracker.failures.contains { name, instants in
+            !tracker.failures.contains { name, instants in
                 guard let window = windows[name], let last = instants.last else { return false }
                 return last > now - window
             }
-            return !historyLive && !failuresLive
         }
-        return removed
+        return expired
     }
 
     /// Applies a new configuration without losing bans or counters.
@@ -146,49 +146,52 @@ extension Greylist {
 
     // MARK: - Shared by the verbs
 
-    /// Places a ban, stores it, and reports it.
-    func place(_ key: IPNetwork, _ record: BanRecord) -> BanEntry {
-        let placed = install(key, record, persist: true)
+    /// Places a ban in the table the accept path reads, stores it, and reports it.
+    @discardableResult
+    func place(_ key: IPNetwork, reason: BanEntry.Reason, user: String?, bannedAt: Int64, expiresAt: Int64,
+               banCount: Int, persist shouldPersist: Bool = true) -> BanEntry {
+        if gate.slot(key) == nil {
+            evictBans(toFit: configuration.limits.maxBans - 1)
+        }
+        gate.upsert(key, BanSlot(key: key.address.bits, expiresAt: expiresAt, bannedAt: bannedAt, banCount: banCount,
+                                 reason: reasons.index(reason)))
+        recentUsers[key] = user
+        let placed = BanEntry(network: key, reason: reason, user: user, bannedAt: WallClock.date(bannedAt),
+                              expiresAt: WallClock.date(expiresAt), banCount: banCount,
+                              refusedCount: Int(gate.slot(key)?.refusedCount ?? 0))
+        if shouldPersist { persist(.banned(placed)) }
         events?(.banned(placed, dryRun: configuration.dryRun))
         return placed
     }
 
-    /// Puts a ban in the actor and the accept gate, evicting if the table is full.
-    @discardableResult
-    func install(_ key: IPNetwork, _ record: BanRecord, persist shouldPersist: Bool) -> BanEntry {
-        if bans[key] == nil {
-            evictBans(toFit: configuration.limits.maxBans - 1)
-        }
-        bans[key] = record
-        expiries.insert(ExpiryMark(expiresAt: record.expiresAt, network: key))
-        if expiries.count > 2 * bans.count + 1_024 {
-            expiries.rebuild(bans.map { ExpiryMark(expiresAt: $0.value.expiresAt, network: $0.key) })
-        }
-        gate.insert(key, expiresAt: record.expiresAt)
-        let installed = entry(key, record)
-        if shouldPersist { persist(.banned(installed)) }
-        return installed
-    }
-
-    /// Removes the soonest-expiring bans (expired ones first, silently as expiries) until at most `limit` remain.
+    /// Makes the ban table hold at most `limit` slots: first what purging frees, then the
+    /// soonest-expiring (remembered histories, already expired, go first). Past the cap it frees
+    /// a batch of 1/64 of the cap in one pass, so a flood pays for one scan per batch.
     func evictBans(toFit limit: Int) {
-        guard bans.count > limit else { return }
+        guard gate.count > max(limit, 0) else { return }
         purgeExpired()
-        while bans.count > max(limit, 0), let top = expiries.removeMinimum() {
-            guard let record = bans[top.network], record.expiresAt == top.expiresAt else { continue }
-            bans[top.network] = nil
-            let evicted = entry(top.network, record, refusedCount: gate.remove(top.network))
-            counters.bansEvicted += 1
-            persist(.removed(top.network))
-            events?(.banEvicted(evicted))
+        let excess = gate.count - max(limit, 0)
+        guard excess > 0 else { return }
+        let now = clock.nowMilliseconds
+        for key in gate.soonestExpiring(max(excess, limit / 64)) {
+            guard let slot = gate.remove(key) else { continue }
+            recentUsers[key] = nil
+            persist(.removed(key))
+            if slot.expiresAt > now {
+                counters.bansEvicted += 1
+                events?(.banEvicted(entry(key, slot)))
+            } else {
+                counters.countersEvicted += 1
+                events?(.counterEvicted(key))
+            }
         }
     }
 
-    func entry(_ key: IPNetwork, _ record: BanRecord, refusedCount: Int? = nil) -> BanEntry {
+    func entry(_ key: IPNetwork, _ slot: BanSlot) -> BanEntry {
         BanEntry(
-            network: key, reason: record.reason, user: record.user,
-            bannedAt: WallClock.date(record.bannedAt), expiresAt: WallClock.date(record.expiresAt),
-            banCount: record.banCount, refusedCount: refusedCount ?? gate.refusedCount(of: key)
+            network: key, reason: reasons[slot.reason], user: recentUsers[key],
+            bannedAt: WallClock.date(slot.bannedAt), expiresAt: WallClock.date(slot.expiresAt),
+            banCount: slot.banCount, refusedCount: Int(slot.refusedCount)
         )
     }
 }

@@ -12,51 +12,49 @@ extension Greylist {
     public func export() -> GreylistSnapshot {
         let now = clock.nowMilliseconds
         let forgetAfter = configuration.escalation.forgetAfter.wholeMilliseconds
-        let bansNow = bans.filter { $0.value.expiresAt > now }
-        let histories = trackers.entries.compactMap { key, tracker -> BanHistory? in
-            guard bansNow[key] == nil, tracker.banCount > 0, now < tracker.lastBanEnd.addingClamped(forgetAfter) else { return nil }
-            return BanHistory(network: key, banCount: tracker.banCount, lastBanEnd: WallClock.date(tracker.lastBanEnd))
-        }
-        return GreylistSnapshot(
-            bans: bansNow.map { entry($0.key, $0.value) }.sorted { $0.network < $1.network },
-            histories: histories.sorted { $0.network < $1.network }
-        )
-    }
-
-    /// The tables re-armed from stored state at start-up: bans that have not expired, with their
-    /// wall-clock expiry (past `maxBans`, the latest-expiring are kept), and escalation histories
-    /// not yet forgotten. Fills the accept gate.
-    static func restored(_ snapshot: GreylistSnapshot, configuration: Configuration, now: Int64, gate: AcceptGate)
-        -> (bans: [IPNetwork: BanRecord], expiries: MinimumHeap<ExpiryMark>, trackers: TrackerTable) {
-        let forgetAfter = configuration.escalation.forgetAfter.wholeMilliseconds
-        var trackers = TrackerTable(capacity: configuration.limits.maxTrackedAddresses)
-        func remember(_ key: IPNetwork, _ banCount: Int, _ lastBanEnd: Int64) {
-            guard now < lastBanEnd.addingClamped(forgetAfter) else { return }
-            _ = trackers.update(key) { tracker in
-                if lastBanEnd >= tracker.lastBanEnd {
-                    tracker.banCount = banCount
-                    tracker.lastBanEnd = lastBanEnd
-                }
+        var bans: [BanEntry] = []
+        var histories: [BanHistory] = []
+        for (key, slot) in gate.all() {
+            if slot.expiresAt > now {
+                bans.append(entry(key, slot))
+            } else if reasons.isRule(slot.reason), now < slot.expiresAt.addingClamped(forgetAfter) {
+                histories.append(BanHistory(network: key, banCount: slot.banCount, lastBanEnd: WallClock.date(slot.expiresAt)))
             }
         }
+        return GreylistSnapshot(bans: bans.sorted { $0.network < $1.network }, histories: histories.sorted { $0.network < $1.network })
+    }
+
+    /// Re-arms stored state at start-up, into the gate: bans that have not expired, with their
+    /// wall-clock expiry, and escalation histories not yet forgotten (past `maxBans`, the
+    /// latest-expiring are kept). Returns the reason table and recent usernames it built.
+    static func restore(_ snapshot: GreylistSnapshot, configuration: Configuration, now: Int64, into gate: AcceptGate)
+        -> (ReasonTable, RecentUsers) {
+        let forgetAfter = configuration.escalation.forgetAfter.wholeMilliseconds
+        var reasons = ReasonTable()
+        var users = RecentUsers(capacity: 16_384)
+        var slots: [(IPNetwork, BanSlot)] = []
+        let historyReason = reasons.index(.rule("(history)"))
         for history in snapshot.histories {
-            remember(history.network, history.banCount, WallClock.milliseconds(history.lastBanEnd))
+            let end = WallClock.milliseconds(history.lastBanEnd)
+            guard now < end.addingClamped(forgetAfter) else { continue }
+            slots.append((history.network, BanSlot(key: history.network.address.bits, expiresAt: end, bannedAt: end,
+                                                   banCount: history.banCount, reason: historyReason)))
         }
-        var bans: [IPNetwork: BanRecord] = [:]
         for ban in snapshot.bans {
-            let record = BanRecord(reason: ban.reason, user: ban.user, bannedAt: WallClock.milliseconds(ban.bannedAt),
-                                   expiresAt: WallClock.milliseconds(ban.expiresAt), banCount: ban.banCount)
-            if case .rule = ban.reason { remember(ban.network, ban.banCount, record.expiresAt) }
-            if record.expiresAt > now { bans[ban.network] = record }
+            let expiresAt = WallClock.milliseconds(ban.expiresAt)
+            let isRule: Bool
+            if case .rule = ban.reason { isRule = true } else { isRule = false }
+            guard expiresAt > now || (isRule && now < expiresAt.addingClamped(forgetAfter)) else { continue }
+            slots.append((ban.network, BanSlot(key: ban.network.address.bits, expiresAt: expiresAt,
+                                               bannedAt: WallClock.milliseconds(ban.bannedAt), banCount: ban.banCount,
+                                               reason: reasons.index(ban.reason))))
+            if let user = ban.user, expiresAt > now { users[ban.network] = user }
         }
-        if bans.count > configuration.limits.maxBans {
-            let kept = bans.sorted { $0.value.expiresAt > $1.value.expiresAt }.prefix(configuration.limits.maxBans)
-            bans = Dictionary(uniqueKeysWithValues: kept.map { ($0.key, $0.value) })
+        if slots.count > configuration.limits.maxBans {
+            slots = Array(slots.sorted { $0.1.expiresAt > $1.1.expiresAt }.prefix(configuration.limits.maxBans))
         }
-        var expiries = MinimumHeap<ExpiryMark>()
-        expiries.rebuild(bans.map { ExpiryMark(expiresAt: $0.value.expiresAt, network: $0.key) })
-        for (key, record) in bans { gate.insert(key, expiresAt: record.expiresAt) }
-        return (bans, expiries, trackers)
+        for (network, slot) in slots { gate.upsert(network, slot) }
+        return (reasons, users)
     }
 
     /// Waits until every change is stored, then closes a ``JournalStore`` so another process (or
@@ -108,19 +106,18 @@ extension Greylist {
     func applyRemote(_ change: GreylistChange) {
         switch change {
         case .banned(let entry):
-            let record = BanRecord(reason: entry.reason, user: entry.user, bannedAt: WallClock.milliseconds(entry.bannedAt),
-                                   expiresAt: WallClock.milliseconds(entry.expiresAt), banCount: entry.banCount)
-            guard record.expiresAt > clock.nowMilliseconds else { return }
-            let placed = install(entry.network, record, persist: false)
-            events?(.banned(placed, dryRun: configuration.dryRun))
+            let expiresAt = WallClock.milliseconds(entry.expiresAt)
+            guard expiresAt > clock.nowMilliseconds else { return }
+            place(entry.network, reason: entry.reason, user: entry.user, bannedAt: WallClock.milliseconds(entry.bannedAt),
+                  expiresAt: expiresAt, banCount: entry.banCount, persist: false)
         case .removed(let key):
-            if bans.removeValue(forKey: key) != nil {
-                gate.remove(key)
-            }
+            gate.remove(key)
+            recentUsers[key] = nil
         case .unbanned(let network):
-            for key in bans.keys where network.contains(key) {
-                let lifted = entry(key, bans.removeValue(forKey: key)!, refusedCount: gate.remove(key))
-                events?(.unbanned(lifted))
+            let now = clock.nowMilliseconds
+            for (key, slot) in gate.sweep({ key, _ in !network.contains(key) }) {
+                recentUsers[key] = nil
+                if slot.expiresAt > now { events?(.unbanned(entry(key, slot))) }
             }
             trackers.removeAll { key, _ in network.contains(key) }
         }

@@ -30,10 +30,13 @@ public actor Greylist {
     var configuration: Configuration
     /// Compiled rules; `Regex` is not `Sendable`, so they never leave the actor.
     var rules: [CompiledRule]
-    var bans: [IPNetwork: BanRecord] = [:]
-    var expiries = MinimumHeap<ExpiryMark>()
+    /// Failure counters of keys that are not banned.
     var trackers: TrackerTable
     var counters = GreylistStatistics()
+    /// Ban reasons, interned: a ban slot holds a 2-byte index.
+    var reasons = ReasonTable()
+    /// Usernames behind recent rule bans, for listings.
+    var recentUsers = RecentUsers(capacity: 16_384)
     /// Where bans survive restarts, if anywhere.
     nonisolated let store: (any GreylistStore)?
     var lastStoredSequence: UInt64 = 0
@@ -72,7 +75,7 @@ public actor Greylist {
         gate.configure(allowlist: configuration.allowlist, dryRun: configuration.dryRun)
         if let store = self.store {
             let snapshot = try store.load()
-            (bans, expiries, trackers) = Self.restored(snapshot, configuration: configuration, now: clock.nowMilliseconds, gate: gate)
+            (reasons, recentUsers) = Self.restore(snapshot, configuration: configuration, now: clock.nowMilliseconds, into: gate)
             for warning in snapshot.warnings { events?(.storageWarning(warning)) }
             store.subscribe { [weak self] change in
                 await self?.applyRemote(change)
@@ -137,9 +140,7 @@ public actor Greylist {
     ///   - user: The authenticated identity.
     ///   - ip: The connection's peer address.
     public func recordSuccessfulAuth(user: String, ip: IPAddress) {
-        let key = banKey(for: ip)
-        guard trackers[key] != nil else { return }
-        _ = trackers.update(key) { $0.failures = [:] }
+        trackers.remove(banKey(for: ip))
     }
 
     private func countFailure(user: String, ip: IPAddress, kind: AuthenticationFailure) -> FailureOutcome {
@@ -148,8 +149,8 @@ public actor Greylist {
         guard !configuration.allowlist.contains(where: { $0.contains(ip) }) else { return .allowlisted }
         let now = clock.nowMilliseconds
         let key = banKey(for: ip)
-        if let record = bans[key], record.expiresAt > now {
-            return .alreadyBanned(entry(key, record))
+        if let slot = gate.slot(key), slot.expiresAt > now {
+            return .alreadyBanned(entry(key, slot))
         }
         let matching = rules.filter { $0.matches(user) }
         guard !matching.isEmpty else { return .noRuleMatched }
@@ -171,23 +172,20 @@ public actor Greylist {
         return .banned(banByRule(key, rule: tripped.rule, user: user, now: now))
     }
 
-    /// Bans `key` for a tripped rule, escalating for repeat offenders.
+    /// Bans `key` for a tripped rule, escalating for repeat offenders: the key's previous ban
+    /// stays in the ban table after it ends, as history, until `forgetAfter` has passed.
     private func banByRule(_ key: IPNetwork, rule: Rule, user: String, now: Int64) -> BanEntry {
         let escalation = configuration.escalation
-        let ((length, banCount), evicted) = trackers.update(key) { tracker -> (Int64, Int) in
-            let remembered = now < tracker.lastBanEnd.addingClamped(escalation.forgetAfter.wholeMilliseconds)
-            let previous = remembered ? tracker.banCount : 0
-            let length = Self.escalated(rule.banFor.wholeMilliseconds, factor: escalation.factor, times: previous,
-                                        cap: escalation.maxBan.wholeMilliseconds)
-            tracker.failures = [:]
-            tracker.banCount = previous + 1
-            tracker.lastBanEnd = now.addingClamped(length)
-            return (length, previous + 1)
+        var previous = 0
+        if let slot = gate.slot(key), reasons.isRule(slot.reason),
+           now < slot.expiresAt.addingClamped(escalation.forgetAfter.wholeMilliseconds) {
+            previous = slot.banCount
         }
-        reportEvicted(counters: evicted)
+        let length = Self.escalated(rule.banFor.wholeMilliseconds, factor: escalation.factor, times: previous,
+                                    cap: escalation.maxBan.wholeMilliseconds)
+        trackers.remove(key)
         counters.rulesTripped += 1
-        let record = BanRecord(reason: .rule(rule.name), user: user, bannedAt: now, expiresAt: now.addingClamped(length), banCount: banCount)
-        return place(key, record)
+        return place(key, reason: .rule(rule.name), user: user, bannedAt: now, expiresAt: now.addingClamped(length), banCount: previous + 1)
     }
 
     /// `base × factor^times`, never above `max(cap, base)`.

@@ -45,7 +45,8 @@ import Testing
         }
         let statistics = await greylist.statistics()
         #expect(statistics.trackedAddresses == 50)
-        #expect(statistics.countersEvicted == 451)
+        // 500 new sources into 50 places; the kept source's counter ended when it was banned.
+        #expect(statistics.countersEvicted == 450)
         #expect(statistics.activeBans == 1)
         #expect(!greylist.shouldAccept(ip: kept))
     }
@@ -60,7 +61,7 @@ import Testing
         try await greylist.apply(Configuration(rules: [botnetRule], limits: .init(maxBans: 5, maxTrackedAddresses: 5)))
         let statistics = await greylist.statistics()
         #expect(statistics.activeBans == 5)
-        #expect(statistics.trackedAddresses == 5)
+        #expect(statistics.trackedAddresses == 0)
         #expect(await greylist.list().map(\.network.description) == (15..<20).map { "10.0.0.\($0)/32" })
     }
 }

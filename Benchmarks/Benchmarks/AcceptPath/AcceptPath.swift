@@ -8,11 +8,18 @@ import Synchronization
 
 /// Keys and tables built once per size, shared by the benchmarks of that size.
 final class Fixtures: Sendable {
-    struct Table: Sendable {
+    final class Table: Sendable {
         let greylist: Greylist
         let baseline: Mutex<[UInt128: Int64]>
         let banned: [IPAddress]
         let missing: [IPAddress]
+
+        init(greylist: Greylist, baseline: [UInt128: Int64], banned: [IPAddress], missing: [IPAddress]) {
+            self.greylist = greylist
+            self.baseline = Mutex(baseline)
+            self.banned = banned
+            self.missing = missing
+        }
     }
 
     private let tables = Mutex<[String: Table]>([:])
@@ -37,7 +44,7 @@ final class Fixtures: Sendable {
         let missing = (0..<4_096).map { index in
             ipv6 ? IPAddress(bits: UInt128(0x2001_0db9) << 96 | UInt128(index) << 64) : IPAddress(ipv4: 0xC000_0000 | UInt32(index))
         }
-        let table = Table(greylist: greylist, baseline: Mutex(baseline), banned: Array(banned.prefix(4_096)), missing: missing)
+        let table = Table(greylist: greylist, baseline: baseline, banned: Array(banned.prefix(4_096)), missing: missing)
         tables.withLock { $0[name] = table }
         return table
     }

@@ -1,8 +1,9 @@
-/// The accept path's view of the bans: a lock-guarded table the accept loop reads synchronously.
+/// The bans, as one lock-guarded set of compact tables that both the accept path and the actor use.
 ///
-/// The actor is the only writer; every connection reads. A lookup masks the address once per
-/// prefix length in use (usually one or two) and probes a hash table: O(1), no allocation, and
-/// the clock is read only when a key is found.
+/// The accept loop reads it synchronously: a lookup masks the address once per prefix length in
+/// use (usually one or two) and probes an open-addressing table: O(1), no allocation, and the
+/// clock is read only when a key is found. The actor is the only writer; its scans (purge,
+/// eviction, listing) hold the lock for one pass over the table.
 final class AcceptGate: Sendable {
     private let state = LockedValue(AcceptState())
 
@@ -12,13 +13,13 @@ final class AcceptGate: Sendable {
             let isIPv4 = address.isIPv4
             for table in state.tables.indices where state.tables[table].isIPv4 == isIPv4 {
                 let key = address.bits & state.tables[table].mask
-                guard let slot = state.tables[table].entries.index(forKey: key),
-                      state.tables[table].entries.values[slot].expiresAt > clock.nowMilliseconds else { continue }
+                guard let index = state.tables[table].index(of: key),
+                      state.tables[table][index].expiresAt > clock.nowMilliseconds else { continue }
                 if !state.allowlist.isEmpty && state.allowlist.contains(where: { $0.contains(address) }) {
                     break
                 }
-                let count = state.tables[table].entries.values[slot].refusedCount
-                state.tables[table].entries.values[slot].refusedCount = count == .max ? count : count + 1
+                let count = state.tables[table][index].refusedCount
+                state.tables[table][index].refusedCount = count == .max ? count : count + 1
                 let network = IPNetwork(unchecked: IPAddress(bits: key), prefixLength: state.tables[table].familyPrefixLength)
                 if state.dryRun {
                     state.accepted += 1
@@ -33,34 +34,90 @@ final class AcceptGate: Sendable {
         }
     }
 
-    /// Places or replaces the ban of `network`.
-    func insert(_ network: IPNetwork, expiresAt: Int64) {
+    /// The slot of exactly `network`, if any (a remembered one included).
+    func slot(_ network: IPNetwork) -> BanSlot? {
         state.withLock { state in
-            let index = state.tableIndex(for: network)
-            let key = network.address.bits
-            let refused = state.tables[index].entries[key]?.refusedCount ?? 0
-            state.tables[index].entries[key] = BanSlot(expiresAt: expiresAt, refusedCount: refused)
+            guard let table = state.tables.firstIndex(where: { $0.matches(network) }),
+                  let index = state.tables[table].index(of: network.address.bits) else { return nil }
+            return state.tables[table][index]
         }
     }
 
-    /// Removes the ban of `network` and returns how many connections it refused.
+    /// Inserts or replaces the slot of `network`, keeping its refused count; returns the previous slot.
     @discardableResult
-    func remove(_ network: IPNetwork) -> Int {
+    func upsert(_ network: IPNetwork, _ slot: BanSlot) -> BanSlot? {
         state.withLock { state in
-            guard let index = state.tables.firstIndex(where: { $0.matches(network) }),
-                  let slot = state.tables[index].entries.removeValue(forKey: network.address.bits) else { return 0 }
-            if state.tables[index].entries.isEmpty {
-                state.tables.remove(at: index)
+            let table = state.tableIndex(for: network)
+            var slot = slot
+            if let index = state.tables[table].index(of: network.address.bits) {
+                slot.refusedCount = state.tables[table][index].refusedCount
             }
-            return Int(slot.refusedCount)
+            return state.tables[table].upsert(slot)
         }
     }
 
-    /// How many connections the ban of `network` refused so far.
-    func refusedCount(of network: IPNetwork) -> Int {
+    /// Removes the slot of exactly `network`.
+    @discardableResult
+    func remove(_ network: IPNetwork) -> BanSlot? {
         state.withLock { state in
-            guard let table = state.tables.first(where: { $0.matches(network) }) else { return 0 }
-            return Int(table.entries[network.address.bits]?.refusedCount ?? 0)
+            guard let table = state.tables.firstIndex(where: { $0.matches(network) }),
+                  let index = state.tables[table].index(of: network.address.bits) else { return nil }
+            let slot = state.tables[table][index]
+            state.tables[table].remove(at: index)
+            if state.tables[table].count == 0 { state.tables.remove(at: table) }
+            return slot
+        }
+    }
+
+    /// Visits every slot; `body` may change it and returns `false` to remove it. Returns the removed ones.
+    @discardableResult
+    func sweep(_ body: (IPNetwork, inout BanSlot) -> Bool) -> [(IPNetwork, BanSlot)] {
+        state.withLock { state in
+            var removed: [(IPNetwork, BanSlot)] = []
+            for table in state.tables.indices {
+                let prefix = state.tables[table]
+                removed += state.tables[table].sweep { slot in body(prefix.network(slot), &slot) }.map { (prefix.network($0), $0) }
+            }
+            state.tables.removeAll { $0.count == 0 }
+            return removed
+        }
+    }
+
+    /// Every slot, with its network.
+    func all() -> [(IPNetwork, BanSlot)] {
+        state.withLock { state in
+            state.tables.flatMap { table in table.slots.filter { !$0.isEmpty }.map { (table.network($0), $0) } }
+        }
+    }
+
+    /// How many slots satisfy `predicate`, in one pass without copying.
+    func count(where predicate: (BanSlot) -> Bool) -> Int {
+        state.withLock { state in
+            state.tables.reduce(0) { total, table in total + table.slots.reduce(0) { $0 + (!$1.isEmpty && predicate($1) ? 1 : 0) } }
+        }
+    }
+
+    /// How many slots are held (bans in force and remembered ones).
+    var count: Int {
+        state.withLock { $0.tables.reduce(0) { $0 + $1.count } }
+    }
+
+    /// The `limit` slots that expire soonest, in one pass (remembered ones, already expired, first).
+    func soonestExpiring(_ limit: Int) -> [IPNetwork] {
+        state.withLock { state in
+            // A bounded max-heap of the best candidates so far: O(n log k) time, O(k) memory.
+            var heap = MinimumHeap<LatestFirst>()
+            for table in state.tables {
+                for slot in table.slots where !slot.isEmpty {
+                    if heap.count < limit {
+                        heap.insert(LatestFirst(expiresAt: slot.expiresAt, network: table.network(slot)))
+                    } else if let top = heap.minimum, slot.expiresAt < top.expiresAt {
+                        heap.removeMinimum()
+                        heap.insert(LatestFirst(expiresAt: slot.expiresAt, network: table.network(slot)))
+                    }
+                }
+            }
+            return heap.elements.sorted { $0.expiresAt < $1.expiresAt }.map(\.network)
         }
     }
 
@@ -83,33 +140,21 @@ final class AcceptGate: Sendable {
     }
 }
 
+/// Orders the latest expiry first, so a `MinimumHeap` of it keeps the k soonest on its way.
+private struct LatestFirst: Comparable {
+    var expiresAt: Int64
+    var network: IPNetwork
+
+    static func < (lhs: LatestFirst, rhs: LatestFirst) -> Bool {
+        lhs.expiresAt > rhs.expiresAt
+    }
+}
+
 /// What the gate decided for one connection.
 enum AcceptVerdict {
     case accepted
     case refused(IPNetwork)
     case acceptedInDryRun(IPNetwork)
-}
-
-/// One ban as the accept path sees it: 16 bytes next to its 16-byte key.
-struct BanSlot {
-    var expiresAt: Int64
-    var refusedCount: UInt32
-}
-
-/// Bans of one family and prefix length, keyed by the masked address.
-struct PrefixTable {
-    let isIPv4: Bool
-    let widePrefixLength: Int
-    let mask: UInt128
-    var entries: [UInt128: BanSlot] = [:]
-
-    var familyPrefixLength: Int {
-        isIPv4 ? widePrefixLength - 96 : widePrefixLength
-    }
-
-    func matches(_ network: IPNetwork) -> Bool {
-        isIPv4 == network.address.isIPv4 && widePrefixLength == network.widePrefixLength
-    }
 }
 
 struct AcceptState {
@@ -126,9 +171,8 @@ struct AcceptState {
             return index
         }
         let wide = network.widePrefixLength
-        let table = PrefixTable(isIPv4: network.address.isIPv4, widePrefixLength: wide, mask: IPNetwork.mask(wide))
         let position = tables.firstIndex { $0.widePrefixLength < wide } ?? tables.endIndex
-        tables.insert(table, at: position)
+        tables.insert(PrefixTable(isIPv4: network.address.isIPv4, widePrefixLength: wide), at: position)
         return position
     }
 }

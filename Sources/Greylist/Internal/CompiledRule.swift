@@ -23,22 +23,3 @@ struct CompiledRule {
         return user.contains(regex)
     }
 }
-
-/// The actor's full record of one ban; the accept gate holds only its expiry.
-struct BanRecord {
-    var reason: BanEntry.Reason
-    var user: String?
-    var bannedAt: Int64
-    var expiresAt: Int64
-    var banCount: Int
-}
-
-/// A heap entry ordering bans by expiry; stale when the ban was since removed or replaced.
-struct ExpiryMark: Comparable {
-    var expiresAt: Int64
-    var network: IPNetwork
-
-    static func < (lhs: ExpiryMark, rhs: ExpiryMark) -> Bool {
-        lhs.expiresAt < rhs.expiresAt
-    }
-}

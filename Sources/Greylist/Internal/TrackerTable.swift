@@ -1,12 +1,7 @@
-/// What the greylist remembers about one key between bans: recent failures per rule and the
-/// escalation history.
+/// Recent failures of one key that is not banned (escalation history lives in the ban table).
 struct AddressTracker {
     /// Failure instants (ms) per rule name, oldest first, at most that rule's `maxFailures`.
     var failures: [String: [Int64]] = [:]
-    /// Bans within the escalation memory.
-    var banCount = 0
-    /// When the last ban ended (ms), for escalation decay.
-    var lastBanEnd: Int64 = .min
     /// Recency stamp for least-recently-seen eviction.
     fileprivate(set) var stamp: UInt64 = 0
 }
