@@ -44,6 +44,9 @@ final class Fixtures: Sendable {
         let missing = (0..<4_096).map { index in
             ipv6 ? IPAddress(bits: UInt128(0x2001_0db9) << 96 | UInt128(index) << 64) : IPAddress(ipv4: 0xC000_0000 | UInt32(index))
         }
+        // The "banned hit" benchmarks must measure refusals and the "miss" ones acceptances.
+        precondition(banned.prefix(4_096).allSatisfy { !greylist.shouldAccept(ip: $0) })
+        precondition(missing.allSatisfy { greylist.shouldAccept(ip: $0) })
         let table = Table(greylist: greylist, baseline: baseline, banned: Array(banned.prefix(4_096)), missing: missing)
         tables.withLock { $0[name] = table }
         return table
