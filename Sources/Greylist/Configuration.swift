@@ -46,10 +46,12 @@ public struct Configuration: Hashable, Sendable {
 
     /// Caps that keep memory bounded under any flood.
     public struct Limits: Hashable, Sendable {
-        /// The most bans held at once; past it the soonest-expiring ban is evicted.
+        /// The most entries in the ban table: bans in force plus ended rule bans kept as escalation
+        /// history until `forgetAfter`. Past it a batch of the soonest-expiring (histories first,
+        /// then bans; 1/64 of the cap) is evicted in one pass.
         public var maxBans: Int
-        /// The most addresses with failure counters or escalation history; past it the least
-        /// recently seen is evicted.
+        /// The most addresses with failure counters (sources that failed but are not banned);
+        /// past it the least recently seen is evicted.
         public var maxTrackedAddresses: Int
 
         /// Creates limits.

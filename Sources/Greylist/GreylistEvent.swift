@@ -15,9 +15,10 @@ public enum GreylistEvent: Hashable, Sendable, CustomStringConvertible {
     case expired(BanEntry)
     /// An operator lifted a ban.
     case unbanned(BanEntry)
-    /// The ban table was full: the soonest-expiring ban made room.
+    /// The ban table was full: one of the soonest-expiring bans made room.
     case banEvicted(BanEntry)
-    /// The tracked-address table was full: the least recently seen key's counters made room.
+    /// The least recently seen key's failure counters, or an ended ban's escalation history,
+    /// made room in a full table.
     case counterEvicted(IPNetwork)
     /// Loading the stored state skipped or set aside something (a torn last record, a damaged file).
     case storageWarning(String)

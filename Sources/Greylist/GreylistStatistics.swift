@@ -8,7 +8,7 @@ public struct GreylistStatistics: Hashable, Sendable {
     public var wouldHaveRefused: Int
     /// Bans in force now.
     public var activeBans: Int
-    /// Addresses with failure counters or escalation history now.
+    /// Addresses with failure counters now (failed, not banned).
     public var trackedAddresses: Int
     /// Failed logins reported, of any kind.
     public var failuresReported: Int
@@ -22,7 +22,7 @@ public struct GreylistStatistics: Hashable, Sendable {
     public var expired: Int
     /// Bans removed because the ban table was full.
     public var bansEvicted: Int
-    /// Counters removed because the tracked-address table was full.
+    /// Failure counters or escalation histories removed because their table was full.
     public var countersEvicted: Int
 
     /// Creates statistics; all counters default to zero.
