@@ -61,6 +61,7 @@ extension Greylist {
     /// a restarted server in this one) can open the state directory. Changes after this are not stored.
     public func closeStore() async {
         await acknowledgeStored()
+        await compaction?.value
         await (store as? JournalStore)?.close()
     }
 
@@ -85,12 +86,11 @@ extension Greylist {
 
     /// Starts a compaction in the background when the store wants one (or owes a full snapshot).
     func compactIfDue() {
-        guard let store, !compacting, store.wantsCompaction || snapshotOwed else { return }
-        compacting = true
+        guard let store, compaction == nil, store.wantsCompaction || snapshotOwed else { return }
         // The rotation point and the state it covers are taken in one actor turn.
         let point = store.beginCompaction()
         let snapshot = export()
-        Task {
+        compaction = Task {
             do {
                 try await store.finishCompaction(point, snapshot: snapshot)
                 snapshotOwed = false
@@ -98,7 +98,7 @@ extension Greylist {
                 events?(.storageFailed("\(error)"))
                 snapshotOwed = true
             }
-            compacting = false
+            compaction = nil
         }
     }
 

@@ -40,7 +40,8 @@ public actor Greylist {
     /// Where bans survive restarts, if anywhere.
     nonisolated let store: (any GreylistStore)?
     var lastStoredSequence: UInt64 = 0
-    var compacting = false
+    /// The compaction under way, if any; at most one at a time.
+    var compaction: Task<Void, Never>?
     /// A store failure lost changes: the next compaction must rewrite the whole state.
     var snapshotOwed = false
 

@@ -88,14 +88,14 @@ import Testing
             for source in 0..<sources {
                 group.addTask {
                     for index in 0..<perSource {
-                        try? await loaded.ban(IPNetwork(host: IPAddress(ipv4: 0x0A00_0000 | UInt32(source) << 16 | UInt32(index))),
+                        _ = try? await loaded.ban(IPNetwork(host: IPAddress(ipv4: 0x0A00_0000 | UInt32(source) << 16 | UInt32(index))),
                                                 for: .seconds(3_600), reason: "load")
                     }
                 }
             }
         }
+        await greylist.closeStore()
         let journals = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("journal-") }
-        await store.close()
         (greylist, store) = try open(directory)
         #expect(await greylist.list().count == sources * perSource)
         #expect(journals.count < 5, "compaction should have dropped old journals: \(journals)")
@@ -105,7 +105,7 @@ import Testing
     @Test("a store failure at runtime is reported, refusing carries on, and a full snapshot is written once the disk works")
     func runtimeFailure() async throws {
         let directory = temporaryStateDirectory()
-        let (greylist, store) = try open(directory)
+        let (greylist, _) = try open(directory)
         try FileManager.default.removeItem(atPath: directory)
         try await greylist.ban(.cidr("192.0.2.1/32"), for: .seconds(600), reason: "during outage")
         #expect(recorder.events.contains { if case .storageFailed = $0 { return true } else { return false } })
@@ -113,11 +113,9 @@ import Testing
 
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try await greylist.ban(.cidr("192.0.2.2/32"), for: .seconds(600), reason: "after outage")
-        // The owed snapshot runs in the background; wait for it through the store's own files.
-        for _ in 0..<1_000 where !FileManager.default.fileExists(atPath: "\(directory)/snapshot") {
-            await Task.yield()
-        }
-        await store.close()
+        // Closing waits for the owed snapshot, which runs in the background.
+        await greylist.closeStore()
+        #expect(FileManager.default.fileExists(atPath: "\(directory)/snapshot"))
         let (restarted, reopened) = try open(directory)
         #expect(Set(await restarted.list().map(\.network)) == [.cidr("192.0.2.1/32"), .cidr("192.0.2.2/32")])
         await reopened.close()

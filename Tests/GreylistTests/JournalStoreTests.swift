@@ -140,7 +140,7 @@ func temporaryStateDirectory() -> String {
         await withTaskGroup(of: Void.self) { group in
             for index in 0..<2_000 {
                 group.addTask {
-                    try? await greylist.ban(IPNetwork(host: IPAddress(ipv4: 0x0A00_0000 + UInt32(index))), for: .seconds(60), reason: "flood")
+                    _ = try? await greylist.ban(IPNetwork(host: IPAddress(ipv4: 0x0A00_0000 + UInt32(index))), for: .seconds(60), reason: "flood")
                 }
             }
         }
