@@ -39,7 +39,7 @@ func temporaryStateDirectory() -> String {
         let directory = temporaryStateDirectory()
         let store = try JournalStore(directory: directory)
         #expect(throws: GreylistError.storage(directory, reason: "in use by another process (lock held)")) {
-            try JournalStore(directory: directory)
+            try JournalStore(directory: directory, lockTimeout: .milliseconds(100))
         }
         await store.close()
         _ = try JournalStore(directory: directory)

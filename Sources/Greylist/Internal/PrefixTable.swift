@@ -116,6 +116,12 @@ struct PrefixTable {
         if Double(count + 1) > Double(slots.count) * Self.maximumLoad {
             resize(to: Int(Double(count + 1) / Self.targetLoad) + 1)
         }
+        place(slot)
+        return nil
+    }
+
+    /// Puts a slot whose key is not in the table into the first free place of its probe run.
+    private mutating func place(_ slot: BanSlot) {
         var index = home(slot.keyHigh, slot.keyLow)
         while !slots[index].isEmpty {
             index += 1
@@ -123,7 +129,6 @@ struct PrefixTable {
         }
         slots[index] = slot
         count += 1
-        return nil
     }
 
     /// Removes the slot at `index`, shifting later members of its probe run back.
@@ -171,13 +176,7 @@ struct PrefixTable {
         slots = Array(repeating: .empty, count: max(capacity, 8))
         count = 0
         for slot in old where !slot.isEmpty {
-            var index = home(slot.keyHigh, slot.keyLow)
-            while !slots[index].isEmpty {
-                index += 1
-                if index == slots.count { index = 0 }
-            }
-            slots[index] = slot
-            count += 1
+            place(slot)
         }
     }
 }

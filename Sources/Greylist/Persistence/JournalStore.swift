@@ -49,9 +49,13 @@ public final class JournalStore: GreylistStore {
     ///   - synchronous: `fsync` each batch (default); `false` trades power-cut safety for speed.
     ///   - compactionThreshold: Journal bytes after which a snapshot is due (at least twice the
     ///     last snapshot's size, too).
+    ///   - lockTimeout: How long to wait for a previous owner to let go of the directory: a
+    ///     process that is still exiting, or a child between `fork` and `exec` that briefly holds
+    ///     a copy of the lock.
     /// - Throws: ``GreylistError/storage(_:reason:)`` when the directory cannot be created or
-    ///   written (a read-only or full disk), or another process holds it.
-    public init(directory: String, synchronous: Bool = true, compactionThreshold: Int = 1 << 20) throws(GreylistError) {
+    ///   written (a read-only or full disk), or another process holds it past `lockTimeout`.
+    public init(directory: String, synchronous: Bool = true, compactionThreshold: Int = 1 << 20,
+                lockTimeout: Duration = .seconds(2)) throws(GreylistError) {
         self.directory = directory
         self.synchronous = synchronous
         self.compactionThreshold = compactionThreshold
@@ -61,12 +65,17 @@ public final class JournalStore: GreylistStore {
         let lockPath = directory + "/lock"
         let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lock >= 0 else { throw FileSystem.error(lockPath, "open") }
-        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
-            let failure = errno == EWOULDBLOCK
-                ? GreylistError.storage(directory, reason: "in use by another process (lock held)")
-                : FileSystem.error(lockPath, "flock")
-            Glibc.close(lock)
-            throw failure
+        var waited = Duration.zero
+        while flock(lock, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK, waited < lockTimeout else {
+                let failure = errno == EWOULDBLOCK
+                    ? GreylistError.storage(directory, reason: "in use by another process (lock held)")
+                    : FileSystem.error(lockPath, "flock")
+                Glibc.close(lock)
+                throw failure
+            }
+            usleep(20_000)
+            waited += .milliseconds(20)
         }
         lockDescriptor = LockedValue(lock)
         // Prove the disk takes a write now, so a read-only or full disk fails at start-up.
