@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+@testable import GreylistDemoServer
 
 /// The demo server as a child process: exit codes, signals, and messages on bad input.
 @Suite(.serialized) struct DemoProcessTests {
@@ -68,6 +69,43 @@ import Testing
         let log = readLog(badFile, until: "banfor")
         #expect(log.contains("greylist.rules[0].banfor"))
         #expect(!log.contains("listening"))
+    }
+
+    /// Runs the admin command against `socket`; returns its exit status and standard output.
+    func admin(_ arguments: [String], socket: String) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = try Self.executable
+        process.arguments = ["admin"] + arguments + ["--socket", socket]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
+    @Test("the admin command bans, lists and unbans a running server, readable or as JSON")
+    func adminCommand() async throws {
+        let fixture = try DemoServerFixture()
+        let banned = try admin(["ban", "203.0.113.0/24", "--for", "2h", "--reason", "abuse desk"], socket: fixture.adminSocket)
+        #expect(banned.status == 0)
+        #expect(banned.output.contains("203.0.113.0/24"))
+        #expect(banned.output.contains("manual \"abuse desk\""))
+
+        let listed = try admin(["list", "--json"], socket: fixture.adminSocket)
+        #expect(listed.status == 0)
+        let response = try JSONDecoder().decode(AdminResponse.self, from: Data(listed.output.utf8))
+        #expect(response.bans?.map(\.network) == ["203.0.113.0/24"])
+
+        let statistics = try admin(["stats"], socket: fixture.adminSocket)
+        #expect(statistics.output.contains("manualBans"))
+        let bad = try admin(["unban", "203.0.113.0/33"], socket: fixture.adminSocket)
+        #expect(bad.status == 1)
+        #expect(bad.output.contains("\"203.0.113.0/33\""))
+        #expect(try admin(["unban", "203.0.0.0/16"], socket: fixture.adminSocket).output.contains("lifted 1 ban(s)"))
+        await fixture.stop()
+        #expect(try admin(["list"], socket: fixture.adminSocket).status == 1)
     }
 
     @Test("a state directory that cannot be used stops start-up with a message naming it")
