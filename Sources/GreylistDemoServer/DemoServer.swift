@@ -18,7 +18,6 @@ final class DemoServer: @unchecked Sendable {
     private var configuration: DemoConfiguration
     private var acceptLoop: AcceptLoop?
     private var summaryTimer: DispatchSourceTimer?
-    private var signalSources: [DispatchSourceSignal] = []
     private var lastStatistics = GreylistStatistics()
     private var purgeTask: Task<Void, Never>?
     private var admin: AdminServer?
@@ -242,7 +241,6 @@ final class DemoServer: @unchecked Sendable {
             }
             log.info("shutting down: closing \(open.count) stream(s)")
             summaryTimer?.cancel()
-            for source in signalSources { source.cancel() }
             purgeTask?.cancel()
             admin?.stop()
             for connection in open { connection.shutDown() }
@@ -264,23 +262,13 @@ final class DemoServer: @unchecked Sendable {
         }
     }
 
-    /// SIGTERM and SIGINT stop the server and exit 0; SIGHUP reloads.
-    func handleSignals(onStopped: @escaping @Sendable () -> Void) {
-        queue.sync {
-            for signalNumber in [SIGTERM, SIGINT, SIGHUP] {
-                signal(signalNumber, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
-                source.setEventHandler { [self] in
-                    if signalNumber == SIGHUP {
-                        log.info("SIGHUP: reloading")
-                        reload()
-                    } else {
-                        stop(completion: onStopped)
-                    }
-                }
-                source.resume()
-                signalSources.append(source)
-            }
+    /// SIGTERM and SIGINT stop the server (then `onStopped`); SIGHUP reloads.
+    func handle(signal signalNumber: Int32, onStopped: @escaping @Sendable () -> Void) {
+        if signalNumber == SIGHUP {
+            log.info("SIGHUP: reloading")
+            reload()
+        } else {
+            stop(completion: onStopped)
         }
     }
 

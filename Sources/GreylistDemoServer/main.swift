@@ -3,6 +3,8 @@ import Foundation
 import Glibc
 
 // Thin entry point: parse the command line, then either serve or send one admin request.
+// Signals are blocked before any thread exists, so none arriving during start-up is lost.
+SignalWatcher.block()
 let log = Log()
 let options: CommandLineOptions
 do {
@@ -22,6 +24,7 @@ case .admin(let request, let socketPath, let configurationPath, let json):
     exit(AdminCommand.run(request, socketPath: socketPath, configurationPath: configurationPath, json: json))
 case .serve(let configurationPath, let host, let port, let verbose):
     var configuration = DemoConfiguration()
+    let server: DemoServer
     do {
         if let configurationPath { configuration = try DemoConfiguration(contentsOf: configurationPath) }
         if let host {
@@ -29,13 +32,14 @@ case .serve(let configurationPath, let host, let port, let verbose):
             configuration.server.host = host
         }
         if let port { configuration.server.port = port }
-        let server = try DemoServer(configuration: configuration, configurationPath: configurationPath,
-                                    log: Log(minimum: verbose ? .debug : .info))
+        server = try DemoServer(configuration: configuration, configurationPath: configurationPath,
+                                log: Log(minimum: verbose ? .debug : .info))
         try server.start()
-        server.handleSignals { exit(0) }
     } catch {
         log.error("not started: \(error)")
         exit(1)
     }
-    dispatchMain()
+    SignalWatcher.run { signalNumber in
+        server.handle(signal: signalNumber) { exit(0) }
+    }
 }

@@ -11,38 +11,34 @@ import Testing
         let directory = temporaryStateDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var acknowledged: Set<IPNetwork> = []
+        let executable = try DemoProcessTests.executable
         for round in 0..<25 {
-            let process = Process()
-            process.executableURL = try DemoProcessTests.executable
-            process.arguments = ["ban-flood", "--state", directory, "--count", "100000"]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            // Kill after a random number of acknowledgements: the child keeps banning meanwhile,
-            // so the kill lands mid-write, mid-fsync or mid-compaction.
-            let target = Int.random(in: 1...120)
-            var seen = 0
-            var buffer = ""
-            while seen < target {
-                let data = output.fileHandleForReading.availableData
-                if data.isEmpty { break }
-                buffer += String(decoding: data, as: UTF8.self)
-                while let newline = buffer.firstIndex(of: "\n") {
-                    let line = buffer[..<newline]
-                    buffer = String(buffer[buffer.index(after: newline)...])
-                    if line.hasPrefix("stored ") {
-                        acknowledged.insert(try IPNetwork(String(line.dropFirst("stored ".count))))
-                        seen += 1
-                    }
+            // The child runs and is killed off the concurrency pool (its pipe reads block).
+            let (lines, reason) = try await Blocking.run { () throws -> ([String], Process.TerminationReason) in
+                let process = Process()
+                process.executableURL = executable
+                process.arguments = ["ban-flood", "--state", directory, "--count", "100000"]
+                let output = Pipe()
+                process.standardOutput = output
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                // Kill after a random number of acknowledgements: the child keeps banning
+                // meanwhile, so the kill lands mid-write, mid-fsync or mid-compaction.
+                let target = Int.random(in: 1...120)
+                var buffer = ""
+                while buffer.components(separatedBy: "\n").count - 1 < target {
+                    let data = output.fileHandleForReading.availableData
+                    if data.isEmpty { break }
+                    buffer += String(decoding: data, as: UTF8.self)
                 }
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                // What a reader got after the kill was also acknowledged before it.
+                buffer += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                return (buffer.components(separatedBy: "\n"), process.terminationReason)
             }
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            #expect(process.terminationReason == .uncaughtSignal, "round \(round)")
-            // What a reader got after the kill was also acknowledged before it.
-            buffer += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            for line in buffer.split(separator: "\n") where line.hasPrefix("stored ") && line.hasSuffix("/32") {
+            #expect(reason == .uncaughtSignal, "round \(round)")
+            for line in lines where line.hasPrefix("stored ") && line.hasSuffix("/32") {
                 acknowledged.insert(try IPNetwork(String(line.dropFirst("stored ".count))))
             }
 

@@ -37,15 +37,24 @@ import Testing
         return Child(process: process, errors: errors)
     }
 
-    /// Reads the child's log until `marker` appears (bounded by the pipe closing).
-    func readLog(_ child: Child, until marker: String) -> String {
-        var text = ""
-        while !text.contains(marker) {
-            let data = child.errors.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            text += String(decoding: data, as: UTF8.self)
+    /// Reads the child's log until `marker` appears, the pipe closes, or 20 s pass (a broken
+    /// child fails the test instead of hanging the suite), off the concurrency pool.
+    func readLog(_ child: Child, until marker: String) async -> String {
+        let descriptor = child.errors.fileHandleForReading.fileDescriptor
+        return await Blocking.run {
+            var text = ""
+            var chunk = [UInt8](repeating: 0, count: 4_096)
+            let deadline = Date().addingTimeInterval(20)
+            while !text.contains(marker) {
+                var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+                let remaining = Int32(max(0, deadline.timeIntervalSinceNow) * 1_000)
+                guard remaining > 0, poll(&poller, 1, remaining) > 0 else { break }
+                let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count <= 0 { break }
+                text += String(decoding: chunk[..<count], as: UTF8.self)
+            }
+            return text
         }
-        return text
     }
 
     func writeConfig(_ json: String) throws -> String {
@@ -55,86 +64,90 @@ import Testing
     }
 
     @Test("a bad flag or file exits non-zero with a message naming the value, and starts nothing")
-    func badStart() throws {
+    func badStart() async throws {
         let badFlag = try launch(["--port", "99999"])
         badFlag.process.waitUntilExit()
         #expect(badFlag.process.terminationStatus == 2)
-        #expect(readLog(badFlag, until: "\n").contains("\"99999\""))
+        #expect(await readLog(badFlag, until: "\n").contains("\"99999\""))
 
         let path = try writeConfig(#"{"server": {"port": 0, "adminSocket": ""}, "greylist": {"stateDirectory": "", "rules": [{"name": "x", "banfor": "4h"}]}}"#)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let badFile = try launch(["--config", path])
         badFile.process.waitUntilExit()
         #expect(badFile.process.terminationStatus == 1)
-        let log = readLog(badFile, until: "banfor")
+        let log = await readLog(badFile, until: "banfor")
         #expect(log.contains("greylist.rules[0].banfor"))
         #expect(!log.contains("listening"))
     }
 
-    /// Runs the admin command against `socket`; returns its exit status and standard output.
-    func admin(_ arguments: [String], socket: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = try Self.executable
-        process.arguments = ["admin"] + arguments + ["--socket", socket]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
+    /// Runs the admin command against `socket`; returns its exit status and output. Off the
+    /// concurrency pool: the command waits for this process's server, which needs the pool.
+    func admin(_ arguments: [String], socket: String) async throws -> (status: Int32, output: String) {
+        let executable = try Self.executable
+        return try await Blocking.run {
+            let process = Process()
+            process.executableURL = executable
+            process.arguments = ["admin"] + arguments + ["--socket", socket]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, text)
+        }
     }
 
     @Test("the admin command bans, lists and unbans a running server, readable or as JSON")
     func adminCommand() async throws {
         let fixture = try DemoServerFixture()
-        let banned = try admin(["ban", "203.0.113.0/24", "--for", "2h", "--reason", "abuse desk"], socket: fixture.adminSocket)
+        let banned = try await admin(["ban", "203.0.113.0/24", "--for", "2h", "--reason", "abuse desk"], socket: fixture.adminSocket)
         #expect(banned.status == 0)
         #expect(banned.output.contains("203.0.113.0/24"))
         #expect(banned.output.contains("manual \"abuse desk\""))
 
-        let listed = try admin(["list", "--json"], socket: fixture.adminSocket)
+        let listed = try await admin(["list", "--json"], socket: fixture.adminSocket)
         #expect(listed.status == 0)
         let response = try JSONDecoder().decode(AdminResponse.self, from: Data(listed.output.utf8))
         #expect(response.bans?.map(\.network) == ["203.0.113.0/24"])
 
-        let statistics = try admin(["stats"], socket: fixture.adminSocket)
+        let statistics = try await admin(["stats"], socket: fixture.adminSocket)
         #expect(statistics.output.contains("manualBans"))
-        let bad = try admin(["unban", "203.0.113.0/33"], socket: fixture.adminSocket)
+        let bad = try await admin(["unban", "203.0.113.0/33"], socket: fixture.adminSocket)
         #expect(bad.status == 1)
         #expect(bad.output.contains("\"203.0.113.0/33\""))
-        #expect(try admin(["unban", "203.0.0.0/16"], socket: fixture.adminSocket).output.contains("lifted 1 ban(s)"))
+        #expect(try await admin(["unban", "203.0.0.0/16"], socket: fixture.adminSocket).output.contains("lifted 1 ban(s)"))
         await fixture.stop()
-        #expect(try admin(["list"], socket: fixture.adminSocket).status == 1)
+        #expect(try await admin(["list"], socket: fixture.adminSocket).status == 1)
     }
 
     @Test("a state directory that cannot be used stops start-up with a message naming it")
-    func unusableStateDirectory() throws {
+    func unusableStateDirectory() async throws {
         let path = try writeConfig(#"{"server": {"port": 0, "adminSocket": ""}, "greylist": {"stateDirectory": "/dev/null/state"}}"#)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let child = try launch(["--config", path])
         child.process.waitUntilExit()
         #expect(child.process.terminationStatus == 1)
-        let log = readLog(child, until: "/dev/null/state")
+        let log = await readLog(child, until: "/dev/null/state")
         #expect(log.contains("not started: state store /dev/null/state: mkdir"))
     }
 
     @Test("SIGHUP reloads the file, SIGTERM stops with exit status 0")
-    func signals() throws {
+    func signals() async throws {
         let socket = "/tmp/greylist-process-\(UInt32.random(in: 0...UInt32.max)).sock"
         let path = try writeConfig(#"{"server": {"port": 0, "adminSocket": "\#(socket)"}, "greylist": {"stateDirectory": ""}}"#)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let child = try launch(["--config", path])
-        #expect(readLog(child, until: "admin socket").contains("listening on 127.0.0.1:"))
+        #expect(await readLog(child, until: "admin socket").contains("listening on 127.0.0.1:"))
 
         try #"{"server": {"port": 0, "adminSocket": "\#(socket)"}, "greylist": {"stateDirectory": "", "rules": [{"name": "renamed", "pattern": "^x"}]}}"#
             .write(toFile: path, atomically: true, encoding: .utf8)
         kill(child.process.processIdentifier, SIGHUP)
-        #expect(readLog(child, until: "reload applied").contains("reconfigured: rules renamed"))
+        #expect(await readLog(child, until: "reload applied").contains("reconfigured: rules renamed"))
 
         try "{ not json".write(toFile: path, atomically: true, encoding: .utf8)
         kill(child.process.processIdentifier, SIGHUP)
-        #expect(readLog(child, until: "reload rejected").contains("keeping the running configuration"))
+        #expect(await readLog(child, until: "reload rejected").contains("keeping the running configuration"))
 
         kill(child.process.processIdentifier, SIGTERM)
         child.process.waitUntilExit()

@@ -15,14 +15,14 @@ import Testing
     }
 
     /// Sends `input` after (or instead of) the header and returns what the server answered before closing.
-    func answer(_ fixture: DemoServerFixture, _ input: String, withHeader: Bool = true) throws -> (text: String, closed: Bool) {
+    func answer(_ fixture: DemoServerFixture, _ input: String, withHeader: Bool = true) async throws -> (text: String, closed: Bool) {
         let client = try fixture.connect()
         if withHeader {
             client.send(DemoServerFixture.header)
-            client.read(until: "</stream:features>")
+            await client.read(until: "</stream:features>")
         }
         client.send(input)
-        return client.readToEnd()
+        return await client.readToEnd()
     }
 
     @Test("bad input gets the fitting stream error and a close; the server keeps serving", arguments: [
@@ -37,11 +37,11 @@ import Testing
     ])
     func badInput(input: String, withHeader: Bool, condition: String) async throws {
         let fixture = try makeFixture()
-        let (text, closed) = try answer(fixture, input, withHeader: withHeader)
+        let (text, closed) = try await answer(fixture, input, withHeader: withHeader)
         #expect(text.contains("<\(condition) xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"))
         #expect(text.hasSuffix("</stream:stream>"))
         #expect(closed)
-        #expect(try fixture.login().contains("<jid>"))
+        #expect(try await fixture.login().contains("<jid>"))
         await fixture.stop()
     }
 
@@ -53,11 +53,11 @@ import Testing
         let fixture = try makeFixture()
         let client = try fixture.connect()
         client.send(DemoServerFixture.header)
-        client.read(until: "</stream:features>")
+        await client.read(until: "</stream:features>")
         client.send(input)
-        #expect(client.read(until: "</failure>").contains("<\(condition)/>"))
+        #expect(await client.read(until: "</failure>").contains("<\(condition)/>"))
         client.send(DemoServerFixture.plain("demo", "demo-password"))
-        #expect(client.read(until: "/>").contains("<success"))
+        #expect(await client.read(until: "/>").contains("<success"))
         await fixture.stop()
     }
 
@@ -68,13 +68,13 @@ import Testing
             $0.authTimeout = .milliseconds(600)
         }
         let silent = try fixture.connect()
-        let (silentText, silentClosed) = silent.readToEnd()
+        let (silentText, silentClosed) = await silent.readToEnd()
         #expect(silentText.contains("<connection-timeout"))
         #expect(silentClosed)
 
         let idle = try fixture.connect()
         idle.send(DemoServerFixture.header)
-        let (idleText, idleClosed) = idle.readToEnd()
+        let (idleText, idleClosed) = await idle.readToEnd()
         #expect(idleText.contains("</stream:features>"))
         #expect(idleText.contains("<connection-timeout"))
         #expect(idleText.contains("no authentication within"))
@@ -89,12 +89,13 @@ import Testing
         let header = Array(DemoServerFixture.header)
         var sent = 0
         // One byte, then wait up to 50 ms for the server to act; the header never completes in time.
-        while sent < header.count, !client.serverActs(within: 50) {
+        while sent < header.count {
+            if await client.serverActs(within: 50) { break }
             client.send(String(header[sent]))
             sent += 1
         }
         #expect(sent < header.count)
-        let (text, closed) = client.readToEnd()
+        let (text, closed) = await client.readToEnd()
         #expect(text.contains("<connection-timeout"))
         #expect(closed)
         await fixture.stop()
@@ -107,19 +108,19 @@ import Testing
         for _ in 0..<4 {
             let client = try fixture.connect()
             client.send(DemoServerFixture.header)
-            client.read(until: "</stream:features>")
+            await client.read(until: "</stream:features>")
             idle.append(client)
         }
         let extra = try fixture.connect()
-        let (text, closed) = extra.readToEnd()
+        let (text, closed) = await extra.readToEnd()
         #expect(text.isEmpty)
         #expect(closed)
         idle.removeLast().send("</stream:stream>")
         // The server notices the close asynchronously; wait for its count to drop, boundedly.
         for _ in 0..<200 where fixture.server.openConnections >= 4 {
-            _ = try? fixture.connect(from: "127.0.0.99").serverActs(within: 10)
+            _ = try? await fixture.connect(from: "127.0.0.99").serverActs(within: 10)
         }
-        #expect(try fixture.login().contains("<jid>"))
+        #expect(try await fixture.login().contains("<jid>"))
         await fixture.stop()
     }
 
@@ -134,9 +135,9 @@ import Testing
         #expect(fixture.server.openConnections <= 200)
         clients.removeAll()
         for _ in 0..<200 where fixture.server.openConnections > 0 {
-            _ = try? fixture.connect(from: "127.0.0.99").serverActs(within: 10)
+            _ = try? await fixture.connect(from: "127.0.0.99").serverActs(within: 10)
         }
-        #expect(try fixture.login().contains("<jid>"))
+        #expect(try await fixture.login().contains("<jid>"))
         await fixture.stop()
     }
 
@@ -146,11 +147,11 @@ import Testing
         for _ in 0..<20 {
             let client = try fixture.connect()
             client.send(DemoServerFixture.header)
-            client.read(until: "</stream:features>")
+            await client.read(until: "</stream:features>")
             client.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGRl")
             client.reset()
         }
-        #expect(try fixture.login().contains("<jid>"))
+        #expect(try await fixture.login().contains("<jid>"))
         await fixture.stop()
     }
 }

@@ -9,7 +9,7 @@ import Testing
     @Test("a real client logs in through SASL PLAIN and resource binding")
     func goodLogin() async throws {
         let fixture = try DemoServerFixture()
-        let bound = try fixture.login()
+        let bound = try await fixture.login()
         #expect(bound.contains("<jid>demo@localhost/test</jid>"))
         await fixture.stop()
     }
@@ -19,15 +19,15 @@ import Testing
         let fixture = try DemoServerFixture()
         let bot = try fixture.connect(from: "127.0.0.2")
         bot.send(DemoServerFixture.header)
-        bot.read(until: "</stream:features>")
+        await bot.read(until: "</stream:features>")
         bot.send(DemoServerFixture.plain("bad_user_348211", "x"))
-        let (answer, closed) = bot.readToEnd()
+        let (answer, closed) = await bot.readToEnd()
         #expect(answer.contains("<not-authorized/>"))
         #expect(answer.contains("<policy-violation"))
         #expect(closed)
 
-        #expect(try fixture.isRefused(from: "127.0.0.2"))
-        #expect(try fixture.login(from: "127.0.0.3").contains("<jid>"))
+        #expect(try await fixture.isRefused(from: "127.0.0.2"))
+        #expect(try await fixture.login(from: "127.0.0.3").contains("<jid>"))
         let statistics = await fixture.server.greylist.statistics()
         #expect(statistics.refused == 1)
         #expect(statistics.activeBans == 1)
@@ -40,11 +40,11 @@ import Testing
         for _ in 0..<3 {
             let client = try fixture.connect(from: "127.0.0.4")
             client.send(DemoServerFixture.header)
-            client.read(until: "</stream:features>")
+            await client.read(until: "</stream:features>")
             client.send(DemoServerFixture.plain("bad_user_12345", "x"))
-            #expect(client.read(until: "</failure>").contains("<not-authorized/>"))
+            #expect(await client.read(until: "</failure>").contains("<not-authorized/>"))
         }
-        #expect(try fixture.login(from: "127.0.0.4").contains("<jid>"))
+        #expect(try await fixture.login(from: "127.0.0.4").contains("<jid>"))
         #expect(await fixture.server.greylist.list().isEmpty)
         await fixture.stop()
     }
@@ -54,18 +54,18 @@ import Testing
         let fixture = try DemoServerFixture()
         let client = try fixture.connect(from: "127.0.0.5")
         client.send(DemoServerFixture.header)
-        client.read(until: "</stream:features>")
+        await client.read(until: "</stream:features>")
         var text = ""
         for _ in 0..<3 {
             client.send(DemoServerFixture.plain("demo", "wrong"))
             // The stream error may arrive in the same read as the third failure.
-            text += client.read(until: "</failure>")
+            text += await client.read(until: "</failure>")
         }
-        let (rest, closed) = client.readToEnd()
+        let (rest, closed) = await client.readToEnd()
         text += rest
         #expect(text.contains("too many failed authentication attempts"))
         #expect(closed)
-        #expect(try fixture.login(from: "127.0.0.5").contains("<jid>"))
+        #expect(try await fixture.login(from: "127.0.0.5").contains("<jid>"))
         await fixture.stop()
     }
 
@@ -75,7 +75,7 @@ import Testing
         let banned = try AdminClient.send(AdminRequest(command: "ban", network: "127.0.0.6/31", duration: "10m", reason: "test"), to: fixture.adminSocket)
         #expect(banned.ok)
         #expect(banned.bans?.first?.network == "127.0.0.6/31")
-        #expect(try fixture.isRefused(from: "127.0.0.7"))
+        #expect(try await fixture.isRefused(from: "127.0.0.7"))
         let listed = try AdminClient.send(AdminRequest(command: "list"), to: fixture.adminSocket)
         #expect(listed.bans?.map(\.network) == ["127.0.0.6/31"])
         #expect(listed.bans?.first?.refusedCount == 1)
@@ -84,7 +84,7 @@ import Testing
         #expect(statistics.statistics?["refused"] == 1)
         let lifted = try AdminClient.send(AdminRequest(command: "unban", network: "127.0.0.0/8"), to: fixture.adminSocket)
         #expect(lifted.bans?.count == 1)
-        #expect(try fixture.login(from: "127.0.0.7").contains("<jid>"))
+        #expect(try await fixture.login(from: "127.0.0.7").contains("<jid>"))
         let bad = try AdminClient.send(AdminRequest(command: "ban", network: "127.0.0.300/8"), to: fixture.adminSocket)
         #expect(!bad.ok)
         #expect(bad.error?.contains("\"127.0.0.300/8\"") == true)
@@ -97,30 +97,30 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         try #"{"greylist": {"stateDirectory": "", "rules": [{"name": "botnet", "pattern": "^bad_user_[0-9]{5,}$"}]}}"#.write(toFile: path, atomically: true, encoding: .utf8)
         let fixture = try DemoServerFixture(configurationPath: path)
-        #expect(try fixture.banningLogin("bad_user_12345", from: "127.0.0.8").hasSuffix("</stream:stream>"))
+        #expect(try await fixture.banningLogin("bad_user_12345", from: "127.0.0.8").hasSuffix("</stream:stream>"))
 
         try #"{"greylist": {"stateDirectory": "", "rules": [{"name": "bots", "pattern": "^robot"}]}}"#.write(toFile: path, atomically: true, encoding: .utf8)
         #expect(await withCheckedContinuation { continuation in fixture.server.reload { continuation.resume(returning: $0) } })
-        #expect(try fixture.isRefused(from: "127.0.0.8"))
-        #expect(try fixture.banningLogin("robot7", from: "127.0.0.9").hasSuffix("</stream:stream>"))
-        #expect(try fixture.isRefused(from: "127.0.0.9"))
+        #expect(try await fixture.isRefused(from: "127.0.0.8"))
+        #expect(try await fixture.banningLogin("robot7", from: "127.0.0.9").hasSuffix("</stream:stream>"))
+        #expect(try await fixture.isRefused(from: "127.0.0.9"))
 
         try #"{"greylist": {"stateDirectory": "", "rules": [{"name": "bots", "pattern": "^(robot"}]}}"#.write(toFile: path, atomically: true, encoding: .utf8)
         #expect(await withCheckedContinuation { continuation in fixture.server.reload { continuation.resume(returning: $0) } } == false)
-        #expect(try fixture.banningLogin("robot8", from: "127.0.0.10").hasSuffix("</stream:stream>"))
-        #expect(try fixture.isRefused(from: "127.0.0.10"))
+        #expect(try await fixture.banningLogin("robot8", from: "127.0.0.10").hasSuffix("</stream:stream>"))
+        #expect(try await fixture.isRefused(from: "127.0.0.10"))
         await fixture.stop()
     }
 
     @Test("listening on :: serves IPv4 and IPv6 clients, and an IPv4-mapped peer is banned as IPv4")
     func dualStack() async throws {
         let fixture = try DemoServerFixture { $0.server.host = "::" }
-        #expect(try fixture.login(from: "::1").contains("<jid>"))
-        #expect(try fixture.login(from: "127.0.0.11").contains("<jid>"))
-        #expect(try fixture.banningLogin("bad_user_12345", from: "127.0.0.11").hasSuffix("</stream:stream>"))
+        #expect(try await fixture.login(from: "::1").contains("<jid>"))
+        #expect(try await fixture.login(from: "127.0.0.11").contains("<jid>"))
+        #expect(try await fixture.banningLogin("bad_user_12345", from: "127.0.0.11").hasSuffix("</stream:stream>"))
         #expect(await fixture.server.greylist.list().map(\.network.description) == ["127.0.0.11/32"])
-        #expect(try fixture.isRefused(from: "127.0.0.11"))
-        #expect(try fixture.login(from: "::1").contains("<jid>"))
+        #expect(try await fixture.isRefused(from: "127.0.0.11"))
+        #expect(try await fixture.login(from: "::1").contains("<jid>"))
         await fixture.stop()
     }
 
@@ -133,7 +133,7 @@ import Testing
         }
         try await fixture.server.greylist.ban(IPNetwork("127.0.0.12/32"), for: .seconds(60), reason: "test")
         for _ in 0..<25 {
-            #expect(try fixture.isRefused(from: "127.0.0.12"))
+            #expect(try await fixture.isRefused(from: "127.0.0.12"))
         }
         let reader = FileHandle(fileDescriptor: pipeEnds[0], closeOnDealloc: true)
         var log = ""
@@ -151,12 +151,12 @@ import Testing
         let directory = temporaryStateDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var fixture = try DemoServerFixture { $0.greylist.stateDirectory = directory }
-        #expect(try fixture.banningLogin("bad_user_12345", from: "127.0.0.13").hasSuffix("</stream:stream>"))
+        #expect(try await fixture.banningLogin("bad_user_12345", from: "127.0.0.13").hasSuffix("</stream:stream>"))
         // Stopping closes the store, so a second server in this process can open the directory.
         await fixture.stop()
 
         fixture = try DemoServerFixture { $0.greylist.stateDirectory = directory }
-        #expect(try fixture.isRefused(from: "127.0.0.13"))
+        #expect(try await fixture.isRefused(from: "127.0.0.13"))
         let exported = try AdminClient.send(AdminRequest(command: "export"), to: fixture.adminSocket)
         #expect(exported.bans?.map(\.network) == ["127.0.0.13/32"])
         #expect(exported.bans?.first?.user == "bad_user_12345")
@@ -168,9 +168,9 @@ import Testing
         let fixture = try DemoServerFixture()
         let client = try fixture.connect()
         client.send(DemoServerFixture.header)
-        client.read(until: "</stream:features>")
+        await client.read(until: "</stream:features>")
         await fixture.stop()
-        let (text, closed) = client.readToEnd()
+        let (text, closed) = await client.readToEnd()
         #expect(text.contains("<system-shutdown"))
         #expect(closed)
     }

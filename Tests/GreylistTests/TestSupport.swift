@@ -47,3 +47,20 @@ extension IPNetwork {
 
 /// The seed's rule: one matching failure bans for four hours.
 let botnetRule = Rule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$", banFor: .seconds(4 * 3_600))
+
+/// Runs blocking work (socket reads, child-process pipes, waits) on a serial queue of its own,
+/// which Dispatch backs with an overcommit thread: never on the Swift concurrency pool or the
+/// width-limited global queue, which the demo server's actor and connections need to answer.
+enum Blocking {
+    static func run<Value: Sendable>(_ body: @escaping @Sendable () -> Value) async -> Value {
+        await withCheckedContinuation { continuation in
+            DispatchQueue(label: "greylist.tests.blocking").async { continuation.resume(returning: body()) }
+        }
+    }
+
+    static func run<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue(label: "greylist.tests.blocking").async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+}

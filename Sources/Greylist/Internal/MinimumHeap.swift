@@ -27,15 +27,6 @@ struct MinimumHeap<Element: Comparable> {
         return top
     }
 
-    /// Replaces the contents, heapifying in O(n).
-    mutating func rebuild(_ newElements: [Element]) {
-        elements = newElements
-        guard elements.count > 1 else { return }
-        for start in stride(from: elements.count / 2 - 1, through: 0, by: -1) {
-            siftDown(from: start)
-        }
-    }
-
     private mutating func siftDown(from start: Int) {
         var parent = start
         while true {

@@ -38,11 +38,6 @@ struct TrackerTable {
         return (result, evicted)
     }
 
-    /// The tracker of `key`, if any, without touching its recency.
-    subscript(key: IPNetwork) -> AddressTracker? {
-        entries[key]
-    }
-
     mutating func remove(_ key: IPNetwork) {
         entries[key] = nil
     }

@@ -213,7 +213,9 @@ public final class JournalStore: GreylistStore {
         // Everything before the rotation is on disk before the snapshot replaces it.
         try await writer.waitUntilStored(writer.lastSequence)
         let result: Result<Void, GreylistError> = await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { [self] in
+            // A queue of its own: the snapshot's writes and fsyncs block, and must not hold one of
+            // the few threads of the global queue that the host's work and Swift's executor share.
+            DispatchQueue(label: "greylist.snapshot").async { [self] in
                 do throws(GreylistError) {
                     try writeSnapshot(snapshot, covering: point)
                     try removeJournals(before: point)

@@ -32,7 +32,6 @@ final class JournalWriter: Sendable {
     private struct FileState {
         var generation: UInt64
         var descriptor: Int32 = -1
-        var bytesWritten = 0
     }
 
     let directory: String
@@ -162,7 +161,6 @@ final class JournalWriter: Sendable {
                         file.descriptor = -1
                     }
                     file.generation = generation
-                    file.bytesWritten = 0
                 }
             }
             try flush(&buffer, into: &file)
@@ -190,7 +188,6 @@ final class JournalWriter: Sendable {
             }
             offset += written
         }
-        file.bytesWritten += buffer.count
         buffer.removeAll(keepingCapacity: true)
     }
 

@@ -7,6 +7,9 @@ enum AdminClient {
     static func send(_ request: AdminRequest, to path: String) throws -> AdminResponse {
         let descriptor = try Syscalls.socket(family: AF_UNIX, type: Int32(SOCK_STREAM.rawValue))
         defer { Syscalls.close(descriptor) }
+        // A server that stops answering must not hang the operator's command.
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = try AdminServer.address(path)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {

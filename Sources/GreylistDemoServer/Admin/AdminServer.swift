@@ -75,8 +75,9 @@ final class AdminServer: @unchecked Sendable {
             let client = Syscalls.accept(listener, into: &storage)
             guard client >= 0 else { return }
             // Admin clients are rare and local: serve each with blocking I/O (5 s timeouts) on a
-            // Dispatch worker, never on the Swift concurrency pool.
-            DispatchQueue.global().async { [self] in serve(client) }
+            // queue of its own (an overcommit thread), never on the Swift concurrency pool or
+            // the width-limited global queue that the server's connections share.
+            DispatchQueue(label: "greylist.demo.admin.client").async { [self] in serve(client) }
         }
     }
 
@@ -96,7 +97,7 @@ final class AdminServer: @unchecked Sendable {
         let line = request.prefix { $0 != UInt8(ascii: "\n") }
         Task { [self] in
             let response = await handle(Data(line))
-            DispatchQueue.global().async {
+            DispatchQueue(label: "greylist.demo.admin.reply").async {
                 var bytes = (try? JSONEncoder().encode(response)) ?? Data("{\"ok\":false}".utf8)
                 bytes.append(UInt8(ascii: "\n"))
                 var offset = 0

@@ -48,6 +48,8 @@ final class AcceptLoop: Sendable {
     }
 
     private func run() {
+        // Foundation's Thread does not keep the creator's signal mask; signals belong to main.
+        SignalWatcher.block()
         var lastWarning = Date.distantPast
         while true {
             var storage = sockaddr_storage()

@@ -33,7 +33,6 @@ struct XMPPSession {
     private var phase = Phase.awaitingHeader
     private var headerSent = false
     private var failedAttempts = 0
-    private var resource: String?
     /// Parsed events not handled yet because a failed login is being reported.
     private var pending: [XMLStreamEvent] = []
     private var awaitingVerdict = false
@@ -205,7 +204,6 @@ struct XMPPSession {
         if type == "set", let bind = element.child("bind", namespace: XMPPNamespace.bind) {
             let requested = bind.child("resource", namespace: XMPPNamespace.bind)?.text ?? ""
             let chosen = requested.isEmpty || requested.utf8.count > 1_023 ? "greylist-\(UInt32.random(in: 0...UInt32.max))" : requested
-            resource = chosen
             let jid = XMLText.escape("\(user)@\(settings.domain)/\(chosen)")
             return [.send("<iq type='result' id='\(XMLText.escape(id))'><bind xmlns='\(XMPPNamespace.bind)'><jid>\(jid)</jid></bind></iq>")]
         }

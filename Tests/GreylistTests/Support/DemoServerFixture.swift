@@ -33,19 +33,19 @@ struct DemoServerFixture {
     }
 
     /// Whether a new connection from `source` is closed before the server sends a byte.
-    func isRefused(from source: String) throws -> Bool {
-        let (text, closed) = try connect(from: source).readToEnd()
+    func isRefused(from source: String) async throws -> Bool {
+        let (text, closed) = try await connect(from: source).readToEnd()
         return text.isEmpty && closed
     }
 
     /// A failed login that the greylist answers with a ban: returns everything the server sent
     /// up to the close, so the ban is in place when this returns.
-    func banningLogin(_ user: String, from source: String) throws -> String {
+    func banningLogin(_ user: String, from source: String) async throws -> String {
         let client = try connect(from: source)
         client.send(Self.header)
-        client.read(until: "</stream:features>")
+        await client.read(until: "</stream:features>")
         client.send(Self.plain(user, "wrong"))
-        let (text, closed) = client.readToEnd()
+        let (text, closed) = await client.readToEnd()
         return closed ? text : text + "<!-- still open -->"
     }
 
@@ -54,19 +54,19 @@ struct DemoServerFixture {
     }
 
     /// Logs in as `user` from `source` through resource binding; returns the bind answer.
-    func login(_ user: String = "demo", _ password: String = "demo-password", from source: String = "127.0.0.1") throws -> String {
+    func login(_ user: String = "demo", _ password: String = "demo-password", from source: String = "127.0.0.1") async throws -> String {
         let client = try connect(from: source)
         client.send(Self.header)
-        client.read(until: "</stream:features>")
+        await client.read(until: "</stream:features>")
         client.send(Self.plain(user, password))
-        let answer = client.read(until: "/>")
+        let answer = await client.read(until: "/>")
         guard answer.contains("<success") else { return answer }
         client.send(Self.header)
-        client.read(until: "</stream:features>")
+        await client.read(until: "</stream:features>")
         client.send("<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>test</resource></bind></iq>")
-        let bound = client.read(until: "</iq>")
+        let bound = await client.read(until: "</iq>")
         client.send("</stream:stream>")
-        client.read(until: "</stream:stream>")
+        await client.read(until: "</stream:stream>")
         return bound
     }
 }

@@ -3,7 +3,7 @@ import Glibc
 
 /// A blocking loopback TCP client for integration tests: every read is bounded by a timeout, so
 /// a test waits on the server's answer, never on a clock of its own.
-final class TestSocket {
+final class TestSocket: Sendable {
     let descriptor: Int32
 
     /// Connects to `destination`:`port` from `source` (any 127.0.0.0/8 address, or `::1`).
@@ -65,7 +65,21 @@ final class TestSocket {
 
     /// Reads until `marker` appears, the server closes, or the read times out.
     @discardableResult
-    func read(until marker: String) -> String {
+    func read(until marker: String) async -> String {
+        await Blocking.run { self.readBlocking(until: marker) }
+    }
+
+    /// Reads until the server closes (or the timeout): what it sent and whether it closed.
+    func readToEnd() async -> (text: String, closed: Bool) {
+        await Blocking.run { self.readToEndBlocking() }
+    }
+
+    /// Waits up to `milliseconds` for the server to send or close; true when it did.
+    func serverActs(within milliseconds: Int32) async -> Bool {
+        await Blocking.run { self.serverActsBlocking(within: milliseconds) }
+    }
+
+    private func readBlocking(until marker: String) -> String {
         var received: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while !String(decoding: received, as: UTF8.self).contains(marker) {
@@ -76,8 +90,7 @@ final class TestSocket {
         return String(decoding: received, as: UTF8.self)
     }
 
-    /// Reads until the server closes (or the timeout): what it sent and whether it closed.
-    func readToEnd() -> (text: String, closed: Bool) {
+    private func readToEndBlocking() -> (text: String, closed: Bool) {
         var received: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {
@@ -90,8 +103,7 @@ final class TestSocket {
         }
     }
 
-    /// Waits up to `milliseconds` for the server to send or close; true when it did.
-    func serverActs(within milliseconds: Int32) -> Bool {
+    private func serverActsBlocking(within milliseconds: Int32) -> Bool {
         var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
         return poll(&poller, 1, milliseconds) > 0
     }
