@@ -125,6 +125,10 @@ public final class JournalStore: GreylistStore {
     // MARK: - GreylistStore
 
     /// Replays the snapshot and journals, then consolidates them into a fresh snapshot.
+    ///
+    /// - Returns: The state found, expired entries included, with warnings for what was skipped
+    ///   or set aside.
+    /// - Throws: ``GreylistError/storage(_:reason:)`` when the directory cannot be read or written.
     public func load() throws(GreylistError) -> GreylistSnapshot {
         let now = WallClock.milliseconds(Date())
         var state = RecoveredState()
@@ -178,12 +182,20 @@ public final class JournalStore: GreylistStore {
         return snapshot
     }
 
+    /// Queues a change for the journal's next batch; never waits for the disk.
+    ///
+    /// - Parameter change: The change.
+    /// - Returns: Its sequence number, for ``waitUntilStored(_:)``.
     public func append(_ change: GreylistChange) -> UInt64 {
         let line = JournalRecord(change).line
         bookkeeping.withLock { $0.journalBytes += line.count }
         return writer.append(line)
     }
 
+    /// Returns when every change up to `sequence` is written and, if `synchronous`, `fsync`ed.
+    ///
+    /// - Parameter sequence: A number ``append(_:)`` returned.
+    /// - Throws: ``GreylistError/storage(_:reason:)`` when the batch holding it failed to store.
     public func waitUntilStored(_ sequence: UInt64) async throws(GreylistError) {
         try await writer.waitUntilStored(sequence)
     }
@@ -193,10 +205,14 @@ public final class JournalStore: GreylistStore {
         writer.batchesWritten
     }
 
+    /// Whether the journal has grown past the compaction threshold and twice the last snapshot.
     public var wantsCompaction: Bool {
         bookkeeping.withLock { !$0.compacting && $0.journalBytes > max(compactionThreshold, 2 * $0.snapshotBytes) }
     }
 
+    /// Rotates to a new journal file; the next snapshot covers everything before it.
+    ///
+    /// - Returns: The new journal's generation, for ``finishCompaction(_:snapshot:)``.
     public func beginCompaction() -> UInt64 {
         let generation = bookkeeping.withLock { state -> UInt64 in
             state.compacting = true
@@ -208,6 +224,13 @@ public final class JournalStore: GreylistStore {
         return generation
     }
 
+    /// Writes `snapshot` (temporary file, `fsync`, rename, directory `fsync`) as covering every
+    /// journal before `point`, then deletes those journals.
+    ///
+    /// - Parameters:
+    ///   - point: The generation ``beginCompaction()`` returned.
+    ///   - snapshot: The state captured in the same turn as that call.
+    /// - Throws: ``GreylistError/storage(_:reason:)``; the older files then stay and nothing is lost.
     public func finishCompaction(_ point: UInt64, snapshot: GreylistSnapshot) async throws(GreylistError) {
         defer { bookkeeping.withLock { $0.compacting = false } }
         // Everything before the rotation is on disk before the snapshot replaces it.
@@ -229,6 +252,9 @@ public final class JournalStore: GreylistStore {
         bookkeeping.withLock { $0.journalBytes -= $0.bytesAtRotation }
     }
 
+    /// Does nothing: one process owns an embedded store, so no other node sends changes.
+    ///
+    /// - Parameter handler: Unused.
     public func subscribe(_ handler: @escaping @Sendable (GreylistChange) async -> Void) {
         // One process owns an embedded store: no other node sends changes.
     }
