@@ -21,7 +21,11 @@ import Testing
         bot.send(DemoServerFixture.header)
         await bot.read(until: "</stream:features>")
         bot.send(DemoServerFixture.plain("bad_user_348211", "x"))
-        let (answer, closed) = await bot.readToEnd()
+        var answer = await bot.read(until: "</failure>")
+        // The failure is sent only once the ban is in place: an immediate reconnect is refused.
+        #expect(try await fixture.isRefused(from: "127.0.0.2"))
+        let (rest, closed) = await bot.readToEnd()
+        answer += rest
         #expect(answer.contains("<not-authorized/>"))
         #expect(answer.contains("<policy-violation"))
         #expect(closed)
@@ -29,7 +33,7 @@ import Testing
         #expect(try await fixture.isRefused(from: "127.0.0.2"))
         #expect(try await fixture.login(from: "127.0.0.3").contains("<jid>"))
         let statistics = await fixture.server.greylist.statistics()
-        #expect(statistics.refused == 1)
+        #expect(statistics.refused == 2)
         #expect(statistics.activeBans == 1)
         await fixture.stop()
     }

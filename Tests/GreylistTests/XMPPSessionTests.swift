@@ -40,7 +40,9 @@ import Testing
         let outputs = session.receive(Array((auth("bad_user_12345", "x") + auth("demo", "secret")).utf8))
         #expect(outputs.contains(.loginFailed(user: "bad_user_12345")))
         #expect(!outputs.contains(.loginSucceeded(user: "demo")))
+        #expect(!sent(outputs).contains("<failure"), "the client hears of the failure only after the verdict")
         let banned = session.failureRecorded(ban: true)
+        #expect(sent(banned).hasPrefix("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>"))
         #expect(sent(banned).contains("<policy-violation"))
         #expect(session.isClosed)
     }
@@ -55,7 +57,7 @@ import Testing
         var other = XMPPSession(settings: settings)
         _ = other.receive(Array(Self.header.utf8))
         _ = other.receive(Array(auth("demo", "wrong").utf8))
-        #expect(other.failureRecorded(ban: false).isEmpty)
+        #expect(sent(other.failureRecorded(ban: false)) == "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>")
         _ = other.receive(Array(auth("demo", "wrong").utf8))
         #expect(sent(other.failureRecorded(ban: false)).contains("too many failed authentication attempts"))
     }

@@ -11,8 +11,9 @@ struct XMPPSession {
     enum Output: Equatable {
         /// Write these bytes.
         case send(String)
-        /// A login failed: report it to the greylist, then call ``failureRecorded(ban:)``.
-        /// Input stays paused until then.
+        /// A login failed: report it to the greylist, then call ``failureRecorded(ban:)``, which
+        /// answers the client. Input stays paused until then, and the client learns of the
+        /// failure only once a ban it caused is in place: reconnecting at once is refused.
         case loginFailed(user: String)
         /// A login succeeded.
         case loginSucceeded(user: String)
@@ -78,13 +79,14 @@ struct XMPPSession {
     /// banned or out of attempts.
     mutating func failureRecorded(ban: Bool) -> [Output] {
         awaitingVerdict = false
+        let failure = Output.send(saslFailure("not-authorized"))
         if ban {
-            return streamError("policy-violation", text: "this address is banned")
+            return [failure] + streamError("policy-violation", text: "this address is banned")
         }
         if failedAttempts >= settings.maxAuthAttempts {
-            return streamError("policy-violation", text: "too many failed authentication attempts")
+            return [failure] + streamError("policy-violation", text: "too many failed authentication attempts")
         }
-        return drain()
+        return [failure] + drain()
     }
 
     /// Closes the stream with a timeout error.
@@ -188,7 +190,7 @@ struct XMPPSession {
         }
         failedAttempts += 1
         awaitingVerdict = true
-        return [.send(saslFailure("not-authorized")), .loginFailed(user: user)]
+        return [.loginFailed(user: user)]
     }
 
     private mutating func serve(_ element: XMLElement, user: String) -> [Output] {
