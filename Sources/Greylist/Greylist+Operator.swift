@@ -153,12 +153,13 @@ extension Greylist {
         if gate.slot(key) == nil {
             evictBans(toFit: configuration.limits.maxBans - 1)
         }
-        gate.upsert(key, BanSlot(key: key.address.bits, expiresAt: expiresAt, bannedAt: bannedAt, banCount: banCount,
-                                 reason: reasons.index(reason)))
+        // A replaced ban keeps its refused count (upsert carries it over and returns the old slot).
+        let previous = gate.upsert(key, BanSlot(key: key.address.bits, expiresAt: expiresAt, bannedAt: bannedAt,
+                                                banCount: banCount, reason: reasons.index(reason)))
         recentUsers[key] = user
         let placed = BanEntry(network: key, reason: reason, user: user, bannedAt: WallClock.date(bannedAt),
                               expiresAt: WallClock.date(expiresAt), banCount: banCount,
-                              refusedCount: Int(gate.slot(key)?.refusedCount ?? 0))
+                              refusedCount: Int(previous?.refusedCount ?? 0))
         if shouldPersist { persist(.banned(placed)) }
         events?(.banned(placed, dryRun: configuration.dryRun))
         return placed
