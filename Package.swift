@@ -6,12 +6,16 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Greylist", targets: ["Greylist"]),
+        .library(name: "GreylistXMPP", targets: ["GreylistXMPP"]),
         .executable(name: "GreylistDemoServer", targets: ["GreylistDemoServer"]),
     ],
     targets: [
         .target(name: "Greylist"),
-        .executableTarget(name: "GreylistDemoServer", dependencies: ["Greylist"]),
+        .target(name: "GreylistXMPP"),
+        .executableTarget(name: "GreylistDemoServer", dependencies: ["Greylist", "GreylistXMPP"]),
         .testTarget(name: "GreylistTests", dependencies: ["Greylist", "GreylistDemoServer"]),
+        .testTarget(name: "GreylistXMPPTests", dependencies: ["GreylistXMPP"]),
+        .testTarget(name: "GreylistClientTests", dependencies: ["Greylist"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -29,9 +29,19 @@ public struct BanEntry: Hashable, Sendable, CustomStringConvertible {
     /// The username of the failure that tripped the rule, when a rule made the ban.
     public var user: String?
     /// When the ban started.
-    public var bannedAt: Date
+    public var bannedAt: Date {
+        get { WallClock.date(bannedAtMilliseconds) }
+        set { bannedAtMilliseconds = WallClock.milliseconds(newValue) }
+    }
     /// The instant the ban stops refusing; at that exact instant the key is accepted again.
-    public var expiresAt: Date
+    public var expiresAt: Date {
+        get { WallClock.date(expiresAtMilliseconds) }
+        set { expiresAtMilliseconds = WallClock.milliseconds(newValue) }
+    }
+    /// ``bannedAt`` in whole milliseconds since 1970, as the ban table and the journal keep it.
+    package var bannedAtMilliseconds: Int64
+    /// ``expiresAt`` in whole milliseconds since 1970.
+    package var expiresAtMilliseconds: Int64
     /// 1 for a first ban; n + 1 for the n-th repeat within the escalation memory.
     public var banCount: Int
     /// Connections refused by this ban so far (in dry run: that would have been refused).
@@ -51,15 +61,27 @@ public struct BanEntry: Hashable, Sendable, CustomStringConvertible {
         self.network = network
         self.reason = reason
         self.user = user
-        self.bannedAt = bannedAt
-        self.expiresAt = expiresAt
+        self.bannedAtMilliseconds = WallClock.milliseconds(bannedAt)
+        self.expiresAtMilliseconds = WallClock.milliseconds(expiresAt)
+        self.banCount = banCount
+        self.refusedCount = refusedCount
+    }
+
+    /// Creates an entry from millisecond instants, as the ban table holds them: no `Date` round trip.
+    package init(network: IPNetwork, reason: Reason, user: String?, bannedAtMilliseconds: Int64,
+                 expiresAtMilliseconds: Int64, banCount: Int, refusedCount: Int) {
+        self.network = network
+        self.reason = reason
+        self.user = user
+        self.bannedAtMilliseconds = bannedAtMilliseconds
+        self.expiresAtMilliseconds = expiresAtMilliseconds
         self.banCount = banCount
         self.refusedCount = refusedCount
     }
 
     /// The ban's length.
     public var duration: Duration {
-        .milliseconds(WallClock.milliseconds(expiresAt) - WallClock.milliseconds(bannedAt))
+        .milliseconds(expiresAtMilliseconds.subtractingClamped(bannedAtMilliseconds))
     }
 
     /// `203.0.113.7/32 rule botnet user=bad_user_12345 for 4h until 2026-11-25T04:00:00Z (ban #1)`.

@@ -10,7 +10,7 @@
 /// let port = reader.integer("port", default: 5222, in: 1...65535)
 /// reader.finish()
 /// ```
-public struct ConfigurationReader {
+package struct ConfigurationReader {
     private let object: [String: JSONValue]
     private let path: String
     private var read: Set<String> = []
@@ -22,7 +22,7 @@ public struct ConfigurationReader {
     ///   - value: The JSON value of this section, or `nil` when the section is missing.
     ///   - path: The section's path for messages, such as `greylist`.
     ///   - report: Called once for every issue found, in order.
-    public init(_ value: JSONValue?, path: String, report: @escaping (ConfigurationIssue) -> Void) {
+    package init(_ value: JSONValue?, path: String, report: @escaping (ConfigurationIssue) -> Void) {
         self.path = path
         self.sink = report
         switch value {
@@ -40,7 +40,7 @@ public struct ConfigurationReader {
     ///
     /// - Parameter key: A key of this object.
     /// - Returns: `section.key`.
-    public func path(of key: String) -> String {
+    package func path(of key: String) -> String {
         path.isEmpty ? key : "\(path).\(key)"
     }
 
@@ -49,7 +49,7 @@ public struct ConfigurationReader {
     /// - Parameters:
     ///   - key: The key whose value is bad.
     ///   - reason: Why.
-    public mutating func report(_ key: String, reason: String) {
+    package mutating func report(_ key: String, reason: String) {
         sink(ConfigurationIssue(path: path(of: key), value: object[key]?.description ?? "", reason: reason))
     }
 
@@ -57,7 +57,7 @@ public struct ConfigurationReader {
     ///
     /// - Parameter key: The key.
     /// - Returns: The value, or `nil` when absent or `null`.
-    public mutating func value(_ key: String) -> JSONValue? {
+    package mutating func value(_ key: String) -> JSONValue? {
         read.insert(key)
         if case .null? = object[key] { return nil }
         return object[key]
@@ -69,7 +69,7 @@ public struct ConfigurationReader {
     ///   - key: The key.
     ///   - fallback: The value when the key is absent or wrong.
     /// - Returns: The value read, or `fallback`.
-    public mutating func bool(_ key: String, default fallback: Bool) -> Bool {
+    package mutating func bool(_ key: String, default fallback: Bool) -> Bool {
         switch value(key) {
         case nil: return fallback
         case .bool(let flag)?: return flag
@@ -84,7 +84,7 @@ public struct ConfigurationReader {
     ///   - fallback: The value when the key is absent or wrong.
     ///   - range: The accepted values.
     /// - Returns: The value read, or `fallback`.
-    public mutating func integer(_ key: String, default fallback: Int, in range: ClosedRange<Int>) -> Int {
+    package mutating func integer(_ key: String, default fallback: Int, in range: ClosedRange<Int>) -> Int {
         switch value(key) {
         case nil: return fallback
         case .integer(let number)? where range.contains(Int(clamping: number)) && Int64(Int(clamping: number)) == number:
@@ -102,7 +102,7 @@ public struct ConfigurationReader {
     ///   - fallback: The value when the key is absent or wrong.
     ///   - range: The accepted values.
     /// - Returns: The value read, or `fallback`.
-    public mutating func number(_ key: String, default fallback: Double, in range: ClosedRange<Double>) -> Double {
+    package mutating func number(_ key: String, default fallback: Double, in range: ClosedRange<Double>) -> Double {
         let number: Double
         switch value(key) {
         case nil: return fallback
@@ -123,7 +123,7 @@ public struct ConfigurationReader {
     ///   - key: The key.
     ///   - fallback: The value when the key is absent or wrong.
     /// - Returns: The value read, or `fallback`.
-    public mutating func string(_ key: String, default fallback: String?) -> String? {
+    package mutating func string(_ key: String, default fallback: String?) -> String? {
         switch value(key) {
         case nil: return fallback
         case .string(let text)?: return text
@@ -138,7 +138,7 @@ public struct ConfigurationReader {
     ///   - fallback: The value when the key is absent or wrong.
     ///   - allowZero: Whether `0` is acceptable.
     /// - Returns: The value read, or `fallback`.
-    public mutating func duration(_ key: String, default fallback: Duration, allowZero: Bool = false) -> Duration {
+    package mutating func duration(_ key: String, default fallback: Duration, allowZero: Bool = false) -> Duration {
         let milliseconds: Int64
         switch value(key) {
         case nil: return fallback
@@ -170,7 +170,7 @@ public struct ConfigurationReader {
     ///   - key: The key.
     ///   - body: Reads the nested object; returns what it built.
     /// - Returns: What `body` returned.
-    public mutating func object<Result>(_ key: String, _ body: (inout ConfigurationReader) -> Result) -> Result {
+    package mutating func object<Result>(_ key: String, _ body: (inout ConfigurationReader) -> Result) -> Result {
         var nested = ConfigurationReader(value(key), path: path(of: key), report: sink)
         let result = body(&nested)
         nested.finish()
@@ -183,7 +183,7 @@ public struct ConfigurationReader {
     ///   - key: The key.
     ///   - body: Reads one element given its path; returns `nil` to drop it.
     /// - Returns: The elements read, or `nil` when the key is absent.
-    public mutating func array<Element>(_ key: String, _ body: (JSONValue, String) -> Element?) -> [Element]? {
+    package mutating func array<Element>(_ key: String, _ body: (JSONValue, String) -> Element?) -> [Element]? {
         switch value(key) {
         case nil: return nil
         case .array(let elements)?:
@@ -195,7 +195,7 @@ public struct ConfigurationReader {
     }
 
     /// Reports every key that was present but never read, with a suggestion when only the case is off.
-    public func finish() {
+    package func finish() {
         for key in object.keys.sorted() where !read.contains(key) {
             let known = read.first { $0.lowercased() == key.lowercased() }
             let hint = known.map { " (did you mean \"\($0)\"?)" } ?? ""

@@ -116,7 +116,7 @@ extension Greylist {
     /// - Parameter newConfiguration: The configuration to run from now on.
     /// - Throws: ``GreylistError/invalidConfiguration(_:)``; the old configuration stays in force.
     ///   The state directory is chosen at start-up: a new `stateDirectory` takes effect on restart.
-    public func apply(_ newConfiguration: Configuration) async throws(GreylistError) {
+    public func apply(_ newConfiguration: GreylistConfiguration) async throws(GreylistError) {
         let compiled = try CompiledRule.compile(newConfiguration)
         configuration = newConfiguration
         rules = compiled
@@ -146,35 +146,36 @@ extension Greylist {
 
     // MARK: - Shared by the verbs
 
-    /// Places a ban in the table the accept path reads, stores it, and reports it.
+    /// Places a ban in the table the accept path reads (one locked write), stores it, and reports it.
     @discardableResult
     func place(_ key: IPNetwork, reason: BanEntry.Reason, user: String?, bannedAt: Int64, expiresAt: Int64,
                banCount: Int, persist shouldPersist: Bool = true) -> BanEntry {
-        if gate.slot(key) == nil {
-            evictBans(toFit: configuration.limits.maxBans - 1)
-        }
         // A replaced ban keeps its refused count (upsert carries it over and returns the old slot).
-        let previous = gate.upsert(key, BanSlot(key: key.address.bits, expiresAt: expiresAt, bannedAt: bannedAt,
-                                                banCount: banCount, reason: reasons.index(reason)))
+        let (previous, count) = gate.upsert(key, BanSlot(key: key.address.bits, expiresAt: expiresAt, bannedAt: bannedAt,
+                                                         banCount: banCount, reason: reasons.index(reason)))
         recentUsers[key] = user
-        let placed = BanEntry(network: key, reason: reason, user: user, bannedAt: WallClock.date(bannedAt),
-                              expiresAt: WallClock.date(expiresAt), banCount: banCount,
+        let placed = BanEntry(network: key, reason: reason, user: user, bannedAtMilliseconds: bannedAt,
+                              expiresAtMilliseconds: expiresAt, banCount: banCount,
                               refusedCount: Int(previous?.refusedCount ?? 0))
         if shouldPersist { persist(.banned(placed)) }
         events?(.banned(placed, dryRun: configuration.dryRun))
+        if count > configuration.limits.maxBans {
+            evictBans(toFit: configuration.limits.maxBans, keeping: key)
+        }
         return placed
     }
 
     /// Makes the ban table hold at most `limit` slots: first what purging frees, then the
-    /// soonest-expiring (remembered histories, already expired, go first). Past the cap it frees
-    /// a batch of 1/64 of the cap in one pass, so a flood pays for one scan per batch.
-    func evictBans(toFit limit: Int) {
+    /// soonest-expiring (remembered histories, already expired, go first), never `keeping`.
+    /// Past the cap it frees a batch of 1/64 of the cap in one pass, so a flood pays for one scan
+    /// per batch.
+    func evictBans(toFit limit: Int, keeping: IPNetwork? = nil) {
         guard gate.count > max(limit, 0) else { return }
         purgeExpired()
         let excess = gate.count - max(limit, 0)
         guard excess > 0 else { return }
         let now = clock.nowMilliseconds
-        for key in gate.soonestExpiring(max(excess, limit / 64)) {
+        for key in gate.soonestExpiring(max(excess, limit / 64), keeping: keeping) {
             guard let slot = gate.remove(key) else { continue }
             recentUsers[key] = nil
             persist(.removed(key))
@@ -191,7 +192,7 @@ extension Greylist {
     func entry(_ key: IPNetwork, _ slot: BanSlot) -> BanEntry {
         BanEntry(
             network: key, reason: reasons[slot.reason], user: recentUsers[key],
-            bannedAt: WallClock.date(slot.bannedAt), expiresAt: WallClock.date(slot.expiresAt),
+            bannedAtMilliseconds: slot.bannedAt, expiresAtMilliseconds: slot.expiresAt,
             banCount: slot.banCount, refusedCount: Int(slot.refusedCount)
         )
     }

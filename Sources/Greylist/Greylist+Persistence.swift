@@ -27,7 +27,7 @@ extension Greylist {
     /// Re-arms stored state at start-up, into the gate: bans that have not expired, with their
     /// wall-clock expiry, and escalation histories not yet forgotten (past `maxBans`, the
     /// latest-expiring are kept). Returns the reason table and recent usernames it built.
-    static func restore(_ snapshot: GreylistSnapshot, configuration: Configuration, now: Int64, into gate: AcceptGate)
+    static func restore(_ snapshot: GreylistSnapshot, configuration: GreylistConfiguration, now: Int64, into gate: AcceptGate)
         -> (ReasonTable, RecentUsers) {
         let forgetAfter = configuration.escalation.forgetAfter.wholeMilliseconds
         var reasons = ReasonTable()
@@ -41,12 +41,12 @@ extension Greylist {
                                                    banCount: history.banCount, reason: historyReason)))
         }
         for ban in snapshot.bans {
-            let expiresAt = WallClock.milliseconds(ban.expiresAt)
+            let expiresAt = ban.expiresAtMilliseconds
             let isRule: Bool
             if case .rule = ban.reason { isRule = true } else { isRule = false }
             guard expiresAt > now || (isRule && now < expiresAt.addingClamped(forgetAfter)) else { continue }
             slots.append((ban.network, BanSlot(key: ban.network.address.bits, expiresAt: expiresAt,
-                                               bannedAt: WallClock.milliseconds(ban.bannedAt), banCount: ban.banCount,
+                                               bannedAt: ban.bannedAtMilliseconds, banCount: ban.banCount,
                                                reason: reasons.index(ban.reason))))
             if let user = ban.user, expiresAt > now { users[ban.network] = user }
         }
@@ -57,58 +57,48 @@ extension Greylist {
         return (reasons, users)
     }
 
-    /// Waits until every change is stored, then closes a ``JournalStore`` so another process (or
-    /// a restarted server in this one) can open the state directory. Changes after this are not stored.
+    /// Waits until every change is stored, then closes the store (a ``JournalStore`` lets go of
+    /// its directory, so another process or a restarted server in this one can open it).
+    /// Changes after this are not stored.
     public func closeStore() async {
         await acknowledgeStored()
-        await compaction?.value
-        await (store as? JournalStore)?.close()
+        await store?.close()
     }
 
     /// Queues a change with the store, in the same turn as the state change it describes.
     func persist(_ change: GreylistChange) {
         guard let store else { return }
-        lastStoredSequence = store.append(change)
+        lastStoredSequence = store.append(change) { export() }
     }
 
-    /// Waits until every change made so far is stored, then compacts if the store asks for it.
-    /// A failure is reported and remembered: the next compaction rewrites the whole state.
+    /// Waits until every change made so far is stored; a failure is reported, and the store
+    /// rewrites its whole state once the disk works again.
     func acknowledgeStored() async {
         guard let store, lastStoredSequence > 0 else { return }
         do {
             try await store.waitUntilStored(lastStoredSequence)
         } catch {
             events?(.storageFailed(error.description))
-            snapshotOwed = true
         }
-        compactIfDue()
     }
 
-    /// Starts a compaction in the background when the store wants one (or owes a full snapshot).
-    func compactIfDue() {
-        guard let store, compaction == nil, store.wantsCompaction || snapshotOwed else { return }
-        // The rotation point and the state it covers are taken in one actor turn.
-        let point = store.beginCompaction()
-        let snapshot = export()
-        compaction = Task {
-            do {
-                try await store.finishCompaction(point, snapshot: snapshot)
-                snapshotOwed = false
-            } catch {
-                events?(.storageFailed("\(error)"))
-                snapshotOwed = true
-            }
-            compaction = nil
+    /// Handles a store's notice: another node's change, or a failure of its background work.
+    func receive(_ notice: GreylistStoreNotice) {
+        switch notice {
+        case .remoteChange(let change):
+            applyRemote(change)
+        case .failed(let error):
+            events?(.storageFailed(error.description))
         }
     }
 
     /// Applies a change another node made (delivered by a shared store); it is not stored again.
-    func applyRemote(_ change: GreylistChange) {
+    private func applyRemote(_ change: GreylistChange) {
         switch change {
         case .banned(let entry):
-            let expiresAt = WallClock.milliseconds(entry.expiresAt)
+            let expiresAt = entry.expiresAtMilliseconds
             guard expiresAt > clock.nowMilliseconds else { return }
-            place(entry.network, reason: entry.reason, user: entry.user, bannedAt: WallClock.milliseconds(entry.bannedAt),
+            place(entry.network, reason: entry.reason, user: entry.user, bannedAt: entry.bannedAtMilliseconds,
                   expiresAt: expiresAt, banCount: entry.banCount, persist: false)
         case .removed(let key):
             gate.remove(key)

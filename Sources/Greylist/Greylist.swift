@@ -12,8 +12,8 @@ import Foundation
 /// ``recordFailedAuth(user:ip:kind:)``; when a rule trips, the source's key is banned.
 ///
 /// ```swift
-/// let greylist = try Greylist(configuration: Configuration(rules: [
-///     Rule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$", banFor: .seconds(4 * 3600)),
+/// let greylist = try Greylist(configuration: GreylistConfiguration(rules: [
+///     GreylistRule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$", banFor: .seconds(4 * 3600)),
 /// ]))
 /// let source = try IPAddress("203.0.113.7")
 /// await greylist.recordFailedAuth(user: "bad_user_348211", ip: source)
@@ -27,7 +27,7 @@ public actor Greylist {
     /// The host's event sink.
     nonisolated let events: (@Sendable (GreylistEvent) -> Void)?
 
-    var configuration: Configuration
+    var configuration: GreylistConfiguration
     /// Compiled rules; `Regex` is not `Sendable`, so they never leave the actor.
     var rules: [CompiledRule]
     /// Failure counters of keys that are not banned.
@@ -40,10 +40,6 @@ public actor Greylist {
     /// Where bans survive restarts, if anywhere.
     nonisolated let store: (any GreylistStore)?
     var lastStoredSequence: UInt64 = 0
-    /// The compaction under way, if any; at most one at a time.
-    var compaction: Task<Void, Never>?
-    /// A store failure lost changes: the next compaction must rewrite the whole state.
-    var snapshotOwed = false
 
     /// Creates a greylist.
     ///
@@ -56,7 +52,7 @@ public actor Greylist {
     /// - Throws: ``GreylistError/invalidConfiguration(_:)`` listing every bad field;
     ///   ``GreylistError/storage(_:reason:)`` when the state directory cannot be used.
     public init(
-        configuration: Configuration = Configuration(),
+        configuration: GreylistConfiguration = GreylistConfiguration(),
         clock: WallClock = .system,
         events: (@Sendable (GreylistEvent) -> Void)? = nil,
         store: (any GreylistStore)? = nil
@@ -78,8 +74,8 @@ public actor Greylist {
             let snapshot = try store.load()
             (reasons, recentUsers) = Self.restore(snapshot, configuration: configuration, now: clock.nowMilliseconds, into: gate)
             for warning in snapshot.warnings { events?(.storageWarning(warning)) }
-            store.subscribe { [weak self] change in
-                await self?.applyRemote(change)
+            store.subscribe { [weak self] notice in
+                await self?.receive(notice)
             }
         }
     }
@@ -124,8 +120,9 @@ public actor Greylist {
     ///   - ip: The connection's peer address.
     ///   - kind: ``AuthenticationFailure/serviceUnavailable`` when the server could not check the
     ///     credentials; such a failure is reported but never counted.
-    /// - Returns: What happened; ``FailureOutcome/isBanned`` says the caller should close the
-    ///   stream. With a store, a ban is returned only once it is stored.
+    /// - Returns: What happened; ``FailureOutcome/closesStream`` is the verdict the caller acts
+    ///   on (close the stream now), dry run included. With a store, a ban is returned only once
+    ///   it is stored.
     @discardableResult
     public func recordFailedAuth(user: String, ip: IPAddress, kind: AuthenticationFailure = .invalidCredentials) async -> FailureOutcome {
         let outcome = countFailure(user: user, ip: ip, kind: kind)
@@ -150,8 +147,9 @@ public actor Greylist {
         guard !configuration.allowlist.contains(where: { $0.contains(ip) }) else { return .allowlisted }
         let now = clock.nowMilliseconds
         let key = banKey(for: ip)
-        if let slot = gate.slot(key), slot.expiresAt > now {
-            return .alreadyBanned(entry(key, slot))
+        let slot = gate.slot(key)
+        if let slot, slot.expiresAt > now {
+            return .alreadyBanned(entry(key, slot), dryRun: configuration.dryRun)
         }
         let matching = rules.filter { $0.matches(user) }
         guard !matching.isEmpty else { return .noRuleMatched }
@@ -170,15 +168,16 @@ public actor Greylist {
         }
         reportEvicted(counters: evicted)
         guard let tripped else { return .counted(rules: matching.map(\.rule.name)) }
-        return .banned(banByRule(key, rule: tripped.rule, user: user, now: now))
+        return .banned(banByRule(key, previous: slot, rule: tripped.rule, user: user, now: now), dryRun: configuration.dryRun)
     }
 
     /// Bans `key` for a tripped rule, escalating for repeat offenders: the key's previous ban
     /// stays in the ban table after it ends, as history, until `forgetAfter` has passed.
-    private func banByRule(_ key: IPNetwork, rule: Rule, user: String, now: Int64) -> BanEntry {
+    /// `slot` is the key's slot as read for this failure (no second lookup).
+    private func banByRule(_ key: IPNetwork, previous slot: BanSlot?, rule: GreylistRule, user: String, now: Int64) -> BanEntry {
         let escalation = configuration.escalation
         var previous = 0
-        if let slot = gate.slot(key), reasons.isRule(slot.reason),
+        if let slot, reasons.isRule(slot.reason),
            now < slot.expiresAt.addingClamped(escalation.forgetAfter.wholeMilliseconds) {
             previous = slot.banCount
         }
@@ -215,5 +214,11 @@ extension Int64 {
     func addingClamped(_ other: Int64) -> Int64 {
         let (sum, overflow) = addingReportingOverflow(other)
         return overflow ? (other > 0 ? .max : .min) : sum
+    }
+
+    /// Subtracts without trapping: saturates at the bounds.
+    func subtractingClamped(_ other: Int64) -> Int64 {
+        let (difference, overflow) = subtractingReportingOverflow(other)
+        return overflow ? (other < 0 ? .max : .min) : difference
     }
 }

@@ -1,5 +1,5 @@
 /// A parsed JSON value, kept whole so a configuration reader can report every bad field at once.
-public enum JSONValue: Hashable, Sendable, Codable, CustomStringConvertible {
+package enum JSONValue: Hashable, Sendable, Codable, CustomStringConvertible {
     /// `null`.
     case null
     /// `true` or `false`.
@@ -19,7 +19,7 @@ public enum JSONValue: Hashable, Sendable, Codable, CustomStringConvertible {
     ///
     /// - Parameter decoder: The decoder.
     /// - Throws: `DecodingError` when the input is not JSON.
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
             self = .null
@@ -41,7 +41,7 @@ public enum JSONValue: Hashable, Sendable, Codable, CustomStringConvertible {
     /// Encodes the value as JSON.
     ///
     /// - Parameter encoder: The encoder.
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .null: try container.encodeNil()
@@ -55,7 +55,7 @@ public enum JSONValue: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 
     /// The value as it would be written in JSON (strings quoted), for error messages.
-    public var description: String {
+    package var description: String {
         switch self {
         case .null: return "null"
         case .bool(let value): return String(value)

@@ -8,7 +8,7 @@ enum BanFlood {
         do {
             // A small compaction threshold so that a kill can land during a compaction too.
             let store = try JournalStore(directory: stateDirectory, synchronous: synchronous, compactionThreshold: 16_384)
-            let greylist = try Greylist(configuration: Configuration(), store: store)
+            let greylist = try Greylist(configuration: GreylistConfiguration(), store: store)
             // Continue after what an earlier run stored, so every run adds new addresses.
             let start = UInt32(await greylist.list().count)
             for index in 0..<UInt32(min(count, 1 << 24)) {

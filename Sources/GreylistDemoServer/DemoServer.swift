@@ -1,37 +1,23 @@
 import Dispatch
 import Foundation
-import Glibc
 import Greylist
-import Synchronization
+import GreylistXMPP
 
-/// The demo XMPP server: a listener whose accept loop asks the greylist before reading or writing
-/// a byte, client streams that report failed logins, the admin socket, reload and shutdown.
+/// The demo's composition root: it builds the greylist, the connection registry and the
+/// long-running services (accept loop, admin server, purge loop), starts them in order, reloads
+/// the configuration, and stops them in reverse.
 ///
-/// `@unchecked Sendable`: every mutable property is touched only on `queue`; Dispatch sources
-/// are not `Sendable`, so the compiler cannot check it. What the accept thread needs (the open
-/// connections and the settings for new ones) sits in `registry`, behind a `Mutex`.
+/// `@unchecked Sendable`: every mutable property is touched only on `queue`.
 final class DemoServer: @unchecked Sendable {
     let greylist: Greylist
     let log: Log
     private let queue = DispatchQueue(label: "greylist.demo.server")
     private let configurationPath: String?
     private var configuration: DemoConfiguration
-    private var acceptLoop: AcceptLoop?
-    private var summaryTimer: DispatchSourceTimer?
-    private var lastStatistics = GreylistStatistics()
-    private var purgeTask: Task<Void, Never>?
-    private var admin: AdminServer?
+    private let registry: ConnectionRegistry
+    private var services: [any ServerService] = []
+    private var summary: RefusalSummary?
     private var stopping = false
-    private let registry: Mutex<Registry>
-
-    /// Open connections and what the accept thread needs to admit new ones.
-    private struct Registry {
-        var connections: [ObjectIdentifier: Connection] = [:]
-        var maxConnections: Int
-        var settings: XMPPSettings
-        var limits: ConnectionLimits
-        var admitting = true
-    }
 
     /// The port the listener is bound to, known after ``start()``.
     private(set) var port = 0
@@ -40,25 +26,12 @@ final class DemoServer: @unchecked Sendable {
         self.configuration = configuration
         self.configurationPath = configurationPath
         self.log = log
-        self.registry = Mutex(Registry(maxConnections: configuration.server.maxConnections,
-                                       settings: Self.sessionSettings(configuration.server),
-                                       limits: Self.connectionLimits(configuration.server)))
-        self.greylist = try Greylist(configuration: configuration.greylist, events: { event in
-            switch event {
-            case .refused, .counterEvicted, .banEvicted:
-                // Per-connection and per-eviction lines are what make a flood expensive to log:
-                // these are summarised periodically instead.
-                break
-            case .failureRecorded(_, _, let kind, let outcome):
-                if case .banned = outcome { return }  // the ban line says it all
-                log.info(kind == .invalidCredentials ? event.description : "\(event.description) (not counted)")
-            default:
-                log.info(event.description)
-            }
-        })
+        let greylist = try Greylist(configuration: configuration.greylist, events: EventLogPolicy.sink(log))
+        self.greylist = greylist
+        self.registry = ConnectionRegistry(policy: Self.policy(configuration.server), greylist: greylist)
     }
 
-    /// Binds, starts accepting, serving admin requests and purging; returns the bound port.
+    /// Binds, then starts purging, serving admin requests and accepting; returns the bound port.
     ///
     /// - Throws: ``SystemError`` naming the address that could not be bound.
     @discardableResult
@@ -66,100 +39,54 @@ final class DemoServer: @unchecked Sendable {
         let server = configuration.server
         let address = try ListenAddress(host: server.host, port: server.port)
         let descriptor = try address.listen()
-        let boundPort = try Syscalls.localPort(descriptor)
+        let boundPort: Int
+        do {
+            boundPort = try Syscalls.localPort(descriptor)
+        } catch {
+            Syscalls.close(descriptor)
+            throw error
+        }
+        let acceptLoop = AcceptLoop(descriptor: descriptor, greylist: greylist, log: log) { [registry] client, peer in
+            registry.admit(client, from: peer)
+        }
+        var services: [any ServerService] = [PurgeLoop(greylist: greylist)]
         if !server.adminSocket.isEmpty {
-            let admin = AdminServer(path: server.adminSocket, greylist: greylist, log: log)
-            do {
-                try admin.start()
-            } catch {
-                Syscalls.close(descriptor)
-                throw error
+            services.append(AdminServer(path: server.adminSocket, greylist: greylist, log: log))
+        }
+        services.append(acceptLoop)
+        var started: [any ServerService] = []
+        do {
+            for service in services {
+                try service.start()
+                started.append(service)
             }
-            self.admin = admin
+        } catch {
+            let toStop = started
+            Task { for service in toStop.reversed() { await service.stop() } }
+            if started.count < services.count - 1 { Syscalls.close(descriptor) }
+            throw error
         }
-        let loop = AcceptLoop(descriptor: descriptor, greylist: greylist, log: log) { [self] client, peer in
-            admit(client, peer)
-        }
+        let summary = RefusalSummary(greylist: greylist, log: log, overCapacity: { acceptLoop.takeOverCapacity() },
+                                     openConnections: { [registry] in registry.count })
+        summary.schedule(every: server.refusalSummaryInterval)
         queue.sync {
             port = boundPort
-            acceptLoop = loop
-            scheduleSummary(every: server.refusalSummaryInterval)
+            self.services = services
+            self.summary = summary
         }
-        loop.start()
-        purgeTask = Task { [greylist] in await greylist.run() }
         logSettings(listening: (try? ListenAddress(host: server.host, port: boundPort))?.description ?? "port \(boundPort)")
         return boundPort
     }
 
-    /// Takes a connection the greylist let in, unless the server is full or stopping.
-    /// Runs on the accept thread.
-    private func admit(_ client: Int32, _ peer: IPAddress) -> Bool {
-        let admitted = registry.withLock { registry -> Connection? in
-            guard registry.admitting, registry.connections.count < registry.maxConnections,
-                  (try? Syscalls.setNonBlocking(client)) != nil else { return nil }
-            let connection = Connection(
-                descriptor: client, peer: peer, greylist: greylist, settings: registry.settings, limits: registry.limits,
-                queue: DispatchQueue(label: "greylist.demo.connection", target: .global()),
-                onClose: { [self] closed in self.registry.withLock { _ = $0.connections.removeValue(forKey: ObjectIdentifier(closed)) } }
-            )
-            registry.connections[ObjectIdentifier(connection)] = connection
-            return connection
-        }
-        admitted?.start()
-        return admitted != nil
-    }
-
-    private static func sessionSettings(_ server: ServerConfiguration) -> XMPPSettings {
-        XMPPSettings(domain: server.domain, users: server.users, maxStanzaBytes: server.maxStanzaBytes,
-                     maxDepth: server.maxDepth, maxAuthAttempts: server.maxAuthAttempts)
-    }
-
-    private static func connectionLimits(_ server: ServerConfiguration) -> ConnectionLimits {
-        func interval(_ duration: Duration) -> DispatchTimeInterval {
-            let (seconds, attoseconds) = duration.components
-            return .milliseconds(Int(clamping: seconds * 1_000 + attoseconds / 1_000_000_000_000_000))
-        }
-        let shortest = min(server.headerTimeout, server.authTimeout, server.idleTimeout)
-        return ConnectionLimits(
-            headerTimeout: interval(server.headerTimeout), authTimeout: interval(server.authTimeout),
-            idleTimeout: interval(server.idleTimeout),
-            headerTimeoutText: server.headerTimeout.configurationText, authTimeoutText: server.authTimeout.configurationText,
-            idleTimeoutText: server.idleTimeout.configurationText,
-            maxOutboxBytes: max(server.maxStanzaBytes * 4, 262_144),
-            timerResolution: interval(min(max(shortest / 10, .milliseconds(20)), .seconds(1)))
+    private static func policy(_ server: ServerConfiguration) -> ConnectionRegistry.Policy {
+        ConnectionRegistry.Policy(
+            maxConnections: server.maxConnections,
+            settings: XMPPSessionSettings(domain: server.domain, maxStanzaBytes: server.maxStanzaBytes, maxDepth: server.maxDepth,
+                                          maxAuthAttempts: server.maxAuthAttempts, headerTimeout: server.headerTimeout,
+                                          authTimeout: server.authTimeout, idleTimeout: server.idleTimeout),
+            accounts: Accounts(server.users),
+            maxOutboxBytes: max(server.maxStanzaBytes * 4, 262_144)
         )
-    }
-
-    // MARK: - Summaries
-
-    private func scheduleSummary(every interval: Duration) {
-        summaryTimer?.cancel()
-        let timer = DispatchSource.makeTimerSource(queue: queue)
-        let milliseconds = Int(clamping: interval.components.seconds * 1_000 + interval.components.attoseconds / 1_000_000_000_000_000)
-        timer.schedule(deadline: .now() + .milliseconds(milliseconds), repeating: .milliseconds(milliseconds))
-        timer.setEventHandler { [self] in summarize() }
-        summaryTimer = timer
-        timer.resume()
-    }
-
-    /// One line per interval with refusals and evictions, only when something happened.
-    private func summarize() {
-        let (refused, overCapacity) = acceptLoop?.takeCounts() ?? (0, 0)
-        let open = openConnections
-        Task { [self] in
-            let statistics = await greylist.statistics()
-            queue.async { [self] in
-                let previous = lastStatistics
-                lastStatistics = statistics
-                let bansEvicted = statistics.bansEvicted - previous.bansEvicted
-                let countersEvicted = statistics.countersEvicted - previous.countersEvicted
-                let wouldHaveRefused = statistics.wouldHaveRefused - previous.wouldHaveRefused
-                guard refused + overCapacity + bansEvicted + countersEvicted + wouldHaveRefused > 0 else { return }
-                log.info("summary: refused \(refused) connections, would have refused \(wouldHaveRefused) (dry run), "
-                    + "closed \(overCapacity) over the connection cap, evicted \(bansEvicted) bans and \(countersEvicted) counters; "
-                    + "\(statistics.activeBans) bans active, \(open) connections open, \(statistics.refused) refused in all")
-            }
-        }
     }
 
     private func logSettings(listening: String) {
@@ -214,13 +141,8 @@ final class DemoServer: @unchecked Sendable {
                         configuration.server.adminSocket = old.adminSocket
                         log.warning("reload: host, port and adminSocket changes take effect on restart")
                     }
-                    let server = configuration.server
-                    registry.withLock { registry in
-                        registry.maxConnections = server.maxConnections
-                        registry.settings = Self.sessionSettings(server)
-                        registry.limits = Self.connectionLimits(server)
-                    }
-                    scheduleSummary(every: fresh.server.refusalSummaryInterval)
+                    registry.update(Self.policy(configuration.server))
+                    summary?.schedule(every: fresh.server.refusalSummaryInterval)
                     log.info("reload applied from \(configurationPath); bans and counters kept")
                     completion(true)
                 }
@@ -228,37 +150,32 @@ final class DemoServer: @unchecked Sendable {
         }
     }
 
-    /// Stops accepting, ends every stream with `system-shutdown`, and calls `completion` when all
-    /// are closed (or after `grace`).
-    func stop(grace: DispatchTimeInterval = .seconds(3), completion: @escaping @Sendable () -> Void) {
+    /// Stops the services in reverse order (accepting first), ends every stream with
+    /// `system-shutdown`, waits for them to close (at most `grace`), stores what is pending, and
+    /// calls `completion`.
+    func stop(grace: Duration = .seconds(3), completion: @escaping @Sendable () -> Void) {
         queue.async { [self] in
             guard !stopping else { return }
             stopping = true
-            acceptLoop?.stop()
-            let open = registry.withLock { registry -> [Connection] in
-                registry.admitting = false
-                return Array(registry.connections.values)
-            }
-            log.info("shutting down: closing \(open.count) stream(s)")
-            summaryTimer?.cancel()
-            purgeTask?.cancel()
-            admin?.stop()
-            for connection in open { connection.shutDown() }
-            waitForConnections(until: .now() + grace, completion: completion)
-        }
-    }
-
-    private func waitForConnections(until deadline: DispatchTime, completion: @escaping @Sendable () -> Void) {
-        if openConnections == 0 || DispatchTime.now() >= deadline {
-            Task { [greylist, log] in
+            let services = services
+            summary?.cancel()
+            Task { [self] in
+                for service in services.reversed() { await service.stop() }
+                let open = registry.closeAdmission()
+                log.info("shutting down: closing \(open.count) stream(s)")
+                for connection in open { connection.shutDown() }
+                await waitForConnections(until: .now + grace)
                 await greylist.closeStore()
                 log.info("stopped")
                 completion()
             }
-            return
         }
-        queue.asyncAfter(deadline: .now() + .milliseconds(20)) { [self] in
-            waitForConnections(until: deadline, completion: completion)
+    }
+
+    /// Polls the registry until it is empty or `deadline` passes (a shutdown happens once).
+    private func waitForConnections(until deadline: ContinuousClock.Instant) async {
+        while registry.count > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
         }
     }
 
@@ -274,6 +191,7 @@ final class DemoServer: @unchecked Sendable {
 
     /// Open client connections now (for tests and summaries).
     var openConnections: Int {
-        registry.withLock { $0.connections.count }
+        registry.count
     }
 }
+

@@ -19,13 +19,13 @@ import Testing
           "cleanupInterval": "90s"
         }
         """
-        let configuration = try Configuration(json: Data(json.utf8))
+        let configuration = try GreylistConfiguration(json: Data(json.utf8))
         #expect(configuration.dryRun)
         #expect(configuration.allowlist == [.cidr("127.0.0.0/8"), .cidr("2001:db8::/32")])
         #expect(configuration.prefixLength == .init(ipv4: 24, ipv6: 48))
         #expect(configuration.rules == [
-            Rule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$", maxFailures: 1, window: .seconds(600), banFor: .seconds(14_400)),
-            Rule(name: "any", pattern: nil, maxFailures: 5, window: .seconds(300), banFor: .seconds(5_400)),
+            GreylistRule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$", maxFailures: 1, window: .seconds(600), banFor: .seconds(14_400)),
+            GreylistRule(name: "any", pattern: nil, maxFailures: 5, window: .seconds(300), banFor: .seconds(5_400)),
         ])
         #expect(configuration.escalation == .init(factor: 3, maxBan: .seconds(604_800), forgetAfter: .seconds(86_400)))
         #expect(configuration.limits == .init(maxBans: 1_000, maxTrackedAddresses: 2_000))
@@ -34,7 +34,7 @@ import Testing
 
     @Test("an empty object is the all-defaults configuration")
     func emptyIsDefault() throws {
-        #expect(try Configuration(json: Data("{}".utf8)) == Configuration())
+        #expect(try GreylistConfiguration(json: Data("{}".utf8)) == GreylistConfiguration())
     }
 
     @Test("reports every bad field at once with its path and value")
@@ -56,7 +56,7 @@ import Testing
         }
         """
         do {
-            _ = try Configuration(json: Data(json.utf8))
+            _ = try GreylistConfiguration(json: Data(json.utf8))
             Issue.record("accepted a bad configuration")
         } catch {
             guard case .invalidConfiguration(let issues) = error else {
@@ -88,7 +88,7 @@ import Testing
 
     @Test("refuses text that is not JSON, saying so")
     func refusesNonJSON() {
-        #expect(throws: GreylistError.self) { try Configuration(json: Data("{ rules: ".utf8)) }
+        #expect(throws: GreylistError.self) { try GreylistConfiguration(json: Data("{ rules: ".utf8)) }
     }
 
     @Test("reads durations with units or whole seconds", arguments: [
@@ -96,7 +96,7 @@ import Testing
         ("\"1h30m\"", 5_400_000), ("\"250ms\"", 250), ("\"2w\"", 1_209_600_000), ("45", 45_000),
     ] as [(String, Int64)])
     func readsDurations(text: String, milliseconds: Int64) throws {
-        let configuration = try Configuration(json: Data("{\"cleanupInterval\": \(text)}".utf8))
+        let configuration = try GreylistConfiguration(json: Data("{\"cleanupInterval\": \(text)}".utf8))
         #expect(configuration.cleanupInterval == .milliseconds(milliseconds))
     }
 
@@ -105,26 +105,26 @@ import Testing
     ])
     func refusesDurations(text: String) {
         #expect(throws: GreylistError.self) {
-            try Configuration(json: Data("{\"cleanupInterval\": \(text)}".utf8))
+            try GreylistConfiguration(json: Data("{\"cleanupInterval\": \(text)}".utf8))
         }
     }
 
     @Test("writes the file form and reads it back unchanged")
     func roundTrips() throws {
-        let original = Configuration(
+        let original = GreylistConfiguration(
             dryRun: true, allowlist: [.cidr("192.0.2.0/24")], prefixLength: .init(ipv4: 30, ipv6: 56),
-            rules: [botnetRule, Rule(name: "slow", maxFailures: 10, window: .seconds(3_600), banFor: .seconds(5_400))],
+            rules: [botnetRule, GreylistRule(name: "slow", maxFailures: 10, window: .seconds(3_600), banFor: .seconds(5_400))],
             escalation: .init(factor: 1.5, maxBan: .seconds(86_400), forgetAfter: .seconds(7_200)),
             limits: .init(maxBans: 50, maxTrackedAddresses: 60), cleanupInterval: .seconds(30)
         )
         let data = try JSONEncoder().encode(original)
-        #expect(try Configuration(json: data) == original)
-        #expect(try JSONDecoder().decode(Configuration.self, from: data) == original)
+        #expect(try GreylistConfiguration(json: data) == original)
+        #expect(try JSONDecoder().decode(GreylistConfiguration.self, from: data) == original)
     }
 
     @Test("validate() finds a pattern that does not compile when built in code")
     func validatesInCode() {
-        let configuration = Configuration(rules: [Rule(name: "bad", pattern: "[a-")])
+        let configuration = GreylistConfiguration(rules: [GreylistRule(name: "bad", pattern: "[a-")])
         #expect(throws: GreylistError.self) { try configuration.validate() }
         #expect(throws: GreylistError.self) { try Greylist(configuration: configuration) }
     }
@@ -139,7 +139,7 @@ import Testing
             return
         }
         var issues: [ConfigurationIssue] = []
-        let configuration = Configuration(reading: sections["greylist"], path: "greylist") { issues.append($0) }
+        let configuration = GreylistConfiguration(reading: sections["greylist"], path: "greylist") { issues.append($0) }
         #expect(issues.isEmpty, "\(issues)")
         #expect(!configuration.rules.isEmpty)
     }

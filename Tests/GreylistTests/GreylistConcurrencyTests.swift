@@ -6,7 +6,7 @@ import Testing
     @Test("many threads check while bans are placed, lifted and purged; counts add up")
     func concurrentChecks() async throws {
         let clock = ManualClock()
-        let greylist = try Greylist(configuration: Configuration(rules: [botnetRule]), clock: clock.wallClock)
+        let greylist = try Greylist(configuration: GreylistConfiguration(rules: [botnetRule]), clock: clock.wallClock)
         let sources = (0..<64).map { IPAddress(ipv4: 0xC000_0200 + UInt32($0)) }
         for source in sources.prefix(32) {
             await greylist.recordFailedAuth(user: "bad_user_12345", ip: source)

@@ -8,7 +8,7 @@ import Testing
 
     @Test("a flood of distinct sources never grows the ban table past maxBans; the soonest-expiring goes first")
     func banCap() async throws {
-        let configuration = Configuration(rules: [botnetRule], limits: .init(maxBans: 100, maxTrackedAddresses: 1_000))
+        let configuration = GreylistConfiguration(rules: [botnetRule], limits: .init(maxBans: 100, maxTrackedAddresses: 1_000))
         let greylist = try Greylist(configuration: configuration, clock: clock.wallClock, events: recorder.sink)
         try await greylist.ban(.cidr("192.0.2.0/24"), for: .seconds(30 * 86_400), reason: "long")
         for index in 0..<1_000 {
@@ -31,8 +31,8 @@ import Testing
 
     @Test("a flood of distinct failing sources never grows the counter table past maxTrackedAddresses")
     func counterCap() async throws {
-        let counting = Rule(name: "guessing", maxFailures: 3, window: .seconds(600), banFor: .seconds(600))
-        let configuration = Configuration(rules: [counting], limits: .init(maxBans: 10, maxTrackedAddresses: 50))
+        let counting = GreylistRule(name: "guessing", maxFailures: 3, window: .seconds(600), banFor: .seconds(600))
+        let configuration = GreylistConfiguration(rules: [counting], limits: .init(maxBans: 10, maxTrackedAddresses: 50))
         let greylist = try Greylist(configuration: configuration, clock: clock.wallClock, events: recorder.sink)
         let kept = IPAddress.literal("192.0.2.1")
         await greylist.recordFailedAuth(user: "alice", ip: kept)
@@ -53,12 +53,12 @@ import Testing
 
     @Test("lowering the caps by reload evicts down to them")
     func shrinkingCaps() async throws {
-        let greylist = try Greylist(configuration: Configuration(rules: [botnetRule]), clock: clock.wallClock, events: recorder.sink)
+        let greylist = try Greylist(configuration: GreylistConfiguration(rules: [botnetRule]), clock: clock.wallClock, events: recorder.sink)
         for index in 0..<20 {
             clock.advance(by: .seconds(1))
             await greylist.recordFailedAuth(user: "bad_user_12345", ip: IPAddress(ipv4: 0x0A00_0000 + UInt32(index)))
         }
-        try await greylist.apply(Configuration(rules: [botnetRule], limits: .init(maxBans: 5, maxTrackedAddresses: 5)))
+        try await greylist.apply(GreylistConfiguration(rules: [botnetRule], limits: .init(maxBans: 5, maxTrackedAddresses: 5)))
         let statistics = await greylist.statistics()
         #expect(statistics.activeBans == 5)
         #expect(statistics.trackedAddresses == 0)

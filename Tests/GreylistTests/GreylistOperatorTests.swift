@@ -6,7 +6,7 @@ import Testing
     let clock = ManualClock()
     let recorder = EventRecorder()
 
-    func makeGreylist(_ configuration: Configuration = Configuration(rules: [botnetRule])) throws -> Greylist {
+    func makeGreylist(_ configuration: GreylistConfiguration = GreylistConfiguration(rules: [botnetRule])) throws -> Greylist {
         try Greylist(configuration: configuration, clock: clock.wallClock, events: recorder.sink)
     }
 
@@ -34,7 +34,7 @@ import Testing
         #expect(greylist.shouldAccept(ip: .literal("192.0.2.2")))
         #expect(!greylist.shouldAccept(ip: .literal("198.51.100.1")))
         // History forgotten: the next ban is a first ban again.
-        guard case .banned(let again) = await greylist.recordFailedAuth(user: "bad_user_12345", ip: .literal("192.0.2.1")) else {
+        guard case .banned(let again, _) = await greylist.recordFailedAuth(user: "bad_user_12345", ip: .literal("192.0.2.1")) else {
             Issue.record("expected a ban")
             return
         }
@@ -76,8 +76,8 @@ import Testing
 
     @Test("purging removes expired bans, reports each, and forgets stale counters")
     func purge() async throws {
-        let counting = Rule(name: "guessing", maxFailures: 5, window: .seconds(60), banFor: .seconds(600))
-        let greylist = try makeGreylist(Configuration(rules: [botnetRule, counting], escalation: .init(forgetAfter: .seconds(60))))
+        let counting = GreylistRule(name: "guessing", maxFailures: 5, window: .seconds(60), banFor: .seconds(600))
+        let greylist = try makeGreylist(GreylistConfiguration(rules: [botnetRule, counting], escalation: .init(forgetAfter: .seconds(60))))
         await greylist.recordFailedAuth(user: "bad_user_12345", ip: .literal("192.0.2.1"))
         try await greylist.ban(.cidr("192.0.2.0/24"), for: .seconds(10 * 3_600), reason: "long")
         await greylist.recordFailedAuth(user: "alice", ip: .literal("192.0.2.200"))
@@ -109,17 +109,17 @@ import Testing
 
     @Test("a new configuration keeps bans and counters, drops counters of removed rules")
     func reloadKeepsState() async throws {
-        let counting = Rule(name: "guessing", maxFailures: 3, window: .seconds(600), banFor: .seconds(600))
-        let greylist = try makeGreylist(Configuration(rules: [botnetRule, counting]))
+        let counting = GreylistRule(name: "guessing", maxFailures: 3, window: .seconds(600), banFor: .seconds(600))
+        let greylist = try makeGreylist(GreylistConfiguration(rules: [botnetRule, counting]))
         await greylist.recordFailedAuth(user: "bad_user_12345", ip: .literal("192.0.2.1"))
         await greylist.recordFailedAuth(user: "alice", ip: .literal("192.0.2.2"))
         await greylist.recordFailedAuth(user: "alice", ip: .literal("192.0.2.2"))
-        let renamed = Rule(name: "renamed", maxFailures: 3, window: .seconds(600), banFor: .seconds(600))
-        try await greylist.apply(Configuration(rules: [counting, renamed]))
+        let renamed = GreylistRule(name: "renamed", maxFailures: 3, window: .seconds(600), banFor: .seconds(600))
+        try await greylist.apply(GreylistConfiguration(rules: [counting, renamed]))
         #expect(!greylist.shouldAccept(ip: .literal("192.0.2.1")))
         // "guessing" kept its two failures: the third trips it; "renamed" starts from zero.
         let outcome = await greylist.recordFailedAuth(user: "alice", ip: .literal("192.0.2.2"))
-        guard case .banned(let entry) = outcome else {
+        guard case .banned(let entry, _) = outcome else {
             Issue.record("expected a ban, got \(outcome)")
             return
         }
@@ -131,7 +131,7 @@ import Testing
     func invalidReload() async throws {
         let greylist = try makeGreylist()
         await #expect(throws: GreylistError.self) {
-            try await greylist.apply(Configuration(rules: [Rule(name: "x", pattern: "(")]))
+            try await greylist.apply(GreylistConfiguration(rules: [GreylistRule(name: "x", pattern: "(")]))
         }
         #expect(await greylist.recordFailedAuth(user: "bad_user_12345", ip: .literal("192.0.2.1")).isBanned)
     }
@@ -140,11 +140,11 @@ import Testing
     func reloadChangesAcceptPath() async throws {
         let greylist = try makeGreylist()
         await greylist.recordFailedAuth(user: "bad_user_12345", ip: .literal("192.0.2.1"))
-        try await greylist.apply(Configuration(dryRun: true, rules: [botnetRule]))
+        try await greylist.apply(GreylistConfiguration(dryRun: true, rules: [botnetRule]))
         #expect(greylist.shouldAccept(ip: .literal("192.0.2.1")))
-        try await greylist.apply(Configuration(allowlist: [.cidr("192.0.2.1/32")], rules: [botnetRule]))
+        try await greylist.apply(GreylistConfiguration(allowlist: [.cidr("192.0.2.1/32")], rules: [botnetRule]))
         #expect(greylist.shouldAccept(ip: .literal("192.0.2.1")))
-        try await greylist.apply(Configuration(rules: [botnetRule]))
+        try await greylist.apply(GreylistConfiguration(rules: [botnetRule]))
         #expect(!greylist.shouldAccept(ip: .literal("192.0.2.1")))
     }
 }

@@ -6,7 +6,7 @@ import Testing
     let clock = ManualClock(Date())
     let recorder = EventRecorder()
 
-    func open(_ directory: String, threshold: Int = 1 << 20, configuration: Configuration = Configuration(rules: [botnetRule])) throws -> (Greylist, JournalStore) {
+    func open(_ directory: String, threshold: Int = 1 << 20, configuration: GreylistConfiguration = GreylistConfiguration(rules: [botnetRule])) throws -> (Greylist, JournalStore) {
         let store = try JournalStore(directory: directory, compactionThreshold: threshold)
         return (try Greylist(configuration: configuration, clock: clock.wallClock, events: recorder.sink, store: store), store)
     }
@@ -15,7 +15,7 @@ import Testing
     func restartKeepsState() async throws {
         let directory = temporaryStateDirectory()
         var (greylist, store) = try open(directory)
-        guard case .banned(let first) = await greylist.recordFailedAuth(user: "bad_user_12345", ip: .literal("203.0.113.1")) else {
+        guard case .banned(let first, _) = await greylist.recordFailedAuth(user: "bad_user_12345", ip: .literal("203.0.113.1")) else {
             Issue.record("expected a ban")
             return
         }
@@ -37,7 +37,7 @@ import Testing
         await store.close()
         (greylist, store) = try open(directory)
         #expect(greylist.shouldAccept(ip: .literal("203.0.113.1")))
-        guard case .banned(let second) = await greylist.recordFailedAuth(user: "bad_user_12345", ip: .literal("203.0.113.1")) else {
+        guard case .banned(let second, _) = await greylist.recordFailedAuth(user: "bad_user_12345", ip: .literal("203.0.113.1")) else {
             Issue.record("expected a ban")
             return
         }
@@ -124,7 +124,7 @@ import Testing
     @Test("bans from other nodes arrive through the store seam and refuse at once")
     func remoteChanges() async throws {
         let store = RemoteStoreDouble()
-        let greylist = try Greylist(configuration: Configuration(rules: [botnetRule]), clock: clock.wallClock, events: recorder.sink, store: store)
+        let greylist = try Greylist(configuration: GreylistConfiguration(rules: [botnetRule]), clock: clock.wallClock, events: recorder.sink, store: store)
         let entry = BanEntry(network: .cidr("203.0.113.0/24"), reason: .rule("botnet"), user: "bad_user_1",
                              bannedAt: clock.now, expiresAt: clock.now.addingTimeInterval(600))
         await store.deliver(.banned(entry), to: greylist)
@@ -136,7 +136,7 @@ import Testing
 
     @Test("export lists bans and remembered histories")
     func export() async throws {
-        let greylist = try Greylist(configuration: Configuration(rules: [botnetRule]), clock: clock.wallClock)
+        let greylist = try Greylist(configuration: GreylistConfiguration(rules: [botnetRule]), clock: clock.wallClock)
         await greylist.recordFailedAuth(user: "bad_user_12345", ip: .literal("203.0.113.1"))
         #expect(await greylist.export().bans.map(\.network) == [.cidr("203.0.113.1/32")])
         clock.advance(by: .seconds(4 * 3_600))
@@ -148,21 +148,21 @@ import Testing
 
 /// A shared-backend stand-in: it stores nothing and hands the greylist changes "from other nodes".
 final class RemoteStoreDouble: GreylistStore {
-    private let handler = LockedValue<(@Sendable (GreylistChange) async -> Void)?>(nil)
+    private let handler = LockedValue<(@Sendable (GreylistStoreNotice) async -> Void)?>(nil)
     private let log = LockedValue<[GreylistChange]>([])
 
     var appended: [GreylistChange] { log.withLock { $0 } }
 
     func load() throws(GreylistError) -> GreylistSnapshot { GreylistSnapshot() }
-    func append(_ change: GreylistChange) -> UInt64 { log.withLock { $0.append(change); return UInt64($0.count) } }
+    func append(_ change: GreylistChange, state: () -> GreylistSnapshot) -> UInt64 {
+        log.withLock { $0.append(change); return UInt64($0.count) }
+    }
     func waitUntilStored(_ sequence: UInt64) async throws(GreylistError) {}
-    var wantsCompaction: Bool { false }
-    func beginCompaction() -> UInt64 { 0 }
-    func finishCompaction(_ point: UInt64, snapshot: GreylistSnapshot) async throws(GreylistError) {}
-    func subscribe(_ handler: @escaping @Sendable (GreylistChange) async -> Void) { self.handler.withLock { $0 = handler } }
+    func close() async {}
+    func subscribe(_ handler: @escaping @Sendable (GreylistStoreNotice) async -> Void) { self.handler.withLock { $0 = handler } }
 
     /// Delivers a change as a backend would: in order, each applied before the next.
     func deliver(_ change: GreylistChange, to greylist: Greylist) async {
-        await handler.withLock { $0 }?(change)
+        await handler.withLock { $0 }?(.remoteChange(change))
     }
 }

@@ -6,7 +6,7 @@ import Testing
     let clock = ManualClock()
     let recorder = EventRecorder()
 
-    func makeGreylist(_ configuration: Configuration = Configuration(rules: [botnetRule])) throws -> Greylist {
+    func makeGreylist(_ configuration: GreylistConfiguration = GreylistConfiguration(rules: [botnetRule])) throws -> Greylist {
         try Greylist(configuration: configuration, clock: clock.wallClock, events: recorder.sink)
     }
 
@@ -16,7 +16,7 @@ import Testing
         let bot = IPAddress.literal("203.0.113.7")
         #expect(greylist.shouldAccept(ip: bot))
         let outcome = await greylist.recordFailedAuth(user: "bad_user_348211", ip: bot)
-        guard case .banned(let entry) = outcome else {
+        guard case .banned(let entry, _) = outcome else {
             Issue.record("expected a ban, got \(outcome)")
             return
         }
@@ -54,8 +54,8 @@ import Testing
 
     @Test("maxFailures within the window trips the rule; failures outside the window do not")
     func thresholdAndWindow() async throws {
-        let rule = Rule(name: "guessing", maxFailures: 3, window: .seconds(60), banFor: .seconds(600))
-        let greylist = try makeGreylist(Configuration(rules: [rule], escalation: .init(factor: 1)))
+        let rule = GreylistRule(name: "guessing", maxFailures: 3, window: .seconds(60), banFor: .seconds(600))
+        let greylist = try makeGreylist(GreylistConfiguration(rules: [rule], escalation: .init(factor: 1)))
         let source = IPAddress.literal("192.0.2.50")
         #expect(await greylist.recordFailedAuth(user: "alice", ip: source) == .counted(rules: ["guessing"]))
         clock.advance(by: .seconds(30))
@@ -71,13 +71,13 @@ import Testing
 
     @Test("a failure feeds every matching rule and the first rule in order that trips bans")
     func firstTrippingRuleBans() async throws {
-        let broad = Rule(name: "broad", maxFailures: 2, window: .seconds(600), banFor: .seconds(60))
-        let bots = Rule(name: "bots", pattern: "^bot", maxFailures: 2, window: .seconds(600), banFor: .seconds(3_600))
-        let greylist = try makeGreylist(Configuration(rules: [broad, bots]))
+        let broad = GreylistRule(name: "broad", maxFailures: 2, window: .seconds(600), banFor: .seconds(60))
+        let bots = GreylistRule(name: "bots", pattern: "^bot", maxFailures: 2, window: .seconds(600), banFor: .seconds(3_600))
+        let greylist = try makeGreylist(GreylistConfiguration(rules: [broad, bots]))
         let source = IPAddress.literal("192.0.2.60")
         #expect(await greylist.recordFailedAuth(user: "bot1", ip: source) == .counted(rules: ["broad", "bots"]))
         let outcome = await greylist.recordFailedAuth(user: "bot2", ip: source)
-        guard case .banned(let entry) = outcome else {
+        guard case .banned(let entry, _) = outcome else {
             Issue.record("expected a ban, got \(outcome)")
             return
         }
@@ -100,8 +100,8 @@ import Testing
 
     @Test("a successful login clears failure counters but not bans")
     func successClearsCounters() async throws {
-        let rule = Rule(name: "guessing", maxFailures: 2, window: .seconds(600), banFor: .seconds(600))
-        let greylist = try makeGreylist(Configuration(rules: [rule]))
+        let rule = GreylistRule(name: "guessing", maxFailures: 2, window: .seconds(600), banFor: .seconds(600))
+        let greylist = try makeGreylist(GreylistConfiguration(rules: [rule]))
         let source = IPAddress.literal("192.0.2.80")
         await greylist.recordFailedAuth(user: "alice", ip: source)
         await greylist.recordSuccessfulAuth(user: "alice", ip: source)
@@ -113,7 +113,7 @@ import Testing
 
     @Test("an allowlisted address is never counted or banned, even inside a manual network ban")
     func allowlist() async throws {
-        let greylist = try makeGreylist(Configuration(allowlist: [.cidr("10.0.0.0/8")], rules: [botnetRule]))
+        let greylist = try makeGreylist(GreylistConfiguration(allowlist: [.cidr("10.0.0.0/8")], rules: [botnetRule]))
         let trusted = IPAddress.literal("10.1.2.3")
         #expect(await greylist.recordFailedAuth(user: "bad_user_12345", ip: trusted) == .allowlisted)
         #expect(greylist.shouldAccept(ip: trusted))
@@ -137,7 +137,7 @@ import Testing
 
     @Test("a configurable IPv4 prefix bans the whole block")
     func ipv4Prefix() async throws {
-        let greylist = try makeGreylist(Configuration(prefixLength: .init(ipv4: 24), rules: [botnetRule]))
+        let greylist = try makeGreylist(GreylistConfiguration(prefixLength: .init(ipv4: 24), rules: [botnetRule]))
         await greylist.recordFailedAuth(user: "bad_user_10001", ip: .literal("198.51.100.9"))
         #expect(!greylist.shouldAccept(ip: .literal("198.51.100.200")))
         #expect(greylist.shouldAccept(ip: .literal("198.51.101.1")))
@@ -145,14 +145,14 @@ import Testing
 
     @Test("repeat offenders get banFor × factor^n up to maxBan; history decays after forgetAfter")
     func escalationAndDecay() async throws {
-        let rule = Rule(name: "botnet", pattern: "^bad", banFor: .seconds(3_600))
-        let escalation = Configuration.Escalation(factor: 2, maxBan: .seconds(5 * 3_600), forgetAfter: .seconds(86_400))
-        let greylist = try makeGreylist(Configuration(rules: [rule], escalation: escalation))
+        let rule = GreylistRule(name: "botnet", pattern: "^bad", banFor: .seconds(3_600))
+        let escalation = GreylistConfiguration.Escalation(factor: 2, maxBan: .seconds(5 * 3_600), forgetAfter: .seconds(86_400))
+        let greylist = try makeGreylist(GreylistConfiguration(rules: [rule], escalation: escalation))
         let bot = IPAddress.literal("203.0.113.99")
         var lengths: [Duration] = []
         var counts: [Int] = []
         for _ in 0..<4 {
-            guard case .banned(let entry) = await greylist.recordFailedAuth(user: "bad", ip: bot) else {
+            guard case .banned(let entry, _) = await greylist.recordFailedAuth(user: "bad", ip: bot) else {
                 Issue.record("expected a ban")
                 return
             }
@@ -164,7 +164,7 @@ import Testing
         #expect(counts == [1, 2, 3, 4])
         // A day and a minute after the last ban ended, nothing is remembered.
         clock.advance(by: .seconds(86_400))
-        guard case .banned(let fresh) = await greylist.recordFailedAuth(user: "bad", ip: bot) else {
+        guard case .banned(let fresh, _) = await greylist.recordFailedAuth(user: "bad", ip: bot) else {
             Issue.record("expected a ban")
             return
         }
@@ -177,7 +177,7 @@ import Testing
         let greylist = try makeGreylist()
         let bot = IPAddress.literal("203.0.113.1")
         await greylist.recordFailedAuth(user: "bad_user_11111", ip: bot)
-        guard case .alreadyBanned(let entry) = await greylist.recordFailedAuth(user: "bad_user_22222", ip: bot) else {
+        guard case .alreadyBanned(let entry, _) = await greylist.recordFailedAuth(user: "bad_user_22222", ip: bot) else {
             Issue.record("expected alreadyBanned")
             return
         }
@@ -187,7 +187,7 @@ import Testing
 
     @Test("dry run accepts everything and reports what it would have refused")
     func dryRun() async throws {
-        let greylist = try makeGreylist(Configuration(dryRun: true, rules: [botnetRule]))
+        let greylist = try makeGreylist(GreylistConfiguration(dryRun: true, rules: [botnetRule]))
         let bot = IPAddress.literal("203.0.113.7")
         #expect(await greylist.recordFailedAuth(user: "bad_user_348211", ip: bot).isBanned)
         #expect(greylist.isDryRun)

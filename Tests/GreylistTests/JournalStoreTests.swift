@@ -27,7 +27,7 @@ func temporaryStateDirectory() -> String {
         try await store.waitUntilStored(store.append(.removed(.cidr("10.0.0.9/32"))))
         await store.close()
 
-        let reopened = try JournalStore(directory: directory)
+        let reopened = try await JournalStore.open(directory: directory)
         let snapshot = try reopened.load()
         #expect(snapshot.bans.map(\.network.description) == (4...8).map { "10.0.0.\($0)/32" })
         #expect(snapshot.warnings.isEmpty)
@@ -39,10 +39,13 @@ func temporaryStateDirectory() -> String {
         let directory = temporaryStateDirectory()
         let store = try JournalStore(directory: directory)
         #expect(throws: GreylistError.storage(directory, reason: "in use by another process (lock held)")) {
-            try JournalStore(directory: directory, lockTimeout: .milliseconds(100))
+            try JournalStore(directory: directory)
+        }
+        await #expect(throws: GreylistError.storage(directory, reason: "in use by another process (lock held)")) {
+            try await JournalStore.open(directory: directory, lockTimeout: .milliseconds(100))
         }
         await store.close()
-        _ = try JournalStore(directory: directory)
+        _ = try await JournalStore.open(directory: directory)
     }
 
     @Test("a directory that cannot be created or written is a clear error at start-up")
@@ -91,7 +94,7 @@ func temporaryStateDirectory() -> String {
         try await store.waitUntilStored(store.append(.banned(manualBan("198.51.100.7/32"))))
         await store.close()
         // Reopening consolidates the journal into the snapshot.
-        let consolidating = try JournalStore(directory: directory)
+        let consolidating = try await JournalStore.open(directory: directory)
         #expect(try consolidating.load().bans.count == 1)
         await consolidating.close()
 
@@ -103,7 +106,7 @@ func temporaryStateDirectory() -> String {
             bytes[bytes.count - 5] ^= 0x01
         }
         try bytes.write(to: URL(fileURLWithPath: path))
-        let reopened = try JournalStore(directory: directory)
+        let reopened = try await JournalStore.open(directory: directory)
         let snapshot = try reopened.load()
         #expect(snapshot.warnings.contains { $0.contains("snapshot is damaged") })
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).contains { $0.hasPrefix("snapshot.damaged-") })
@@ -122,7 +125,7 @@ func temporaryStateDirectory() -> String {
         let secondLine = bytes.firstIndex(of: 0x0A)! + 20
         bytes[secondLine] ^= 0x20
         try bytes.write(to: URL(fileURLWithPath: "\(directory)/\(name)"))
-        let reopened = try JournalStore(directory: directory)
+        let reopened = try await JournalStore.open(directory: directory)
         let snapshot = try reopened.load()
         #expect(snapshot.bans.map(\.network.description) == ["192.0.2.1/32", "192.0.2.3/32"])
         #expect(snapshot.warnings.contains { $0.contains("line 2") })
@@ -135,7 +138,7 @@ func temporaryStateDirectory() -> String {
         let directory = temporaryStateDirectory()
         let store = try JournalStore(directory: directory)
         _ = try store.load()
-        let greylist = try Greylist(configuration: Configuration(), clock: clock.wallClock, store: store)
+        let greylist = try Greylist(configuration: GreylistConfiguration(), clock: clock.wallClock, store: store)
         let before = store.batchesWritten
         await withTaskGroup(of: Void.self) { group in
             for index in 0..<2_000 {

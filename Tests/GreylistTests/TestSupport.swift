@@ -46,7 +46,7 @@ extension IPNetwork {
 }
 
 /// The seed's rule: one matching failure bans for four hours.
-let botnetRule = Rule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$", banFor: .seconds(4 * 3_600))
+let botnetRule = GreylistRule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$", banFor: .seconds(4 * 3_600))
 
 /// Runs blocking work (socket reads, child-process pipes, waits) on a serial queue of its own,
 /// which Dispatch backs with an overcommit thread: never on the Swift concurrency pool or the
@@ -62,5 +62,12 @@ enum Blocking {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue(label: "greylist.tests.blocking").async { continuation.resume(with: Result { try body() }) }
         }
+    }
+}
+
+extension JournalStore {
+    /// Appends a change outside a greylist: no state to snapshot, so compaction writes an empty one.
+    func append(_ change: GreylistChange) -> UInt64 {
+        append(change) { GreylistSnapshot() }
     }
 }

@@ -27,7 +27,7 @@ final class Fixtures: Sendable {
     func table(bans: Int, ipv6: Bool) async -> Table {
         let name = "\(bans)-\(ipv6)"
         if let table = tables.withLock({ $0[name] }) { return table }
-        let greylist = try! Greylist(configuration: Configuration(limits: .init(maxBans: bans + 1)))
+        let greylist = try! Greylist(configuration: GreylistConfiguration(limits: .init(maxBans: bans + 1)))
         var baseline: [UInt128: Int64] = [:]
         baseline.reserveCapacity(bans)
         var banned: [IPAddress] = []

@@ -7,9 +7,9 @@ import Greylist
 func makeGreylist(rules count: Int) -> Greylist {
     // 99 patterns that never match typical names, then the seed's rule last, so a matching name
     // is tried against all of them.
-    var rules = (0..<(count - 1)).map { Rule(name: "decoy\($0)", pattern: "^decoy_\($0)_[a-z]{3,}[0-9]+$") }
-    rules.append(Rule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$"))
-    return try! Greylist(configuration: Configuration(rules: rules, limits: .init(maxBans: 10_000_000, maxTrackedAddresses: 10_000_000)))
+    var rules = (0..<(count - 1)).map { GreylistRule(name: "decoy\($0)", pattern: "^decoy_\($0)_[a-z]{3,}[0-9]+$") }
+    rules.append(GreylistRule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$"))
+    return try! Greylist(configuration: GreylistConfiguration(rules: rules, limits: .init(maxBans: 10_000_000, maxTrackedAddresses: 10_000_000)))
 }
 
 let benchmarks: @Sendable () -> Void = {

@@ -16,7 +16,7 @@ func source(_ index: Int) -> IPAddress {
     IPAddress(bits: UInt128(0x2001_0db8) << 96 | UInt128(index) << 64 | 1)
 }
 
-let seedRule = Rule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$", banFor: .seconds(4 * 3_600))
+let seedRule = GreylistRule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$", banFor: .seconds(4 * 3_600))
 
 /// The measurements run off the main actor, so each call into the greylist is not also a hop
 /// between the main thread and the pool (which would measure the harness, not the library).
@@ -25,7 +25,7 @@ enum Measurement {
 switch mode {
 case "per-ban":
     let count = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2])! : 1_000_000
-    let greylist = try Greylist(configuration: Configuration(rules: [seedRule], limits: .init(maxBans: count + 1, maxTrackedAddresses: count + 1)))
+    let greylist = try Greylist(configuration: GreylistConfiguration(rules: [seedRule], limits: .init(maxBans: count + 1, maxTrackedAddresses: count + 1)))
     _ = await greylist.recordFailedAuth(user: "bad_user_00000", ip: source(count))
     let before = residentBytes()
     for index in 0..<count {
@@ -38,7 +38,7 @@ case "per-ban":
     print(String(format: "bytes per ban (everything: the ban table with its free slots, reasons, recent usernames): %.1f", Double(after - before) / Double(statistics.activeBans - 1)))
 case "flood":
     let count = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2])! : 10_000_000
-    let greylist = try Greylist(configuration: Configuration(rules: [seedRule], limits: .init(maxBans: 1_000_000, maxTrackedAddresses: 1_000_000)))
+    let greylist = try Greylist(configuration: GreylistConfiguration(rules: [seedRule], limits: .init(maxBans: 1_000_000, maxTrackedAddresses: 1_000_000)))
     let start = Date()
     print("failures,resident_mib,active_bans,tracked,bans_evicted,seconds")
     for index in 0..<count {

@@ -43,16 +43,19 @@ final class AcceptGate: Sendable {
         }
     }
 
-    /// Inserts or replaces the slot of `network`, keeping its refused count; returns the previous slot.
+    /// Inserts or replaces the slot of `network`, keeping its refused count, in one locked step.
+    ///
+    /// - Returns: The slot it replaced, if any, and how many slots the gate holds now.
     @discardableResult
-    func upsert(_ network: IPNetwork, _ slot: BanSlot) -> BanSlot? {
+    func upsert(_ network: IPNetwork, _ slot: BanSlot) -> (previous: BanSlot?, count: Int) {
         state.withLock { state in
             let table = state.tableIndex(for: network)
             var slot = slot
             if let index = state.tables[table].index(of: network.address.bits) {
                 slot.refusedCount = state.tables[table][index].refusedCount
             }
-            return state.tables[table].upsert(slot)
+            let previous = state.tables[table].upsert(slot)
+            return (previous, state.tables.reduce(0) { $0 + $1.count })
         }
     }
 
@@ -102,13 +105,15 @@ final class AcceptGate: Sendable {
         state.withLock { $0.tables.reduce(0) { $0 + $1.count } }
     }
 
-    /// The `limit` slots that expire soonest, in one pass (remembered ones, already expired, first).
-    func soonestExpiring(_ limit: Int) -> [IPNetwork] {
+    /// The `limit` slots that expire soonest, in one pass (remembered ones, already expired,
+    /// first), never `keeping`.
+    func soonestExpiring(_ limit: Int, keeping: IPNetwork? = nil) -> [IPNetwork] {
         state.withLock { state in
             // A bounded max-heap of the best candidates so far: O(n log k) time, O(k) memory.
             var heap = MinimumHeap<LatestFirst>()
             for table in state.tables {
-                for slot in table.slots where !slot.isEmpty {
+                let kept = keeping.flatMap { table.matches($0) ? $0.address.bits : nil }
+                for slot in table.slots where !slot.isEmpty && slot.key != kept {
                     if heap.count < limit {
                         heap.insert(LatestFirst(expiresAt: slot.expiresAt, network: table.network(slot)))
                     } else if let top = heap.minimum, slot.expiresAt < top.expiresAt {

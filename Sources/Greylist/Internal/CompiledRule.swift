@@ -1,10 +1,10 @@
 /// A rule with its pattern compiled once, at configuration time.
 struct CompiledRule {
-    let rule: Rule
+    let rule: GreylistRule
     let regex: Regex<AnyRegexOutput>?
 
     /// Validates the configuration and compiles every rule's pattern.
-    static func compile(_ configuration: Configuration) throws(GreylistError) -> [CompiledRule] {
+    static func compile(_ configuration: GreylistConfiguration) throws(GreylistError) -> [CompiledRule] {
         try configuration.validate()
         var compiled: [CompiledRule] = []
         for rule in configuration.rules {

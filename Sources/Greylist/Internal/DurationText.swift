@@ -70,7 +70,7 @@ extension Duration {
 
 extension Duration {
     /// The duration as the configuration file writes it: `"4h"`, `"1h30m"`, `"90s"`, `"250ms"`.
-    public var configurationText: String {
+    package var configurationText: String {
         DurationText.format(milliseconds: wholeMilliseconds)
     }
 }

@@ -1,43 +1,42 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The few file operations the store needs, with errors that name the path and the `errno` text.
+/// Every C call goes through ``System``.
 enum FileSystem {
-    static func error(_ path: String, _ call: String, code: Int32 = errno) -> GreylistError {
-        let text = strerror(code).map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) } ?? "error \(code)"
-        return .storage(path, reason: "\(call): \(text)")
+    static func error(_ path: String, _ call: String, code: Int32 = System.errorNumber) -> GreylistError {
+        .storage(path, reason: "\(call): \(System.errorText(code))")
     }
 
     /// Makes renames and new files in `directory` durable.
     static func syncDirectory(_ directory: String) throws(GreylistError) {
-        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let descriptor = System.openFile(directory, .directory)
         guard descriptor >= 0 else { throw error(directory, "open") }
-        defer { close(descriptor) }
-        guard fsync(descriptor) == 0 else { throw error(directory, "fsync") }
+        defer { System.closeFile(descriptor) }
+        guard System.syncFile(descriptor) == 0 else { throw error(directory, "fsync") }
     }
 
     static func read(_ path: String) throws(GreylistError) -> [UInt8]? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        let descriptor = System.openFile(path, .read)
         guard descriptor >= 0 else {
-            if errno == ENOENT { return nil }
+            if System.errorNumber == System.noSuchFile { return nil }
             throw error(path, "open")
         }
-        defer { close(descriptor) }
+        defer { System.closeFile(descriptor) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw error(path, "read")
-            }
+            let count = chunk.withUnsafeMutableBytes { System.readBytes(descriptor, into: $0) }
+            if count < 0 { throw error(path, "read") }
             if count == 0 { return bytes }
             bytes += chunk[..<count]
+        }
+    }
+
+    /// Writes all of `bytes` to `descriptor`; `path` names it in errors.
+    static func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws(GreylistError) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { System.writeBytes(descriptor, $0) }
+            if written < 0 { throw error(path, "write") }
+            offset += written
         }
     }
 
@@ -45,49 +44,31 @@ enum FileSystem {
     /// a temporary file, synced, renamed over `path`, and the directory synced.
     static func replace(_ path: String, in directory: String, with bytes: [UInt8], synchronous: Bool) throws(GreylistError) {
         let temporary = path + ".tmp"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let descriptor = System.openFile(temporary, .replace)
         guard descriptor >= 0 else { throw error(temporary, "open") }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                let failure = error(temporary, "write")
-                close(descriptor)
-                unlink(temporary)
-                throw failure
-            }
-            offset += written
+        do throws(GreylistError) {
+            try writeAll(bytes, to: descriptor, path: temporary)
+            if synchronous && System.syncFile(descriptor) != 0 { throw error(temporary, "fsync") }
+        } catch {
+            System.closeFile(descriptor)
+            _ = System.removeFile(temporary)
+            throw error
         }
-        if synchronous && fsync(descriptor) != 0 {
-            let failure = error(temporary, "fsync")
-            close(descriptor)
-            unlink(temporary)
-            throw failure
-        }
-        close(descriptor)
-        guard rename(temporary, path) == 0 else { throw error(path, "rename") }
+        System.closeFile(descriptor)
+        guard System.renameFile(temporary, path) == 0 else { throw error(path, "rename") }
         if synchronous { try syncDirectory(directory) }
     }
 
     /// The names in `directory`.
     static func list(_ directory: String) throws(GreylistError) -> [String] {
-        guard let handle = opendir(directory) else { throw error(directory, "opendir") }
-        defer { closedir(handle) }
-        var names: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
+        guard let names = System.listDirectory(directory) else { throw error(directory, "opendir") }
         return names
     }
 
     /// Moves a damaged file aside under a name that says so; never overwrites it.
     static func setAside(_ path: String, stamp: Int64) -> String {
         let aside = "\(path).damaged-\(stamp)"
-        rename(path, aside)
+        _ = System.renameFile(path, aside)
         return aside
     }
 }

@@ -19,29 +19,41 @@ public protocol GreylistStore: AnyObject, Sendable {
     func load() throws(GreylistError) -> GreylistSnapshot
 
     /// Queues a change; returns its sequence number at once (never waits for the disk).
-    func append(_ change: GreylistChange) -> UInt64
+    ///
+    /// A store that keeps a log may take this moment to compact it: `state` returns the whole
+    /// state as of this change, so a snapshot taken from it covers exactly the changes up to this
+    /// one. Call it only when you need it; it walks every ban.
+    ///
+    /// - Parameters:
+    ///   - change: The change, in the order the greylist made it.
+    ///   - state: The greylist's whole state including `change`, computed on demand, synchronously.
+    /// - Returns: The sequence number to pass to ``waitUntilStored(_:)``.
+    func append(_ change: GreylistChange, state: () -> GreylistSnapshot) -> UInt64
 
     /// Returns when every change up to `sequence` is stored (on disk, for ``JournalStore``).
     ///
     /// - Throws: ``GreylistError/storage(_:reason:)`` when storing failed.
     func waitUntilStored(_ sequence: UInt64) async throws(GreylistError)
 
-    /// Whether enough changes piled up that the store wants a fresh snapshot.
-    var wantsCompaction: Bool { get }
+    /// Stores everything appended so far, finishes any background work, and lets go of the
+    /// store's resources (a state directory's lock, a connection). Appends after this are not
+    /// stored.
+    func close() async
 
-    /// Marks the point the next snapshot covers. Call it in the same actor turn that captures
-    /// the snapshot, so no change falls between the two.
-    func beginCompaction() -> UInt64
-
-    /// Writes `snapshot` as covering everything before `point` and drops what it replaces.
+    /// Receives what the store has to tell the greylist: changes made elsewhere (other nodes of
+    /// a cluster) and failures of its background work. A store awaits the handler for each
+    /// notice before delivering the next, so changes apply in order.
     ///
-    /// - Throws: ``GreylistError/storage(_:reason:)``; the older files then stay and nothing is lost.
-    func finishCompaction(_ point: UInt64, snapshot: GreylistSnapshot) async throws(GreylistError)
+    /// - Parameter handler: Called for each notice.
+    func subscribe(_ handler: @escaping @Sendable (GreylistStoreNotice) async -> Void)
+}
 
-    /// Receives changes made elsewhere (other nodes of a cluster). A backend awaits the handler
-    /// for each change before delivering the next, so they apply in order. The embedded store
-    /// has none.
-    func subscribe(_ handler: @escaping @Sendable (GreylistChange) async -> Void)
+/// What a store tells the greylist on its own initiative.
+public enum GreylistStoreNotice: Hashable, Sendable {
+    /// Another node changed the shared state; apply it without storing it again.
+    case remoteChange(GreylistChange)
+    /// Background work failed (a compaction, a write); nothing acknowledged is lost.
+    case failed(GreylistError)
 }
 
 /// One stored change.

@@ -31,8 +31,8 @@ struct JournalRecord: Codable, Equatable {
             case .manual(let reason): manual = reason
             }
             user = entry.user
-            bannedAt = WallClock.milliseconds(entry.bannedAt)
-            expiresAt = WallClock.milliseconds(entry.expiresAt)
+            bannedAt = entry.bannedAtMilliseconds
+            expiresAt = entry.expiresAtMilliseconds
             banCount = entry.banCount
         case .removed(let network):
             op = "remove"
@@ -50,13 +50,58 @@ struct JournalRecord: Codable, Equatable {
         lastBanEnd = WallClock.milliseconds(history.lastBanEnd)
     }
 
-    /// The line to write.
+    /// The line to write: JSON with sorted keys, written by hand (no encoder per record).
     var line: [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let json = (try? encoder.encode(self)) ?? Data()
+        var json: [UInt8] = []
+        json.reserveCapacity(160)
+        json.append(UInt8(ascii: "{"))
+        func key(_ name: StaticString) {
+            if json.count > 1 { json.append(UInt8(ascii: ",")) }
+            json.append(UInt8(ascii: "\""))
+            json.append(contentsOf: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            json.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        }
+        func number<Value: BinaryInteger>(_ name: StaticString, _ value: Value?) {
+            guard let value else { return }
+            key(name)
+            json.append(contentsOf: String(value).utf8)
+        }
+        func text(_ name: StaticString, _ value: String?) {
+            guard let value else { return }
+            key(name)
+            Self.appendJSONString(value, to: &json)
+        }
+        number("banCount", banCount)
+        number("bannedAt", bannedAt)
+        number("expiresAt", expiresAt)
+        number("lastBanEnd", lastBanEnd)
+        text("manual", manual)
+        text("network", network)
+        text("op", op)
+        text("rule", rule)
+        text("user", user)
+        json.append(UInt8(ascii: "}"))
         let crc = String(CRC32.checksum(json), radix: 16)
-        return Array((String(repeating: "0", count: 8 - crc.count) + crc + " ").utf8) + Array(json) + [0x0A]
+        return Array((String(repeating: "0", count: 8 - crc.count) + crc + " ").utf8) + json + [0x0A]
+    }
+
+    /// Appends `value` as a JSON string literal: quotes, backslashes and control characters escaped.
+    static func appendJSONString(_ value: String, to json: inout [UInt8]) {
+        json.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): json.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): json.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0A: json.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: json.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: json.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0..<0x20, 0x7F:
+                let hex = String(byte, radix: 16)
+                json.append(contentsOf: Array("\\u00".utf8) + Array((hex.count == 1 ? "0" + hex : hex).utf8))
+            default: json.append(byte)
+            }
+        }
+        json.append(UInt8(ascii: "\""))
     }
 
     /// Parses one line without its newline; `nil` when the CRC or the JSON is wrong.
@@ -75,8 +120,8 @@ struct JournalRecord: Codable, Equatable {
         case "ban":
             guard let bannedAt, let expiresAt, let banCount, (rule == nil) != (manual == nil) else { return false }
             let reason: BanEntry.Reason = rule.map { .rule($0) } ?? .manual(manual ?? "")
-            state.bans[key] = BanEntry(network: key, reason: reason, user: user, bannedAt: WallClock.date(bannedAt),
-                                       expiresAt: WallClock.date(expiresAt), banCount: banCount)
+            state.bans[key] = BanEntry(network: key, reason: reason, user: user, bannedAtMilliseconds: bannedAt,
+                                       expiresAtMilliseconds: expiresAt, banCount: banCount, refusedCount: 0)
             if rule != nil {
                 state.histories[key] = BanHistory(network: key, banCount: banCount, lastBanEnd: WallClock.date(expiresAt))
             }

@@ -4,9 +4,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The embedded store: an append-only journal of changes plus a compacted snapshot, in one
 /// state directory.
@@ -34,69 +31,98 @@ public final class JournalStore: GreylistStore {
     private let compactionThreshold: Int
     private let bookkeeping: LockedValue<Bookkeeping>
 
+    private let notices = LockedValue<(@Sendable (GreylistStoreNotice) async -> Void)?>(nil)
+
     private struct Bookkeeping {
         var generation: UInt64
         var journalBytes = 0
         var bytesAtRotation = 0
         var snapshotBytes = 0
-        var compacting = false
+        /// The compaction under way, if any; at most one at a time.
+        var compaction: Task<Void, Never>?
+        /// A write or a compaction failed: the next compaction rewrites the whole state, whatever
+        /// the journal's size.
+        var snapshotOwed = false
     }
 
-    /// Opens (creating if needed) a state directory and takes its lock.
+    /// Opens (creating if needed) a state directory and takes its lock, without waiting.
     ///
     /// - Parameters:
     ///   - directory: The state directory.
     ///   - synchronous: `fsync` each batch (default); `false` trades power-cut safety for speed.
     ///   - compactionThreshold: Journal bytes after which a snapshot is due (at least twice the
     ///     last snapshot's size, too).
-    ///   - lockTimeout: How long to wait for a previous owner to let go of the directory: a
-    ///     process that is still exiting, or a child between `fork` and `exec` that briefly holds
-    ///     a copy of the lock.
     /// - Throws: ``GreylistError/storage(_:reason:)`` when the directory cannot be created or
-    ///   written (a read-only or full disk), or another process holds it past `lockTimeout`.
-    public init(directory: String, synchronous: Bool = true, compactionThreshold: Int = 1 << 20,
-                lockTimeout: Duration = .seconds(2)) throws(GreylistError) {
+    ///   written (a read-only or full disk), or another process holds its lock now. To wait for
+    ///   a previous owner, use ``open(directory:synchronous:compactionThreshold:lockTimeout:)``.
+    public init(directory: String, synchronous: Bool = true, compactionThreshold: Int = 1 << 20) throws(GreylistError) {
         self.directory = directory
         self.synchronous = synchronous
         self.compactionThreshold = compactionThreshold
-        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+        if System.makeDirectory(directory) != 0 && System.errorNumber != System.alreadyExists {
             throw FileSystem.error(directory, "mkdir")
         }
         let lockPath = directory + "/lock"
-        let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        let lock = System.openFile(lockPath, .lockFile)
         guard lock >= 0 else { throw FileSystem.error(lockPath, "open") }
-        var waited = Duration.zero
-        while flock(lock, LOCK_EX | LOCK_NB) != 0 {
-            guard errno == EWOULDBLOCK, waited < lockTimeout else {
-                let failure = errno == EWOULDBLOCK
-                    ? GreylistError.storage(directory, reason: "in use by another process (lock held)")
-                    : FileSystem.error(lockPath, "flock")
-                Glibc.close(lock)
-                throw failure
-            }
-            usleep(20_000)
-            waited += .milliseconds(20)
+        if System.lockExclusively(lock) != 0 {
+            let failure = System.errorNumber == System.wouldBlock
+                ? GreylistError.storage(directory, reason: "in use by another process (lock held)")
+                : FileSystem.error(lockPath, "flock")
+            System.closeFile(lock)
+            throw failure
         }
         lockDescriptor = LockedValue(lock)
         // Prove the disk takes a write now, so a read-only or full disk fails at start-up.
         let probe = directory + "/write-probe"
         do {
             try FileSystem.replace(probe, in: directory, with: Array("ok\n".utf8), synchronous: synchronous)
-            unlink(probe)
+            _ = System.removeFile(probe)
         } catch {
-            Glibc.close(lock)
+            System.closeFile(lock)
             throw error
         }
         let generations: [UInt64]
         do {
             generations = try FileSystem.list(directory).compactMap(Self.generation(of:))
         } catch {
-            Glibc.close(lock)
+            System.closeFile(lock)
             throw error
         }
         let next = (generations.max() ?? 0) + 1
-        bookkeeping = LockedValue(Bookkeeping(generation: next))
-        writer = JournalWriter(directory: directory, generation: next, synchronous: synchronous, onFailure: { _ in })
+        let bookkeeping = LockedValue(Bookkeeping(generation: next))
+        self.bookkeeping = bookkeeping
+        writer = JournalWriter(directory: directory, generation: next, synchronous: synchronous, onFailure: { _ in
+            // The failed batch's waiters hear of it; the whole state is rewritten at the next chance.
+            bookkeeping.withLock { $0.snapshotOwed = true }
+        })
+    }
+
+    /// Opens a state directory, waiting up to `lockTimeout` for a previous owner to let go of it:
+    /// a process that is still exiting, or a child between `fork` and `exec` that briefly holds
+    /// a copy of the lock. The wait suspends; it never blocks a thread.
+    ///
+    /// - Parameters:
+    ///   - directory: The state directory.
+    ///   - synchronous: `fsync` each batch.
+    ///   - compactionThreshold: Journal bytes after which a snapshot is due.
+    ///   - lockTimeout: How long to wait for the lock.
+    /// - Returns: The open store.
+    /// - Throws: ``GreylistError/storage(_:reason:)`` as ``init(directory:synchronous:compactionThreshold:)``,
+    ///   or when the lock is still held after `lockTimeout`.
+    public static func open(directory: String, synchronous: Bool = true, compactionThreshold: Int = 1 << 20,
+                            lockTimeout: Duration = .seconds(2)) async throws(GreylistError) -> JournalStore {
+        let deadline = ContinuousClock.now + lockTimeout
+        while true {
+            do {
+                return try JournalStore(directory: directory, synchronous: synchronous, compactionThreshold: compactionThreshold)
+            } catch {
+                guard case .storage(_, let reason) = error, reason.hasPrefix("in use"), ContinuousClock.now < deadline else {
+                    throw error
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     deinit {
@@ -107,12 +133,13 @@ public final class JournalStore: GreylistStore {
     /// store (a restarted process) can open it. Appends after this are not stored.
     public func close() async {
         try? await writer.waitUntilStored(writer.lastSequence)
+        await bookkeeping.withLock { $0.compaction }?.value
         releaseLock()
     }
 
     private func releaseLock() {
         lockDescriptor.withLock { descriptor in
-            if descriptor >= 0 { Glibc.close(descriptor) }
+            if descriptor >= 0 { System.closeFile(descriptor) }
             descriptor = -1
         }
     }
@@ -133,7 +160,7 @@ public final class JournalStore: GreylistStore {
         let now = WallClock.milliseconds(Date())
         var state = RecoveredState()
         var warnings: [String] = []
-        unlink(directory + "/snapshot.tmp")
+        _ = System.removeFile(directory + "/snapshot.tmp")
         var covers: UInt64 = 0
         let snapshotPath = directory + "/snapshot"
         if let bytes = try FileSystem.read(snapshotPath) {
@@ -182,14 +209,25 @@ public final class JournalStore: GreylistStore {
         return snapshot
     }
 
-    /// Queues a change for the journal's next batch; never waits for the disk.
+    /// Queues a change for the journal's next batch; never waits for the disk. When the journal
+    /// has grown past the compaction threshold and twice the last snapshot (or a failure owes a
+    /// full rewrite), it rotates to a new journal, takes `state()` as the snapshot covering
+    /// everything before it, and writes that snapshot in the background.
     ///
-    /// - Parameter change: The change.
+    /// - Parameters:
+    ///   - change: The change.
+    ///   - state: The greylist's whole state including `change`; called only when compacting.
     /// - Returns: Its sequence number, for ``waitUntilStored(_:)``.
-    public func append(_ change: GreylistChange) -> UInt64 {
+    public func append(_ change: GreylistChange, state: () -> GreylistSnapshot) -> UInt64 {
         let line = JournalRecord(change).line
-        bookkeeping.withLock { $0.journalBytes += line.count }
-        return writer.append(line)
+        let due = bookkeeping.withLock { books -> Bool in
+            books.journalBytes += line.count
+            return books.compaction == nil
+                && (books.snapshotOwed || books.journalBytes > max(compactionThreshold, 2 * books.snapshotBytes))
+        }
+        let sequence = writer.append(line)
+        if due { compact(state()) }
+        return sequence
     }
 
     /// Returns when every change up to `sequence` is written and, if `synchronous`, `fsync`ed.
@@ -201,38 +239,39 @@ public final class JournalStore: GreylistStore {
     }
 
     /// Batches written so far; each cost one `fsync` (group commit makes this far fewer than changes).
-    public var batchesWritten: Int {
+    package var batchesWritten: Int {
         writer.batchesWritten
     }
 
-    /// Whether the journal has grown past the compaction threshold and twice the last snapshot.
-    public var wantsCompaction: Bool {
-        bookkeeping.withLock { !$0.compacting && $0.journalBytes > max(compactionThreshold, 2 * $0.snapshotBytes) }
-    }
-
-    /// Rotates to a new journal file; the next snapshot covers everything before it.
-    ///
-    /// - Returns: The new journal's generation, for ``finishCompaction(_:snapshot:)``.
-    public func beginCompaction() -> UInt64 {
-        let generation = bookkeeping.withLock { state -> UInt64 in
-            state.compacting = true
-            state.generation += 1
-            state.bytesAtRotation = state.journalBytes
-            return state.generation
+    /// Rotates to a new journal and writes `snapshot` as covering every journal before it, in
+    /// the background. The caller took `snapshot` in the same turn as the change just appended.
+    private func compact(_ snapshot: GreylistSnapshot) {
+        let point = bookkeeping.withLock { books -> UInt64 in
+            books.generation += 1
+            books.bytesAtRotation = books.journalBytes
+            books.snapshotOwed = false
+            return books.generation
         }
-        _ = writer.rotate(to: generation)
-        return generation
+        _ = writer.rotate(to: point)
+        // The task is stored under the lock it clears when done, so it cannot clear the slot
+        // before it is set.
+        bookkeeping.withLock { books in
+            books.compaction = Task { [self] in
+                do throws(GreylistError) {
+                    try await finishCompaction(point, snapshot: snapshot)
+                    bookkeeping.withLock { $0.journalBytes -= $0.bytesAtRotation }
+                } catch {
+                    bookkeeping.withLock { $0.snapshotOwed = true }
+                    await notices.withLock { $0 }?(.failed(error))
+                }
+                bookkeeping.withLock { $0.compaction = nil }
+            }
+        }
     }
 
     /// Writes `snapshot` (temporary file, `fsync`, rename, directory `fsync`) as covering every
     /// journal before `point`, then deletes those journals.
-    ///
-    /// - Parameters:
-    ///   - point: The generation ``beginCompaction()`` returned.
-    ///   - snapshot: The state captured in the same turn as that call.
-    /// - Throws: ``GreylistError/storage(_:reason:)``; the older files then stay and nothing is lost.
-    public func finishCompaction(_ point: UInt64, snapshot: GreylistSnapshot) async throws(GreylistError) {
-        defer { bookkeeping.withLock { $0.compacting = false } }
+    private func finishCompaction(_ point: UInt64, snapshot: GreylistSnapshot) async throws(GreylistError) {
         // Everything before the rotation is on disk before the snapshot replaces it.
         try await writer.waitUntilStored(writer.lastSequence)
         let result: Result<Void, GreylistError> = await withCheckedContinuation { continuation in
@@ -249,14 +288,14 @@ public final class JournalStore: GreylistStore {
             }
         }
         try result.get()
-        bookkeeping.withLock { $0.journalBytes -= $0.bytesAtRotation }
     }
 
-    /// Does nothing: one process owns an embedded store, so no other node sends changes.
+    /// Keeps `handler` for failures of background compactions; an embedded store receives no
+    /// changes from elsewhere.
     ///
-    /// - Parameter handler: Unused.
-    public func subscribe(_ handler: @escaping @Sendable (GreylistChange) async -> Void) {
-        // One process owns an embedded store: no other node sends changes.
+    /// - Parameter handler: Called with each notice.
+    public func subscribe(_ handler: @escaping @Sendable (GreylistStoreNotice) async -> Void) {
+        notices.withLock { $0 = handler }
     }
 
     // MARK: - Files
@@ -271,7 +310,7 @@ public final class JournalStore: GreylistStore {
     private func removeJournals(before generation: UInt64) throws(GreylistError) {
         for name in try FileSystem.list(directory) {
             if let journal = Self.generation(of: name), journal < generation {
-                unlink(directory + "/" + name)
+                _ = System.removeFile(directory + "/" + name)
             }
         }
         if synchronous { try FileSystem.syncDirectory(directory) }

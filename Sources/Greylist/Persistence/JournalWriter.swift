@@ -1,11 +1,4 @@
 import Dispatch
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Appends journal lines with group commit: every line appended while a write and `fsync` are
 /// under way goes into the next batch, so a flood of bans costs one `fsync` per batch, not one
@@ -49,7 +42,7 @@ final class JournalWriter: Sendable {
     }
 
     deinit {
-        file.withLock { if $0.descriptor >= 0 { close($0.descriptor) } }
+        file.withLock { if $0.descriptor >= 0 { System.closeFile($0.descriptor) } }
     }
 
     static func journalName(_ generation: UInt64) -> String {
@@ -157,7 +150,7 @@ final class JournalWriter: Sendable {
                     try flush(&buffer, into: &file)
                     if file.descriptor >= 0 {
                         try sync(file.descriptor, Self.journalName(file.generation))
-                        close(file.descriptor)
+                        System.closeFile(file.descriptor)
                         file.descriptor = -1
                     }
                     file.generation = generation
@@ -174,25 +167,17 @@ final class JournalWriter: Sendable {
         guard !buffer.isEmpty else { return }
         if file.descriptor < 0 {
             let path = directory + "/" + Self.journalName(file.generation)
-            file.descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            file.descriptor = System.openFile(path, .append)
             guard file.descriptor >= 0 else { throw FileSystem.error(path, "open") }
             try FileSystem.syncDirectory(directory)
         }
-        var offset = 0
-        while offset < buffer.count {
-            let written = buffer[offset...].withUnsafeBytes { Glibc.write(file.descriptor, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                // A partial line may be on disk: load skips it as a torn record.
-                throw FileSystem.error(directory + "/" + Self.journalName(file.generation), "write")
-            }
-            offset += written
-        }
+        // A partial line may be on disk after a failure: load skips it as a torn record.
+        try FileSystem.writeAll(buffer, to: file.descriptor, path: directory + "/" + Self.journalName(file.generation))
         buffer.removeAll(keepingCapacity: true)
     }
 
     private func sync(_ descriptor: Int32, _ name: String) throws(GreylistError) {
         guard synchronous else { return }
-        guard fsync(descriptor) == 0 else { throw FileSystem.error(directory + "/" + name, "fsync") }
+        guard System.syncFile(descriptor) == 0 else { throw FileSystem.error(directory + "/" + name, "fsync") }
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 
 /// The `admin` subcommand: sends one request to a running server and prints the answer.
 enum AdminClient {
@@ -8,16 +7,11 @@ enum AdminClient {
         let descriptor = try Syscalls.socket(family: AF_UNIX, type: Int32(SOCK_STREAM.rawValue))
         defer { Syscalls.close(descriptor) }
         // A server that stops answering must not hang the operator's command.
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        Syscalls.setTimeouts(descriptor, seconds: 10)
         var address = try AdminServer.address(path)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard connected == 0 else {
-            throw SystemError("connect", "\(path) (is the server running with this adminSocket?)")
+        try withUnsafeBytes(of: &address) { (bytes) throws(SystemError) in
+            try Syscalls.connect(descriptor, bytes.baseAddress!, length: bytes.count,
+                                 subject: "\(path) (is the server running with this adminSocket?)")
         }
         var bytes = try JSONEncoder().encode(request)
         bytes.append(UInt8(ascii: "\n"))

@@ -89,8 +89,8 @@ struct DemoConfiguration: Equatable, Sendable {
 
     /// The seed's behaviour: a failed login whose username matches `^bad_user_[0-9]{5,}$` bans the
     /// source for four hours; bans survive restarts in `greylist-state`.
-    static let defaultGreylist = Configuration(rules: [
-        Rule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$", maxFailures: 1, window: .seconds(600), banFor: .seconds(4 * 3_600)),
+    static let defaultGreylist = GreylistConfiguration(rules: [
+        GreylistRule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$", maxFailures: 1, window: .seconds(600), banFor: .seconds(4 * 3_600)),
     ], stateDirectory: defaultStateDirectory)
 
     /// The demo keeps its state here unless `greylist.stateDirectory` says otherwise (`""`: memory only).
@@ -124,7 +124,7 @@ struct DemoConfiguration: Equatable, Sendable {
         var reader = ConfigurationReader(value, path: "", report: report)
         server = ServerConfiguration(reading: reader.value("server"), path: "server", report: report)
         let section = reader.value("greylist")
-        greylist = section == nil ? Self.defaultGreylist : Configuration(reading: section, path: "greylist", report: report)
+        greylist = section == nil ? Self.defaultGreylist : GreylistConfiguration(reading: section, path: "greylist", report: report)
         if case .object(let keys)? = section, keys["stateDirectory"] == nil {
             greylist.stateDirectory = Self.defaultStateDirectory
         }

@@ -1,4 +1,4 @@
-import Glibc
+import Foundation
 import Greylist
 
 /// Where a listener binds: an IP literal (`127.0.0.1`, `::1`), `localhost`, or `::` for dual stack.

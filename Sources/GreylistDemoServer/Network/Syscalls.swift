@@ -1,7 +1,12 @@
+#if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
-/// Thin wrappers over the socket calls the demo needs: each retries `EINTR` and reports failure
-/// as ``SystemError``.
+/// The demo's socket and file calls, one thin wrapper each: the only file that imports the C
+/// library for them (as swift-nio's `System.swift`). Each retries `EINTR` where a retry is right
+/// and reports failure as ``SystemError``.
 enum Syscalls {
     /// Calls `body` again while it fails with `EINTR`.
     @inline(__always)
@@ -11,6 +16,9 @@ enum Syscalls {
             if result != -1 || errno != EINTR { return result }
         }
     }
+
+    /// The calling thread's last error number.
+    static var errorNumber: Int32 { errno }
 
     static func socket(family: Int32, type: Int32) throws(SystemError) -> Int32 {
         let descriptor = Glibc.socket(family, type | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -25,24 +33,47 @@ enum Syscalls {
         }
     }
 
+    /// Turns Nagle's algorithm off: the shell writes each batch of output in one write, and a
+    /// small write must not wait for the client's delayed ACK (about 40 ms per login otherwise).
+    static func setNoDelay(_ descriptor: Int32) throws(SystemError) {
+        try setOption(descriptor, level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
+    }
+
+    /// Read and write timeouts for a blocking socket.
+    static func setTimeouts(_ descriptor: Int32, seconds: Int) {
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     static func bind(_ descriptor: Int32, _ address: UnsafeRawPointer, length: Int, subject: String) throws(SystemError) {
         guard Glibc.bind(descriptor, address.assumingMemoryBound(to: sockaddr.self), socklen_t(length)) == 0 else {
             throw SystemError("bind", subject)
         }
     }
 
+    static func connect(_ descriptor: Int32, _ address: UnsafeRawPointer, length: Int, subject: String) throws(SystemError) {
+        let result = retryingInterrupts { Glibc.connect(descriptor, address.assumingMemoryBound(to: sockaddr.self), socklen_t(length)) }
+        guard result == 0 else { throw SystemError("connect", subject) }
+    }
+
     static func listen(_ descriptor: Int32, backlog: Int32) throws(SystemError) {
         guard Glibc.listen(descriptor, backlog) == 0 else { throw SystemError("listen") }
     }
 
-    static func setNonBlocking(_ descriptor: Int32) throws(SystemError) {
+    static func setBlocking(_ descriptor: Int32, _ blocking: Bool) throws(SystemError) {
         let flags = fcntl(descriptor, F_GETFL)
-        guard flags >= 0, fcntl(descriptor, F_SETFL, flags | O_NONBLOCK) == 0 else { throw SystemError("fcntl") }
+        let wanted = blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK
+        guard flags >= 0, fcntl(descriptor, F_SETFL, wanted) == 0 else { throw SystemError("fcntl") }
     }
 
-    /// Accepts one connection: the new descriptor (blocking) and the peer address. Callers make
-    /// the descriptor non-blocking only once the greylist let it in, so a refused connection
-    /// costs `accept` and `close` and nothing else.
+    static func setNonBlocking(_ descriptor: Int32) throws(SystemError) {
+        try setBlocking(descriptor, false)
+    }
+
+    /// Accepts one connection: the new descriptor (blocking) and the peer address.
+    /// Callers make the descriptor non-blocking only once the greylist let it in, so a refused
+    /// connection costs `accept` and `close` and nothing else.
     static func accept(_ descriptor: Int32, into address: inout sockaddr_storage) -> Int32 {
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         return withUnsafeMutablePointer(to: &address) { pointer in
@@ -63,9 +94,32 @@ enum Syscalls {
         retryingInterrupts { Glibc.send(descriptor, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
     }
 
+    /// Writes to a descriptor that is not a socket (standard error).
+    static func writeFile(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Int {
+        retryingInterrupts { Glibc.write(descriptor, bytes.baseAddress, bytes.count) }
+    }
+
     /// Closes a descriptor. `EINTR` from close is not retried: on Linux the descriptor is gone.
     static func close(_ descriptor: Int32) {
         _ = Glibc.close(descriptor)
+    }
+
+    /// Ends both directions of a socket; a thread blocked in `accept` on it wakes with an error.
+    static func shutdown(_ descriptor: Int32) {
+        _ = Glibc.shutdown(descriptor, Int32(SHUT_RDWR))
+    }
+
+    static func unlink(_ path: String) {
+        _ = Glibc.unlink(path)
+    }
+
+    static func setMode(_ path: String, _ mode: mode_t) {
+        _ = chmod(path, mode)
+    }
+
+    /// Sleeps the calling thread; only dedicated threads (the accept loop's) call it.
+    static func pause(milliseconds: Int) {
+        usleep(useconds_t(milliseconds * 1_000))
     }
 
     /// The local port a socket is bound to (after binding port 0).

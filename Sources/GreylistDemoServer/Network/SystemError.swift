@@ -1,4 +1,4 @@
-import Glibc
+import Foundation
 
 /// A failed system call: which call, on what, and the `errno` text.
 struct SystemError: Error, CustomStringConvertible, Equatable {
@@ -6,14 +6,14 @@ struct SystemError: Error, CustomStringConvertible, Equatable {
     var subject: String
     var code: Int32
 
-    init(_ call: String, _ subject: String = "", code: Int32 = errno) {
+    init(_ call: String, _ subject: String = "", code: Int32 = Syscalls.errorNumber) {
         self.call = call
         self.subject = subject
         self.code = code
     }
 
     var description: String {
-        let text = strerror(code).map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) } ?? "unknown error"
+        let text = strerror(code).map { String(cString: $0) } ?? "unknown error"
         return subject.isEmpty ? "\(call): \(text) (errno \(code))" : "\(call) \(subject): \(text) (errno \(code))"
     }
 }

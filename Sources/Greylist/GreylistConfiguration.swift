@@ -1,9 +1,9 @@
 /// Everything that tunes a ``Greylist``: rules, allowlist, ban keys, escalation, memory caps.
 ///
-/// Every field has a default, so `Configuration()` is a working greylist that bans nothing until
+/// Every field has a default, so `GreylistConfiguration()` is a working greylist that bans nothing until
 /// rules are added. ``validate()`` reports every bad field at once; the JSON form (see
-/// `Configuration+JSON.swift`) uses exactly the field names below.
-public struct Configuration: Hashable, Sendable {
+/// `GreylistConfiguration+JSON.swift`) uses exactly the field names below.
+public struct GreylistConfiguration: Hashable, Sendable {
     /// How many leading bits of an address form the ban key, per family.
     public struct PrefixLength: Hashable, Sendable {
         /// Bits of an IPv4 address that form its key: 32 bans single addresses.
@@ -73,7 +73,7 @@ public struct Configuration: Hashable, Sendable {
     /// The ban key's prefix length per family.
     public var prefixLength: PrefixLength
     /// The rules, in order: a failure feeds every rule that matches it; the first that trips bans.
-    public var rules: [Rule]
+    public var rules: [GreylistRule]
     /// Longer bans for repeat offenders.
     public var escalation: Escalation
     /// Memory caps.
@@ -102,7 +102,7 @@ public struct Configuration: Hashable, Sendable {
         dryRun: Bool = false,
         allowlist: [IPNetwork] = [],
         prefixLength: PrefixLength = .init(),
-        rules: [Rule] = [],
+        rules: [GreylistRule] = [],
         escalation: Escalation = .init(),
         limits: Limits = .init(),
         cleanupInterval: Duration = .seconds(600),

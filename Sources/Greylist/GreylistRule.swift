@@ -3,7 +3,7 @@
 /// A rule with a `pattern` counts only failures whose username matches it; a rule without one
 /// counts every credential failure. The defaults reproduce ejabberd's mod_greylist: one matching
 /// failure bans for four hours.
-public struct Rule: Hashable, Sendable {
+public struct GreylistRule: Hashable, Sendable {
     /// The rule's name, shown in events, logs and ban listings.
     public var name: String
     /// A regular expression on the username (Perl/PCRE-like syntax), searched anywhere in the name;

@@ -10,7 +10,7 @@ import Foundation
 /// `escalation.factor`, `escalation.maxBan`, `escalation.forgetAfter`, `limits.maxBans`,
 /// `limits.maxTrackedAddresses`, `cleanupInterval`, `stateDirectory`, `stateSync`. Durations are text with a unit (`"90s"`,
 /// `"10m"`, `"4h"`, `"7d"`) or whole seconds.
-extension Configuration: Codable {
+extension GreylistConfiguration: Codable {
     /// Reads and validates the JSON text of a `greylist` object.
     ///
     /// - Parameter json: The object's JSON text.
@@ -23,7 +23,7 @@ extension Configuration: Codable {
             throw .invalidConfiguration([ConfigurationIssue(path: "greylist", value: "", reason: "not valid JSON: \(error)")])
         }
         var issues: [ConfigurationIssue] = []
-        let configuration = Configuration(reading: value, path: "greylist") { issues.append($0) }
+        let configuration = GreylistConfiguration(reading: value, path: "greylist") { issues.append($0) }
         guard issues.isEmpty else { throw .invalidConfiguration(issues) }
         self = configuration
     }
@@ -35,8 +35,8 @@ extension Configuration: Codable {
     ///   - path: The section's path in messages, usually `greylist`.
     ///   - report: Called for every issue: type errors, bad values, unknown keys, and
     ///     the checks of ``validate()``.
-    public init(reading value: JSONValue?, path: String, report: @escaping (ConfigurationIssue) -> Void) {
-        let defaults = Configuration()
+    package init(reading value: JSONValue?, path: String, report: @escaping (ConfigurationIssue) -> Void) {
+        let defaults = GreylistConfiguration()
         var reader = ConfigurationReader(value, path: path, report: report)
         self.init()
         dryRun = reader.bool("dryRun", default: defaults.dryRun)
@@ -83,16 +83,16 @@ extension Configuration: Codable {
         for issue in issues(path: path) { report(issue) }
     }
 
-    private static func readRule(_ value: JSONValue, path: String, report: @escaping (ConfigurationIssue) -> Void) -> Rule? {
+    private static func readRule(_ value: JSONValue, path: String, report: @escaping (ConfigurationIssue) -> Void) -> GreylistRule? {
         guard case .object = value else {
             report(ConfigurationIssue(path: path, value: value.description, reason: "expected a rule object"))
             return nil
         }
         var reader = ConfigurationReader(value, path: path, report: report)
-        let defaults = Rule(name: "")
+        let defaults = GreylistRule(name: "")
         // A nameless rule stays in the list (the semantic check reports it) so that later rules
         // keep their index in messages.
-        let rule = Rule(
+        let rule = GreylistRule(
             name: reader.string("name", default: "") ?? "",
             pattern: reader.string("pattern", default: nil),
             maxFailures: reader.integer("maxFailures", default: defaults.maxFailures, in: 1...1_000_000),
@@ -104,7 +104,7 @@ extension Configuration: Codable {
     }
 
     /// The configuration in its file form, durations written with units.
-    public var jsonValue: JSONValue {
+    package var jsonValue: JSONValue {
         func duration(_ value: Duration) -> JSONValue { .string(DurationText.format(milliseconds: value.wholeMilliseconds)) }
         var object: [String: JSONValue] = [
             "dryRun": .bool(dryRun),
@@ -143,7 +143,7 @@ extension Configuration: Codable {
     public init(from decoder: any Decoder) throws {
         let value = try JSONValue(from: decoder)
         var issues: [ConfigurationIssue] = []
-        let configuration = Configuration(reading: value, path: "greylist") { issues.append($0) }
+        let configuration = GreylistConfiguration(reading: value, path: "greylist") { issues.append($0) }
         guard issues.isEmpty else { throw GreylistError.invalidConfiguration(issues) }
         self = configuration
     }

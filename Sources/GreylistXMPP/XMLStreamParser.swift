@@ -6,9 +6,14 @@
 /// larger than `maxStanzaBytes`, or nesting deeper than `maxDepth`, is a violation. Unconsumed
 /// input is bounded by the same limit, and the scan resumes where it stopped, so a client
 /// trickling one byte at a time costs linear work.
-struct XMLStreamParser {
-    let maxStanzaBytes: Int
-    let maxDepth: Int
+///
+/// Sans-IO: ``feed(_:)`` takes bytes from any shell and returns the events they complete; the
+/// bytes are copied once, into the parser's own buffer.
+public struct XMLStreamParser: Sendable {
+    /// The largest stanza, single tag or unconsumed input accepted.
+    public let maxStanzaBytes: Int
+    /// The deepest element nesting accepted within a stanza.
+    public let maxDepth: Int
 
     private var buffer: [UInt8] = []
     private var position = 0
@@ -16,25 +21,35 @@ struct XMLStreamParser {
     private var scanned = 0
     private var openQuote: UInt8?
     /// Elements of the stanza being built, outermost first.
-    private var open: [XMLElement] = []
+    private var open: [XMPPElement] = []
     private var stanzaBytes = 0
     private var streamOpened = false
     private var streamName = ""
     private var streamNamespace = ""
     private var seenAnyToken = false
 
-    init(maxStanzaBytes: Int, maxDepth: Int) {
+    /// Creates a parser for a new stream.
+    ///
+    /// - Parameters:
+    ///   - maxStanzaBytes: The largest stanza accepted.
+    ///   - maxDepth: The deepest nesting accepted.
+    public init(maxStanzaBytes: Int, maxDepth: Int) {
         self.maxStanzaBytes = maxStanzaBytes
         self.maxDepth = maxDepth
     }
 
     /// Forgets everything: the next bytes start a new stream (after SASL success).
-    mutating func reset() {
+    public mutating func reset() {
         self = XMLStreamParser(maxStanzaBytes: maxStanzaBytes, maxDepth: maxDepth)
     }
 
     /// Consumes bytes and returns the events they complete.
-    mutating func feed(_ bytes: some Collection<UInt8>) throws(XMLStreamViolation) -> [XMLStreamEvent] {
+    ///
+    /// - Parameter bytes: The next bytes of the stream, borrowed (copied once into the buffer).
+    /// - Returns: The stream header, stanzas and the close that these bytes complete, in order.
+    /// - Throws: ``XMLStreamViolation`` when the input breaks RFC 6120's XML rules or the bounds;
+    ///   the stream must then be closed.
+    public mutating func feed(_ bytes: some Collection<UInt8>) throws(XMLStreamViolation) -> [XMLStreamEvent] {
         buffer.append(contentsOf: bytes)
         var events: [XMLStreamEvent] = []
         while position < buffer.count {
@@ -172,7 +187,7 @@ struct XMLStreamParser {
         try count(length)
         guard open.count < maxDepth else { throw .tooDeep(maxDepth) }
         let namespace = attributes["xmlns"] ?? open.last?.namespace ?? streamNamespace
-        let element = XMLElement(name: name, namespace: namespace, attributes: attributes)
+        let element = XMPPElement(name: name, namespace: namespace, attributes: attributes)
         if selfClosing {
             return complete(element)
         }
@@ -185,7 +200,7 @@ struct XMLStreamParser {
     }
 
     /// Attaches a finished element to its parent, or returns it as a stanza.
-    private mutating func complete(_ element: XMLElement) -> XMLStreamEvent? {
+    private mutating func complete(_ element: XMPPElement) -> XMLStreamEvent? {
         guard !open.isEmpty else { return .stanza(element) }
         open[open.count - 1].children.append(element)
         return nil
@@ -193,21 +208,28 @@ struct XMLStreamParser {
 }
 
 /// What the parser produced.
-enum XMLStreamEvent: Equatable {
+public enum XMLStreamEvent: Hashable, Sendable {
+    /// The stream header: its qualified name and attributes.
     case streamOpened(name: String, attributes: [String: String])
-    case stanza(XMLElement)
+    /// One complete top-level element.
+    case stanza(XMPPElement)
+    /// The client's `</stream:stream>`.
     case streamClosed
 }
 
 /// Why the parser gave up; each maps to an RFC 6120 stream error.
-enum XMLStreamViolation: Error, Equatable {
+public enum XMLStreamViolation: Error, Hashable, Sendable, CustomStringConvertible {
+    /// Not well-formed XML; what was wrong.
     case notWellFormed(String)
+    /// XML that RFC 6120 §11.1 forbids (comments, PIs, DTDs, other entities).
     case restrictedXML(String)
+    /// Over a size bound.
     case tooLarge(String)
+    /// Nested deeper than the bound.
     case tooDeep(Int)
 
     /// The RFC 6120 §4.9.3 condition to send.
-    var condition: String {
+    public var condition: String {
         switch self {
         case .notWellFormed: return "not-well-formed"
         case .restrictedXML: return "restricted-xml"
@@ -215,11 +237,19 @@ enum XMLStreamViolation: Error, Equatable {
         }
     }
 
-    var explanation: String {
+    /// Why, in words.
+    public var explanation: String {
         switch self {
         case .notWellFormed(let text), .restrictedXML(let text), .tooLarge(let text): return text
         case .tooDeep(let limit): return "elements nested deeper than \(limit)"
         }
+    }
+}
+
+extension XMLStreamViolation {
+    /// `<condition>: <explanation>`.
+    public var description: String {
+        "\(condition): \(explanation)"
     }
 }
 

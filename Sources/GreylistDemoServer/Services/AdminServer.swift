@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import Glibc
 import Greylist
 
 /// Serves admin requests on a Unix socket (mode 0600): one JSON request line in, one JSON
@@ -8,12 +7,14 @@ import Greylist
 ///
 /// `@unchecked Sendable`: `listener` and `source` are touched only on `queue`; Dispatch sources
 /// are not `Sendable`, so the compiler cannot check it.
-final class AdminServer: @unchecked Sendable {
+final class AdminServer: ServerService, @unchecked Sendable {
+    let name = "admin server"
     let path: String
     private let greylist: Greylist
     private let log: Log
     private let queue = DispatchQueue(label: "greylist.demo.admin")
     private var source: DispatchSourceRead?
+    private let ended = Completion()
 
     init(path: String, greylist: Greylist, log: Log) {
         self.path = path
@@ -26,11 +27,11 @@ final class AdminServer: @unchecked Sendable {
         let descriptor = try Syscalls.socket(family: AF_UNIX, type: Int32(SOCK_STREAM.rawValue))
         do {
             var address = try Self.address(path)
-            unlink(path)
+            Syscalls.unlink(path)
             try withUnsafeBytes(of: &address) { (bytes) throws(SystemError) in
                 try Syscalls.bind(descriptor, bytes.baseAddress!, length: bytes.count, subject: path)
             }
-            chmod(path, 0o600)
+            Syscalls.setMode(path, 0o600)
             try Syscalls.listen(descriptor, backlog: 16)
             try Syscalls.setNonBlocking(descriptor)
         } catch {
@@ -40,20 +41,25 @@ final class AdminServer: @unchecked Sendable {
         queue.sync {
             let source = DispatchSource.makeReadSource(fileDescriptor: descriptor, queue: queue)
             source.setEventHandler { [self] in acceptClients(descriptor) }
-            source.setCancelHandler { [path] in
+            source.setCancelHandler { [path, ended] in
                 Syscalls.close(descriptor)
-                unlink(path)
+                Syscalls.unlink(path)
+                ended.signal()
             }
             self.source = source
             source.resume()
         }
     }
 
-    func stop() {
-        queue.async { [self] in
-            source?.cancel()
-            source = nil
+    /// Stops accepting admin clients and returns once the socket is closed and its file removed.
+    func stop() async {
+        let running = queue.sync { () -> Bool in
+            guard let source else { return false }
+            source.cancel()
+            self.source = nil
+            return true
         }
+        if running { await ended.wait() }
     }
 
     static func address(_ path: String) throws(SystemError) -> sockaddr_un {
@@ -82,11 +88,8 @@ final class AdminServer: @unchecked Sendable {
     }
 
     private func serve(_ client: Int32) {
-        let flags = fcntl(client, F_GETFL)
-        _ = fcntl(client, F_SETFL, flags & ~O_NONBLOCK)
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        try? Syscalls.setBlocking(client, true)
+        Syscalls.setTimeouts(client, seconds: 5)
         var request: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4_096)
         while !request.contains(UInt8(ascii: "\n")) && request.count < 65_536 {

@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 
 /// Log lines on standard error: `2026-11-25T10:00:00Z INFO banned 203.0.113.7/32 rule botnet …`.
 ///
@@ -28,10 +27,10 @@ struct Log: Sendable {
     func warning(_ message: @autoclosure () -> String) { write(.warning, message()) }
     func error(_ message: @autoclosure () -> String) { write(.error, message()) }
 
-    private func write(_ level: Level, _ message: @autoclosure () -> String) {
+    func write(_ level: Level, _ message: @autoclosure () -> String) {
         guard level >= minimum else { return }
         let line = "\(Date().formatted(.iso8601)) \(level.label) \(message())\n"
-        var bytes = Array(line.utf8)
-        _ = bytes.withUnsafeMutableBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        let bytes = Array(line.utf8)
+        _ = bytes.withUnsafeBytes { Syscalls.writeFile(descriptor, $0) }
     }
 }

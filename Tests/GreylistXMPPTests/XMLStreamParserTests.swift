@@ -1,5 +1,5 @@
 import Testing
-@testable import GreylistDemoServer
+@testable import GreylistXMPP
 
 @Suite struct XMLStreamParserTests {
     static let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"

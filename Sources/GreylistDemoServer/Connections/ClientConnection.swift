@@ -1,0 +1,217 @@
+import Dispatch
+import Foundation
+import Greylist
+import GreylistXMPP
+
+/// The I/O shell of one accepted client: socket reads go into the sans-IO
+/// ``XMPPServerSession``; its output is written in one write per batch; its requests go to the
+/// account table and the greylist; its deadline arms the connection's one timer.
+///
+/// `@unchecked Sendable`: every mutable property is read and written only on `queue`, a serial
+/// queue this connection owns (the same confinement NIO gives a channel's event loop). The
+/// compiler cannot see it because Dispatch's source types are not `Sendable`.
+final class ClientConnection: @unchecked Sendable {
+    let descriptor: Int32
+    let peer: IPAddress
+    let queue: DispatchQueue
+    private let greylist: Greylist
+    private let accounts: Accounts
+    private let maxOutboxBytes: Int
+    private let lingerTimeout: Duration
+    private let onClose: @Sendable (ClientConnection) -> Void
+    private var session: XMPPServerSession
+    private var readSource: DispatchSourceRead?
+    private var writeSource: DispatchSourceWrite?
+    private var timer: DispatchSourceTimer?
+    private var armedDeadline: ContinuousClock.Instant?
+    /// Reused for every read: the session copies what it keeps, once.
+    private var readBuffer = [UInt8](repeating: 0, count: 4_096)
+    private var outbox: [UInt8] = []
+    private var closeAfterFlush = false
+    private var readPaused = false
+    private var closed = false
+
+    init(descriptor: Int32, peer: IPAddress, greylist: Greylist, settings: XMPPSessionSettings, accounts: Accounts,
+         maxOutboxBytes: Int, queue: DispatchQueue, onClose: @escaping @Sendable (ClientConnection) -> Void) {
+        self.descriptor = descriptor
+        self.peer = peer
+        self.greylist = greylist
+        self.accounts = accounts
+        self.maxOutboxBytes = maxOutboxBytes
+        self.lingerTimeout = settings.headerTimeout
+        self.queue = queue
+        self.onClose = onClose
+        self.session = XMPPServerSession(settings: settings, now: .now)
+    }
+
+    /// Starts reading and arms the first deadline. Call once.
+    func start() {
+        queue.async { [self] in
+            let source = DispatchSource.makeReadSource(fileDescriptor: descriptor, queue: queue)
+            source.setEventHandler { [self] in readAvailable() }
+            readSource = source
+            source.resume()
+            let timer = DispatchSource.makeTimerSource(queue: queue)
+            timer.setEventHandler { [self] in deadlineReached() }
+            self.timer = timer
+            timer.resume()
+            arm(session.nextDeadline)
+        }
+    }
+
+    /// Ends the stream with `system-shutdown`.
+    func shutDown() {
+        queue.async { [self] in perform(session.shutDown()) }
+    }
+
+    private func readAvailable() {
+        let count = readBuffer.withUnsafeMutableBytes { Syscalls.read(descriptor, into: $0) }
+        if count > 0 {
+            let output = readBuffer.withUnsafeBytes { session.receive(UnsafeRawBufferPointer(rebasing: $0[..<count]), at: .now) }
+            perform(output)
+        } else if count == 0 || (Syscalls.errorNumber != EAGAIN && Syscalls.errorNumber != EWOULDBLOCK) {
+            // End of stream or a reset: nothing more can be said to this client.
+            close()
+        }
+    }
+
+    private func deadlineReached() {
+        armedDeadline = nil
+        if closeAfterFlush {
+            // A client that stopped reading cannot hold the close forever.
+            close()
+            return
+        }
+        perform(session.deadlineReached(at: .now))
+    }
+
+    /// Carries out one output of the session: one write, its requests, its deadline, its close.
+    private func perform(_ output: XMPPSessionOutput) {
+        guard !closed else { return }
+        if !output.bytes.isEmpty { send(output.bytes) }
+        for request in output.requests {
+            switch request {
+            case .checkCredentials(let credentials):
+                perform(session.credentialsChecked(accounts.verdict(for: credentials), at: .now))
+            case .reportFailure(let user, let verdict):
+                report(failureOf: user, verdict: verdict)
+            case .reportSuccess(let user):
+                Task { [greylist, peer] in await greylist.recordSuccessfulAuth(user: user, ip: peer) }
+            }
+        }
+        if output.closes {
+            closeAfterFlush = true
+            if outbox.isEmpty {
+                close()
+            } else {
+                arm(.now + lingerTimeout)
+            }
+        } else if !closeAfterFlush {
+            arm(session.nextDeadline)
+        }
+    }
+
+    /// Reports a failed login to the greylist with reading paused; the session answers the
+    /// client only with the verdict in hand.
+    private func report(failureOf user: String, verdict: XMPPCredentialVerdict) {
+        pauseReading()
+        let kind: AuthenticationFailure = verdict == .unavailable ? .serviceUnavailable : .invalidCredentials
+        Task { [greylist, peer, queue] in
+            let closeStream = await Self.judge(greylist: greylist, user: user, peer: peer, kind: kind)
+            queue.async { [weak self] in
+                guard let self else { return }
+                resumeReading()
+                perform(session.failureRecorded(closeStream: closeStream, at: .now))
+            }
+        }
+    }
+
+    /// The greylist's verdict on a failed login: whether to close the stream now.
+    ///
+    /// A function of its own on purpose: with Swift 6.3.1, awaiting `recordFailedAuth` (whose
+    /// result is a multi-payload enum) directly inside the `Task` closure above overwrote the
+    /// closure's async frame and crashed (null resume function; found by the demo tests, seen
+    /// under ASan and gdb). Awaiting it here and passing back a `Bool` is sound.
+    private static func judge(greylist: Greylist, user: String, peer: IPAddress, kind: AuthenticationFailure) async -> Bool {
+        await greylist.recordFailedAuth(user: user, ip: peer, kind: kind).closesStream
+    }
+
+    /// Points the one timer at `deadline`; nothing to do when it already points there.
+    private func arm(_ deadline: ContinuousClock.Instant?) {
+        guard deadline != armedDeadline, let timer else { return }
+        armedDeadline = deadline
+        guard let deadline else {
+            timer.schedule(deadline: .distantFuture)
+            return
+        }
+        let (seconds, attoseconds) = max(.zero, deadline - .now).components
+        let nanoseconds = Int(clamping: seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), leeway: .milliseconds(10))
+    }
+
+    private func send(_ bytes: [UInt8]) {
+        outbox += bytes
+        guard outbox.count <= maxOutboxBytes else {
+            // The client does not read what it asks for: drop it rather than buffer without bound.
+            close()
+            return
+        }
+        flush()
+    }
+
+    /// Writes the outbox with one `send` when the socket takes it all (the usual case).
+    private func flush() {
+        while !outbox.isEmpty {
+            let written = outbox.withUnsafeBytes { Syscalls.write(descriptor, $0) }
+            if written > 0 {
+                outbox.removeFirst(written)
+            } else if written < 0 && (Syscalls.errorNumber == EAGAIN || Syscalls.errorNumber == EWOULDBLOCK) {
+                waitUntilWritable()
+                return
+            } else {
+                close()
+                return
+            }
+        }
+        writeSource?.cancel()
+        writeSource = nil
+        if closeAfterFlush { close() }
+    }
+
+    private func waitUntilWritable() {
+        guard writeSource == nil else { return }
+        let source = DispatchSource.makeWriteSource(fileDescriptor: descriptor, queue: queue)
+        source.setEventHandler { [self] in flush() }
+        writeSource = source
+        source.resume()
+    }
+
+    private func pauseReading() {
+        guard !readPaused else { return }
+        readPaused = true
+        readSource?.suspend()
+    }
+
+    private func resumeReading() {
+        guard readPaused else { return }
+        readPaused = false
+        readSource?.resume()
+    }
+
+    private func close() {
+        guard !closed else { return }
+        closed = true
+        timer?.cancel()
+        writeSource?.cancel()
+        if readPaused { readSource?.resume() }
+        // The descriptor is closed when the read source's cancellation completes, so Dispatch
+        // never watches a number the kernel has already given to a new connection.
+        if let readSource {
+            readSource.setCancelHandler { [descriptor] in Syscalls.close(descriptor) }
+            readSource.cancel()
+        } else {
+            Syscalls.close(descriptor)
+        }
+        onClose(self)
+    }
+}

@@ -1,0 +1,31 @@
+import Greylist
+
+/// Which greylist events become log lines, one at a time, and which only feed the summary.
+enum EventLogPolicy {
+    /// The line to log for `event`, or `nil` when the periodic summary covers it.
+    static func line(for event: GreylistEvent) -> (level: Log.Level, text: String)? {
+        switch event {
+        case .refused, .counterEvicted, .banEvicted:
+            // Per-connection and per-eviction lines are what make a flood expensive to log:
+            // these are summarised periodically instead.
+            return nil
+        case .failureRecorded(_, _, let kind, let outcome):
+            if case .banned = outcome { return nil }  // the ban line says it all
+            return (.info, kind == .invalidCredentials ? event.description : "\(event.description) (not counted)")
+        case .storageFailed:
+            return (.error, event.description)
+        case .storageWarning:
+            return (.warning, event.description)
+        default:
+            return (.info, event.description)
+        }
+    }
+
+    /// A sink for the greylist that logs through `log` by this policy.
+    static func sink(_ log: Log) -> @Sendable (GreylistEvent) -> Void {
+        { event in
+            guard let (level, text) = line(for: event) else { return }
+            log.write(level, text)
+        }
+    }
+}

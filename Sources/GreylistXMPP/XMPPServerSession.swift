@@ -1,0 +1,355 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// One client stream's protocol state, sans-IO: bytes and answers in, ``XMPPSessionOutput`` out.
+///
+/// It speaks the RFC 6120 client path: stream header, SASL PLAIN (RFC 4616), stream restart,
+/// resource binding, the legacy session iq, XEP-0199 ping, `service-unavailable` for other iqs,
+/// and stream errors for bad input. It owns no socket, clock, random source or credential store:
+/// every call takes the current instant, stream ids and generated resources come from the
+/// injected generator, and credentials are checked by the host through
+/// ``XMPPSessionRequest/checkCredentials(_:)``. Deadlines come out as ``XMPPSessionOutput/deadline``,
+/// so a shell arms one timer per connection.
+///
+/// ```swift
+/// var session = XMPPServerSession(settings: XMPPSessionSettings(domain: "example.org"), now: .now)
+/// let output = session.receive(bytesFromSocket, at: .now)
+/// socket.write(output.bytes)   // one write per call
+/// for request in output.requests { /* check credentials, report failures */ }
+/// ```
+public struct XMPPServerSession: Sendable {
+    private enum Phase: Equatable {
+        case awaitingHeader
+        case awaitingAuthentication
+        case awaitingRestart(user: String)
+        case bound(user: String)
+        case closed
+    }
+
+    /// What input waits for.
+    private enum Waiting: Equatable {
+        case nothing
+        case credentials(XMPPCredentials)
+        case failureVerdict
+    }
+
+    /// The settings the session was made with.
+    public let settings: XMPPSessionSettings
+    private var parser: XMLStreamParser
+    private var identifiers: any RandomNumberGenerator & Sendable
+    private var phase = Phase.awaitingHeader
+    private var waiting = Waiting.nothing
+    private var headerSent = false
+    private var failedAttempts = 0
+    /// Parsed events not handled yet because the session waits for the host.
+    private var pending: [XMLStreamEvent] = []
+    private var pendingIndex = 0
+    private let startedAt: ContinuousClock.Instant
+    private var lastActivity: ContinuousClock.Instant
+
+    /// Creates a session for a connection accepted at `now`.
+    ///
+    /// - Parameters:
+    ///   - settings: Domain, bounds and deadlines.
+    ///   - now: The instant the connection was accepted; the header and login deadlines count from it.
+    ///   - identifiers: Where stream ids and generated resources come from; tests pass a seeded one.
+    public init(settings: XMPPSessionSettings, now: ContinuousClock.Instant,
+                identifiers: some RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()) {
+        self.settings = settings
+        self.parser = XMLStreamParser(maxStanzaBytes: settings.maxStanzaBytes, maxDepth: settings.maxDepth)
+        self.identifiers = identifiers
+        self.startedAt = now
+        self.lastActivity = now
+    }
+
+    /// Whether the stream header arrived.
+    public var hasStream: Bool { phase != .awaitingHeader }
+    /// Whether the client authenticated.
+    public var isAuthenticated: Bool {
+        switch phase {
+        case .awaitingRestart, .bound: return true
+        default: return false
+        }
+    }
+    /// Whether the stream is over; the shell closes once its output is written.
+    public var isClosed: Bool { phase == .closed }
+
+    /// The instant the shell's timer should fire next; `nil` once closed. The header and login
+    /// deadlines count from the start, not from the last byte, so trickling bytes cannot keep a
+    /// stream alive.
+    public var nextDeadline: ContinuousClock.Instant? {
+        guard phase != .closed else { return nil }
+        var deadline = lastActivity + settings.idleTimeout
+        if !hasStream { deadline = min(deadline, startedAt + settings.headerTimeout) }
+        if !isAuthenticated { deadline = min(deadline, startedAt + settings.authTimeout) }
+        return deadline
+    }
+
+    // MARK: - Inputs
+
+    /// Consumes bytes from the client.
+    ///
+    /// - Parameters:
+    ///   - bytes: What the socket delivered, borrowed; copied once into the parser's buffer.
+    ///   - now: The current instant.
+    /// - Returns: What to write, ask and arm.
+    public mutating func receive(_ bytes: some Collection<UInt8>, at now: ContinuousClock.Instant) -> XMPPSessionOutput {
+        var output = XMPPSessionOutput()
+        guard phase != .closed else { return finish(output) }
+        lastActivity = now
+        do {
+            pending += try parser.feed(bytes)
+        } catch {
+            drain(into: &output)
+            streamError(error.condition, text: error.explanation, into: &output)
+            return finish(output)
+        }
+        drain(into: &output)
+        return finish(output)
+    }
+
+    /// Continues after the host checked the credentials of ``XMPPSessionRequest/checkCredentials(_:)``.
+    ///
+    /// - Parameters:
+    ///   - verdict: The host's answer.
+    ///   - now: The current instant.
+    /// - Returns: On success the SASL success and ``XMPPSessionRequest/reportSuccess(user:)``;
+    ///   otherwise ``XMPPSessionRequest/reportFailure(user:verdict:)``, with input still paused.
+    public mutating func credentialsChecked(_ verdict: XMPPCredentialVerdict, at now: ContinuousClock.Instant) -> XMPPSessionOutput {
+        var output = XMPPSessionOutput()
+        guard case .credentials(let credentials) = waiting, phase != .closed else { return finish(output) }
+        if verdict == .valid {
+            waiting = .nothing
+            phase = .awaitingRestart(user: credentials.user)
+            parser.reset()
+            pending.removeAll()
+            pendingIndex = 0
+            append("<success xmlns='\(XMPPNamespace.sasl)'/>", to: &output)
+            output.requests.append(.reportSuccess(user: credentials.user))
+            return finish(output)
+        }
+        if verdict != .unavailable { failedAttempts += 1 }
+        waiting = .failureVerdict
+        output.requests.append(.reportFailure(user: credentials.user, verdict: verdict))
+        return finish(output)
+    }
+
+    /// Continues after a failed login was reported: answers the client, and closes the stream
+    /// when the source is now banned or out of attempts.
+    ///
+    /// - Parameters:
+    ///   - closeStream: The greylist's verdict (`FailureOutcome.closesStream`).
+    ///   - now: The current instant.
+    /// - Returns: The SASL failure, then what queued input produces (or the stream's end).
+    public mutating func failureRecorded(closeStream: Bool, at now: ContinuousClock.Instant) -> XMPPSessionOutput {
+        var output = XMPPSessionOutput()
+        guard waiting == .failureVerdict, phase != .closed else { return finish(output) }
+        waiting = .nothing
+        append(saslFailure("not-authorized"), to: &output)
+        if closeStream {
+            streamError("policy-violation", text: "this address is banned", into: &output)
+        } else if failedAttempts >= settings.maxAuthAttempts {
+            streamError("policy-violation", text: "too many failed authentication attempts", into: &output)
+        } else {
+            drain(into: &output)
+        }
+        return finish(output)
+    }
+
+    /// Handles the shell's timer: closes the stream with `connection-timeout` when a deadline
+    /// passed, or returns the next deadline when the timer fired early.
+    ///
+    /// - Parameter now: The current instant.
+    /// - Returns: The stream error and close, or only the next deadline.
+    public mutating func deadlineReached(at now: ContinuousClock.Instant) -> XMPPSessionOutput {
+        var output = XMPPSessionOutput()
+        guard phase != .closed else { return finish(output) }
+        if !hasStream && now >= startedAt + settings.headerTimeout {
+            streamError("connection-timeout", text: "no stream header within \(settings.headerTimeout.shortText)", into: &output)
+        } else if !isAuthenticated && now >= startedAt + settings.authTimeout {
+            streamError("connection-timeout", text: "no authentication within \(settings.authTimeout.shortText)", into: &output)
+        } else if now >= lastActivity + settings.idleTimeout {
+            streamError("connection-timeout", text: "idle for \(settings.idleTimeout.shortText)", into: &output)
+        }
+        return finish(output)
+    }
+
+    /// Ends the stream with `system-shutdown` because the server stops.
+    ///
+    /// - Returns: The stream error and close.
+    public mutating func shutDown() -> XMPPSessionOutput {
+        var output = XMPPSessionOutput()
+        streamError("system-shutdown", text: "the server is shutting down", into: &output)
+        return finish(output)
+    }
+
+    private func finish(_ output: XMPPSessionOutput) -> XMPPSessionOutput {
+        var output = output
+        output.deadline = nextDeadline
+        return output
+    }
+
+    // MARK: - Events
+
+    /// Handles queued events until none is left, the stream closed, or the host must answer.
+    private mutating func drain(into output: inout XMPPSessionOutput) {
+        while waiting == .nothing, phase != .closed, pendingIndex < pending.count {
+            let event = pending[pendingIndex]
+            pendingIndex += 1
+            handle(event, into: &output)
+        }
+        if pendingIndex == pending.count {
+            pending.removeAll(keepingCapacity: true)
+            pendingIndex = 0
+        }
+    }
+
+    private mutating func handle(_ event: XMLStreamEvent, into output: inout XMPPSessionOutput) {
+        switch event {
+        case .streamOpened(let name, let attributes):
+            openStream(name: name, attributes: attributes, into: &output)
+        case .streamClosed:
+            phase = .closed
+            append("</stream:stream>", to: &output)
+            output.closeReason = "client closed the stream"
+        case .stanza(let element):
+            switch phase {
+            case .awaitingAuthentication:
+                authenticate(element, into: &output)
+            case .bound(let user):
+                serve(element, user: user, into: &output)
+            case .awaitingHeader, .awaitingRestart, .closed:
+                streamError("bad-format", text: "unexpected element", into: &output)
+            }
+        }
+    }
+
+    private mutating func openStream(name: String, attributes: [String: String], into output: inout XMPPSessionOutput) {
+        let parts = name.split(separator: ":", maxSplits: 1)
+        let prefix = parts.count == 2 ? String(parts[0]) : nil
+        let local = parts.last.map(String.init) ?? name
+        let streamNamespace = prefix.map { attributes["xmlns:\($0)"] } ?? attributes["xmlns"]
+        guard local == "stream", streamNamespace == XMPPNamespace.streams else {
+            return streamError("invalid-namespace", text: "expected <stream:stream> in \(XMPPNamespace.streams)", into: &output)
+        }
+        guard attributes["xmlns"] == XMPPNamespace.client else {
+            return streamError("invalid-namespace", text: "this server speaks \(XMPPNamespace.client) only", into: &output)
+        }
+        guard attributes["version"] == "1.0" else {
+            return streamError("unsupported-version", text: "version 1.0 is required", into: &output)
+        }
+        if let target = attributes["to"], target.lowercased() != settings.domain.lowercased() {
+            return streamError("host-unknown", text: "this server serves \(settings.domain)", into: &output)
+        }
+        switch phase {
+        case .awaitingHeader:
+            append(streamHeader(), to: &output)
+            phase = .awaitingAuthentication
+            append("<stream:features><mechanisms xmlns='\(XMPPNamespace.sasl)'><mechanism>PLAIN</mechanism></mechanisms></stream:features>", to: &output)
+        case .awaitingRestart(let user):
+            append(streamHeader(), to: &output)
+            phase = .bound(user: user)
+            append("<stream:features><bind xmlns='\(XMPPNamespace.bind)'/><session xmlns='\(XMPPNamespace.session)'><optional/></session></stream:features>", to: &output)
+        default:
+            streamError("bad-format", text: "unexpected stream header", into: &output)
+        }
+    }
+
+    private mutating func authenticate(_ element: XMPPElement, into output: inout XMPPSessionOutput) {
+        guard element.namespace == XMPPNamespace.sasl else {
+            return streamError("not-authorized", text: "authenticate first", into: &output)
+        }
+        switch element.name {
+        case "auth":
+            break
+        case "abort":
+            return append(saslFailure("aborted"), to: &output)
+        default:
+            return streamError("not-authorized", text: "authenticate first", into: &output)
+        }
+        guard element.attributes["mechanism"] == "PLAIN" else {
+            return append(saslFailure("invalid-mechanism"), to: &output)
+        }
+        let encoded = String(element.text.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
+        guard !encoded.isEmpty, encoded != "=" else {
+            return append(saslFailure("malformed-request"), to: &output)
+        }
+        guard let decoded = Data(base64Encoded: encoded) else {
+            return append(saslFailure("incorrect-encoding"), to: &output)
+        }
+        let parts = decoded.split(separator: 0, omittingEmptySubsequences: false)
+        guard parts.count == 3,
+              let authorization = String(validating: parts[0], as: UTF8.self),
+              let user = String(validating: parts[1], as: UTF8.self),
+              let password = String(validating: parts[2], as: UTF8.self),
+              !user.isEmpty, user.utf8.count <= 1_023 else {
+            return append(saslFailure("malformed-request"), to: &output)
+        }
+        if !authorization.isEmpty && authorization.lowercased() != "\(user)@\(settings.domain)".lowercased() {
+            return append(saslFailure("invalid-authzid"), to: &output)
+        }
+        let credentials = XMPPCredentials(user: user, password: password, authorizationIdentity: authorization.isEmpty ? nil : authorization)
+        waiting = .credentials(credentials)
+        output.requests.append(.checkCredentials(credentials))
+    }
+
+    private mutating func serve(_ element: XMPPElement, user: String, into output: inout XMPPSessionOutput) {
+        guard element.name == "iq" else {
+            // Presence and messages are accepted and dropped: the engine has no roster or routing.
+            return
+        }
+        let type = element.attributes["type"] ?? ""
+        guard let id = element.attributes["id"], ["get", "set", "result", "error"].contains(type) else {
+            return append(iqError(id: element.attributes["id"] ?? "", type: "modify", condition: "bad-request"), to: &output)
+        }
+        guard type == "get" || type == "set" else { return }
+        if type == "set", let bind = element.child("bind", namespace: XMPPNamespace.bind) {
+            let requested = bind.child("resource", namespace: XMPPNamespace.bind)?.text ?? ""
+            let chosen = requested.isEmpty || requested.utf8.count > 1_023
+                ? "greylist-\(UInt32.random(in: 0...UInt32.max, using: &identifiers))" : requested
+            let jid = XMLText.escape("\(user)@\(settings.domain)/\(chosen)")
+            return append("<iq type='result' id='\(XMLText.escape(id))'><bind xmlns='\(XMPPNamespace.bind)'><jid>\(jid)</jid></bind></iq>", to: &output)
+        }
+        if type == "set", element.child("session", namespace: XMPPNamespace.session) != nil {
+            return append("<iq type='result' id='\(XMLText.escape(id))'/>", to: &output)
+        }
+        if type == "get", element.child("ping", namespace: XMPPNamespace.ping) != nil {
+            return append("<iq type='result' id='\(XMLText.escape(id))'/>", to: &output)
+        }
+        append(iqError(id: id, type: "cancel", condition: "service-unavailable"), to: &output)
+    }
+
+    // MARK: - Writing
+
+    private func append(_ text: String, to output: inout XMPPSessionOutput) {
+        output.bytes.append(contentsOf: text.utf8)
+    }
+
+    private mutating func streamError(_ condition: String, text: String, into output: inout XMPPSessionOutput) {
+        guard phase != .closed else { return }
+        phase = .closed
+        waiting = .nothing
+        if !headerSent { append(streamHeader(), to: &output) }
+        append("<stream:error><\(condition) xmlns='\(XMPPNamespace.streamErrors)'/>"
+            + "<text xmlns='\(XMPPNamespace.streamErrors)'>\(XMLText.escape(text))</text></stream:error></stream:stream>", to: &output)
+        output.closeReason = "\(condition): \(text)"
+    }
+
+    private mutating func streamHeader() -> String {
+        headerSent = true
+        let id = String(UInt64.random(in: 0...UInt64.max, using: &identifiers), radix: 36)
+        return "<?xml version='1.0'?><stream:stream xmlns='\(XMPPNamespace.client)' xmlns:stream='\(XMPPNamespace.streams)'"
+            + " id='\(id)' from='\(XMLText.escape(settings.domain))' version='1.0' xml:lang='en'>"
+    }
+
+    private func saslFailure(_ condition: String) -> String {
+        "<failure xmlns='\(XMPPNamespace.sasl)'><\(condition)/></failure>"
+    }
+
+    private func iqError(id: String, type: String, condition: String) -> String {
+        "<iq type='error' id='\(XMLText.escape(id))'><error type='\(type)'><\(condition) xmlns='\(XMPPNamespace.stanzas)'/></error></iq>"
+    }
+}
