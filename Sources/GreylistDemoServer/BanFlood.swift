@@ -7,7 +7,7 @@ enum BanFlood {
     static func run(stateDirectory: String, count: Int, synchronous: Bool) async -> Int32 {
         do {
             // A small compaction threshold so that a kill can land during a compaction too.
-            let store = try JournalStore(directory: stateDirectory, synchronous: synchronous, compactionThreshold: 16_384)
+            let store = try await JournalStore.open(directory: stateDirectory, synchronous: synchronous, compactionThreshold: 16_384)
             let greylist = try Greylist(configuration: GreylistConfiguration(), store: store)
             // Continue after what an earlier run stored, so every run adds new addresses.
             let start = UInt32(await greylist.list().count)

@@ -22,11 +22,15 @@ final class DemoServer: @unchecked Sendable {
     /// The port the listener is bound to, known after ``start()``.
     private(set) var port = 0
 
-    init(configuration: DemoConfiguration, configurationPath: String?, log: Log) throws(GreylistError) {
+    /// Builds the server; nothing listens before ``start()``.
+    ///
+    /// - Parameter store: The state store, when the caller opened it (``openStore(_:)``); `nil`
+    ///   lets the greylist open `stateDirectory` itself, without waiting for its lock.
+    init(configuration: DemoConfiguration, configurationPath: String?, log: Log, store: (any GreylistStore)? = nil) throws(GreylistError) {
         self.configuration = configuration
         self.configurationPath = configurationPath
         self.log = log
-        let greylist = try Greylist(configuration: configuration.greylist, events: EventLogPolicy.sink(log))
+        let greylist = try Greylist(configuration: configuration.greylist, events: EventLogPolicy.sink(log), store: store)
         self.greylist = greylist
         self.registry = ConnectionRegistry(policy: Self.policy(configuration.server), greylist: greylist)
     }
@@ -76,6 +80,24 @@ final class DemoServer: @unchecked Sendable {
         }
         logSettings(listening: (try? ListenAddress(host: server.host, port: boundPort))?.description ?? "port \(boundPort)")
         return boundPort
+    }
+
+    /// Opens the configured state directory, waiting up to two seconds for a previous owner
+    /// (a server still exiting after a restart) to let go of its lock. It blocks the calling
+    /// thread: `main` calls it before any other thread exists, never from async code.
+    static func openStore(_ configuration: GreylistConfiguration) throws(GreylistError) -> (any GreylistStore)? {
+        guard let directory = configuration.stateDirectory, !directory.isEmpty else { return nil }
+        let deadline = ContinuousClock.now + .seconds(2)
+        while true {
+            do {
+                return try JournalStore(directory: directory, synchronous: configuration.stateSync)
+            } catch {
+                guard case .storage(_, let reason) = error, reason.hasPrefix("in use"), ContinuousClock.now < deadline else {
+                    throw error
+                }
+            }
+            Syscalls.pause(milliseconds: 20)
+        }
     }
 
     private static func policy(_ server: ServerConfiguration) -> ConnectionRegistry.Policy {

@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import Glibc
 
 // Thin entry point: parse the command line, then either serve or send one admin request.
 // Signals are blocked before any thread exists, so none arriving during start-up is lost.
@@ -32,8 +31,9 @@ case .serve(let configurationPath, let host, let port, let verbose):
             configuration.server.host = host
         }
         if let port { configuration.server.port = port }
+        let store = try DemoServer.openStore(configuration.greylist)
         server = try DemoServer(configuration: configuration, configurationPath: configurationPath,
-                                log: Log(minimum: verbose ? .debug : .info))
+                                log: Log(minimum: verbose ? .debug : .info), store: store)
         try server.start()
     } catch {
         log.error("not started: \(error)")

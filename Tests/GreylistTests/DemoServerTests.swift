@@ -14,6 +14,23 @@ import Testing
         await fixture.stop()
     }
 
+    @Test("after SASL success the restarted stream's header and features arrive in one read (one write, no Nagle wait)")
+    func restartInOneWrite() async throws {
+        let fixture = try DemoServerFixture()
+        let client = try fixture.connect()
+        client.send(DemoServerFixture.header)
+        await client.read(until: "</stream:features>")
+        client.send(DemoServerFixture.plain("demo", "demo-password"))
+        #expect(await client.read(until: "/>").contains("<success"))
+        client.send(DemoServerFixture.header)
+        // Written as two small writes, the features would wait for the client's delayed ACK
+        // (Nagle's algorithm) and this first read would return the header alone.
+        let first = await client.readOnce()
+        #expect(first.hasPrefix("<?xml version='1.0'?><stream:stream"))
+        #expect(first.hasSuffix("</stream:features>"))
+        await fixture.stop()
+    }
+
     @Test("a matching failure bans: the stream closes and the next connection gets EOF with 0 bytes; other sources still log in")
     func matchingFailureBans() async throws {
         let fixture = try DemoServerFixture()

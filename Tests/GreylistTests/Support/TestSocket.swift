@@ -74,6 +74,15 @@ final class TestSocket: Sendable {
         await Blocking.run { self.readToEndBlocking() }
     }
 
+    /// Reads once: what a single `recv` returns (bounded by the socket's receive timeout).
+    func readOnce() async -> String {
+        await Blocking.run {
+            var chunk = [UInt8](repeating: 0, count: 65_536)
+            let count = chunk.withUnsafeMutableBytes { recv(self.descriptor, $0.baseAddress, $0.count, 0) }
+            return String(decoding: chunk[..<max(count, 0)], as: UTF8.self)
+        }
+    }
+
     /// Waits up to `milliseconds` for the server to send or close; true when it did.
     func serverActs(within milliseconds: Int32) async -> Bool {
         await Blocking.run { self.serverActsBlocking(within: milliseconds) }
