@@ -46,6 +46,9 @@ public struct BanEntry: Hashable, Sendable, CustomStringConvertible {
     public var banCount: Int
     /// Connections refused by this ban so far (in dry run: that would have been refused).
     public var refusedCount: Int
+    /// Whether the ban is soft: a rule ban on a key trusted by a recent successful login, which
+    /// the accept path still serves; it only closes a stream at a failed login.
+    public var isSoft: Bool = false
 
     /// Creates an entry.
     ///
@@ -86,7 +89,7 @@ public struct BanEntry: Hashable, Sendable, CustomStringConvertible {
 
     /// `203.0.113.7/32 rule botnet user=bad_user_12345 for 4h until 2026-11-25T04:00:00Z (ban #1)`.
     public var description: String {
-        var text = "\(network) \(reason)"
+        var text = "\(network) \(reason)\(isSoft ? " (soft: trusted key)" : "")"
         if let user { text += " user=\(user)" }
         text += " for \(DurationText.format(milliseconds: duration.wholeMilliseconds))"
         text += " until \(expiresAt.formatted(.iso8601)) (ban #\(banCount))"

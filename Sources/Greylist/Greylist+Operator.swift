@@ -49,13 +49,13 @@ extension Greylist {
         return lifted
     }
 
-    /// The bans in force, soonest expiry first.
+    /// The bans in force, soonest expiry first; rule bans on trusted keys are marked soft.
     ///
     /// - Returns: One entry per banned key, with its refused-connection count.
     public func list() -> [BanEntry] {
         let now = clock.nowMilliseconds
         return gate.all().filter { $0.1.expiresAt > now }
-            .map { entry($0.0, $0.1) }
+            .map { entry($0.0, $0.1, now: now) }
             .sorted { ($0.expiresAt, $0.network) < ($1.expiresAt, $1.network) }
     }
 
@@ -68,8 +68,11 @@ extension Greylist {
         snapshot.accepted = gateCounters.accepted
         snapshot.refused = gateCounters.refused
         snapshot.wouldHaveRefused = gateCounters.wouldHaveRefused
+        snapshot.softAccepted = gateCounters.softAccepted
+        snapshot.banExtensions = gateCounters.extensions
         let now = clock.nowMilliseconds
         snapshot.activeBans = gate.count { $0.expiresAt > now }
+        snapshot.trustedKeys = gate.allTrusted().count { $0.1 > now }
         snapshot.trackedAddresses = trackers.count
         return snapshot
     }
@@ -87,24 +90,39 @@ extension Greylist {
         let now = clock.nowMilliseconds
         let forgetAfter = configuration.escalation.forgetAfter.wholeMilliseconds
         var expired: [BanEntry] = []
+        var extended: [BanEntry] = []
         let removed = gate.sweep { key, slot in
             if slot.expiresAt <= now && !slot.expiryReported {
                 expired.append(entry(key, slot))
                 slot.expiryReported = true
             }
+            if slot.extendedSinceStored && slot.expiresAt > now {
+                // Refused connections lengthened it on the accept path: store the new expiry.
+                extended.append(entry(key, slot))
+                slot.extendedSinceStored = false
+            }
             // A rule ban's slot stays as the key's escalation history until forgetAfter.
             return slot.expiresAt > now || (reasons.isRule(slot.reason) && now < slot.expiresAt.addingClamped(forgetAfter))
         }
         for (key, _) in removed { recentUsers[key] = nil }
+        for entry in extended { persist(.banned(entry)) }
+        gate.purgeTrust(now: now, limit: configuration.trust.maxTrustedKeys)
         counters.expired += expired.count
         for entry in expired { events?(.expired(entry)) }
         let windows = Dictionary(configuration.rules.map { ($0.name, $0.window.wholeMilliseconds) }) { first, _ in first }
+        let revokeWindow = configuration.trust.revokeWindow.wholeMilliseconds
         trackers.removeAll { _, tracker in
-            !tracker.failures.contains { name, instants in
-                guard let window = windows[name], let last = instants.last else { return false }
-                return last > now - window
-            }
+            !tracker.failures.contains { name, failures in
+                guard let window = windows[name], let last = failures.last else { return false }
+                return last.at > now - window
+            } && !tracker.wrongPasswordAccounts.values.contains { $0 > now - revokeWindow }
         }
+        let sprayWindow = configuration.spraying.window.wholeMilliseconds
+        accounts.removeAll { _, tracker in
+            tracker.underAttackUntil <= now && !tracker.sources.values.contains { $0 > now - sprayWindow }
+        }
+        let rangeWindow = configuration.ranges.window.wholeMilliseconds
+        rangeTrackers.removeAll { _, tracker in !tracker.keys.values.contains { $0 > now - rangeWindow } }
         return expired
     }
 
@@ -120,13 +138,20 @@ extension Greylist {
         let compiled = try CompiledRule.compile(newConfiguration)
         configuration = newConfiguration
         rules = compiled
-        gate.configure(allowlist: newConfiguration.allowlist, dryRun: newConfiguration.dryRun)
+        gate.configure(allowlist: newConfiguration.allowlist, dryRun: newConfiguration.dryRun, knocking: Self.knockingPolicy(newConfiguration))
         let names = Set(newConfiguration.rules.map(\.name))
-        trackers.forEachTracker { tracker in
+        trackers.forEachValue { tracker in
             tracker.failures = tracker.failures.filter { names.contains($0.key) }
         }
         trackers.capacity = newConfiguration.limits.maxTrackedAddresses
         reportEvicted(counters: trackers.evict(toFit: trackers.capacity))
+        accounts.capacity = newConfiguration.spraying.maxTrackedAccounts
+        _ = accounts.evict(toFit: accounts.capacity)
+        rangeTrackers.capacity = newConfiguration.ranges.maxTrackedRanges
+        _ = rangeTrackers.evict(toFit: rangeTrackers.capacity)
+        if newConfiguration.trust.memory == .zero {
+            for (key, _) in gate.allTrusted() where gate.distrust(key) { persist(.distrusted(key)) }
+        }
         evictBans(toFit: newConfiguration.limits.maxBans)
         events?(.reconfigured(rules: newConfiguration.rules.map(\.name), dryRun: newConfiguration.dryRun))
         await acknowledgeStored()
@@ -151,8 +176,10 @@ extension Greylist {
     func place(_ key: IPNetwork, reason: BanEntry.Reason, user: String?, bannedAt: Int64, expiresAt: Int64,
                banCount: Int, persist shouldPersist: Bool = true) -> BanEntry {
         // A replaced ban keeps its refused count (upsert carries it over and returns the old slot).
+        let isRule: Bool
+        if case .rule = reason { isRule = true } else { isRule = false }
         let (previous, count) = gate.upsert(key, BanSlot(key: key.address.bits, expiresAt: expiresAt, bannedAt: bannedAt,
-                                                         banCount: banCount, reason: reasons.index(reason)))
+                                                         banCount: banCount, reason: reasons.index(reason), isRuleBan: isRule))
         recentUsers[key] = user
         let placed = BanEntry(network: key, reason: reason, user: user, bannedAtMilliseconds: bannedAt,
                               expiresAtMilliseconds: expiresAt, banCount: banCount,
@@ -189,11 +216,14 @@ extension Greylist {
         }
     }
 
-    func entry(_ key: IPNetwork, _ slot: BanSlot) -> BanEntry {
-        BanEntry(
+    /// The public form of a slot; `now` (when given) marks a rule ban on a trusted key as soft.
+    func entry(_ key: IPNetwork, _ slot: BanSlot, now: Int64? = nil) -> BanEntry {
+        var entry = BanEntry(
             network: key, reason: reasons[slot.reason], user: recentUsers[key],
             bannedAtMilliseconds: slot.bannedAt, expiresAtMilliseconds: slot.expiresAt,
             banCount: slot.banCount, refusedCount: Int(slot.refusedCount)
         )
+        if let now, slot.isRuleBan { entry.isSoft = isTrusted(key, now: now) }
+        return entry
     }
 }

@@ -21,7 +21,9 @@ extension Greylist {
                 histories.append(BanHistory(network: key, banCount: slot.banCount, lastBanEnd: WallClock.date(slot.expiresAt)))
             }
         }
-        return GreylistSnapshot(bans: bans.sorted { $0.network < $1.network }, histories: histories.sorted { $0.network < $1.network })
+        let trusted = gate.allTrusted().filter { $0.1 > now }.map { TrustedKey(network: $0.0, until: WallClock.date($0.1)) }
+        return GreylistSnapshot(bans: bans.sorted { $0.network < $1.network }, histories: histories.sorted { $0.network < $1.network },
+                                trusted: trusted.sorted { $0.network < $1.network })
     }
 
     /// Re-arms stored state at start-up, into the gate: bans that have not expired, with their
@@ -38,7 +40,7 @@ extension Greylist {
             let end = WallClock.milliseconds(history.lastBanEnd)
             guard now < end.addingClamped(forgetAfter) else { continue }
             slots.append((history.network, BanSlot(key: history.network.address.bits, expiresAt: end, bannedAt: end,
-                                                   banCount: history.banCount, reason: historyReason)))
+                                                   banCount: history.banCount, reason: historyReason, isRuleBan: true)))
         }
         for ban in snapshot.bans {
             let expiresAt = ban.expiresAtMilliseconds
@@ -47,13 +49,20 @@ extension Greylist {
             guard expiresAt > now || (isRule && now < expiresAt.addingClamped(forgetAfter)) else { continue }
             slots.append((ban.network, BanSlot(key: ban.network.address.bits, expiresAt: expiresAt,
                                                bannedAt: ban.bannedAtMilliseconds, banCount: ban.banCount,
-                                               reason: reasons.index(ban.reason))))
+                                               reason: reasons.index(ban.reason), isRuleBan: isRule)))
             if let user = ban.user, expiresAt > now { users[ban.network] = user }
         }
         if slots.count > configuration.limits.maxBans {
             slots = Array(slots.sorted { $0.1.expiresAt > $1.1.expiresAt }.prefix(configuration.limits.maxBans))
         }
         for (network, slot) in slots { gate.upsert(network, slot) }
+        if configuration.trust.memory > .zero {
+            for trusted in snapshot.trusted {
+                let until = WallClock.milliseconds(trusted.until)
+                if until > now { gate.trust(trusted.network, until: until) }
+            }
+            gate.purgeTrust(now: now, limit: configuration.trust.maxTrustedKeys)
+        }
         return (reasons, users)
     }
 
@@ -110,6 +119,10 @@ extension Greylist {
                 if slot.expiresAt > now { events?(.unbanned(entry(key, slot))) }
             }
             trackers.removeAll { key, _ in network.contains(key) }
+        case .trusted(let key, let until):
+            gate.trust(key, until: WallClock.milliseconds(until))
+        case .distrusted(let key):
+            gate.distrust(key)
         }
     }
 }

@@ -31,7 +31,11 @@ public actor Greylist {
     /// Compiled rules; `Regex` is not `Sendable`, so they never leave the actor.
     var rules: [CompiledRule]
     /// Failure counters of keys that are not banned.
-    var trackers: TrackerTable
+    var trackers: RecencyTable<IPNetwork, AddressTracker>
+    /// Failures per username from distinct keys (spraying).
+    var accounts: RecencyTable<String, AccountTracker>
+    /// Rule bans per range (range bans).
+    var rangeTrackers: RecencyTable<IPNetwork, RangeTracker>
     var counters = GreylistStatistics()
     /// Ban reasons, interned: a ban slot holds a 2-byte index.
     var reasons = ReasonTable()
@@ -61,7 +65,9 @@ public actor Greylist {
         self.configuration = configuration
         self.clock = clock
         self.events = events
-        self.trackers = TrackerTable(capacity: configuration.limits.maxTrackedAddresses)
+        self.trackers = RecencyTable(capacity: configuration.limits.maxTrackedAddresses)
+        self.accounts = RecencyTable(capacity: configuration.spraying.maxTrackedAccounts)
+        self.rangeTrackers = RecencyTable(capacity: configuration.ranges.maxTrackedRanges)
         if let store {
             self.store = store
         } else if let directory = configuration.stateDirectory, !directory.isEmpty {
@@ -69,7 +75,7 @@ public actor Greylist {
         } else {
             self.store = nil
         }
-        gate.configure(allowlist: configuration.allowlist, dryRun: configuration.dryRun)
+        gate.configure(allowlist: configuration.allowlist, dryRun: configuration.dryRun, knocking: Self.knockingPolicy(configuration))
         if let store = self.store {
             let snapshot = try store.load()
             (reasons, recentUsers) = Self.restore(snapshot, configuration: configuration, now: clock.nowMilliseconds, into: gate)
@@ -110,16 +116,20 @@ public actor Greylist {
 
     /// Reports a failed login from the authentication layer.
     ///
-    /// The failure feeds every rule whose pattern matches `user` (a rule without a pattern counts
-    /// every credential failure); the first rule in order that reaches `maxFailures` within its
-    /// window bans the source's key (the address masked to the configured prefix length) for
-    /// `banFor`, escalated for repeat offenders.
+    /// The failure feeds every rule that counts its `kind` and whose pattern matches `user` (a
+    /// rule without a pattern counts every such failure); the first rule in order that reaches
+    /// `maxFailures` within its window bans the source's key (the address masked to the configured
+    /// prefix length) for `banFor`, escalated for repeat offenders. A failure on an account under
+    /// attack (``GreylistConfiguration/Spraying``) from a key that is not trusted bans at once.
+    /// Enough rule-banned keys in one range ban the range (``GreylistConfiguration/Ranges``). On a
+    /// trusted key a ban is soft: it closes this stream, and the accept path still serves the key.
     ///
     /// - Parameters:
     ///   - user: The authentication identity the client sent.
     ///   - ip: The connection's peer address.
-    ///   - kind: ``AuthenticationFailure/serviceUnavailable`` when the server could not check the
-    ///     credentials; such a failure is reported but never counted.
+    ///   - kind: What the server knows of the failure: a wrong password, an account that does not
+    ///     exist, or ``AuthenticationFailure/serviceUnavailable`` when the server could not check
+    ///     the credentials (reported, never counted).
     /// - Returns: What happened; ``FailureOutcome/closesStream`` is the verdict the caller acts
     ///   on (close the stream now), dry run included. With a store, a ban is returned only once
     ///   it is stored.
@@ -131,61 +141,19 @@ public actor Greylist {
         return outcome
     }
 
-    /// Reports a successful login: the source's failure counters are cleared. Active bans and
-    /// escalation history stay.
+    /// Reports a successful login: that account's failure counters on the source's key are
+    /// cleared (not other accounts': a bot behind the same NAT is not forgiven), and the key is
+    /// trusted for `trust.memory`. Active bans and escalation history stay; a rule ban on a
+    /// trusted key is soft.
     ///
     /// - Parameters:
     ///   - user: The authenticated identity.
     ///   - ip: The connection's peer address.
     public func recordSuccessfulAuth(user: String, ip: IPAddress) {
-        trackers.remove(banKey(for: ip))
-    }
-
-    private func countFailure(user: String, ip: IPAddress, kind: AuthenticationFailure) -> FailureOutcome {
-        counters.failuresReported += 1
-        guard kind == .invalidCredentials else { return .notClientFault }
-        guard !configuration.allowlist.contains(where: { $0.contains(ip) }) else { return .allowlisted }
-        let now = clock.nowMilliseconds
         let key = banKey(for: ip)
-        let slot = gate.slot(key)
-        if let slot, slot.expiresAt > now {
-            return .alreadyBanned(entry(key, slot), dryRun: configuration.dryRun)
-        }
-        let matching = rules.filter { $0.matches(user) }
-        guard !matching.isEmpty else { return .noRuleMatched }
-        counters.failuresCounted += 1
-        let (tripped, evicted) = trackers.update(key) { tracker -> CompiledRule? in
-            var tripped: CompiledRule?
-            for compiled in matching {
-                let rule = compiled.rule
-                var recent = (tracker.failures[rule.name] ?? []).filter { $0 > now - rule.window.wholeMilliseconds }
-                recent.append(now)
-                if recent.count > rule.maxFailures { recent.removeFirst(recent.count - rule.maxFailures) }
-                tracker.failures[rule.name] = recent
-                if tripped == nil && recent.count >= rule.maxFailures { tripped = compiled }
-            }
-            return tripped
-        }
-        reportEvicted(counters: evicted)
-        guard let tripped else { return .counted(rules: matching.map(\.rule.name)) }
-        return .banned(banByRule(key, previous: slot, rule: tripped.rule, user: user, now: now), dryRun: configuration.dryRun)
-    }
-
-    /// Bans `key` for a tripped rule, escalating for repeat offenders: the key's previous ban
-    /// stays in the ban table after it ends, as history, until `forgetAfter` has passed.
-    /// `slot` is the key's slot as read for this failure (no second lookup).
-    private func banByRule(_ key: IPNetwork, previous slot: BanSlot?, rule: GreylistRule, user: String, now: Int64) -> BanEntry {
-        let escalation = configuration.escalation
-        var previous = 0
-        if let slot, reasons.isRule(slot.reason),
-           now < slot.expiresAt.addingClamped(escalation.forgetAfter.wholeMilliseconds) {
-            previous = slot.banCount
-        }
-        let length = Self.escalated(rule.banFor.wholeMilliseconds, factor: escalation.factor, times: previous,
-                                    cap: escalation.maxBan.wholeMilliseconds)
-        trackers.remove(key)
-        counters.rulesTripped += 1
-        return place(key, reason: .rule(rule.name), user: user, bannedAt: now, expiresAt: now.addingClamped(length), banCount: previous + 1)
+        trackers.modify(key) { $0.clear(account: user) }
+        if trackers[key]?.isEmpty == true { trackers.remove(key) }
+        earnTrust(key, now: clock.nowMilliseconds)
     }
 
     /// `base × factor^times`, never above `max(cap, base)`.

@@ -8,7 +8,8 @@ import Foundation
 /// `dryRun`, `allowlist`, `prefixLength.ipv4`, `prefixLength.ipv6`, `rules[].name`,
 /// `rules[].pattern`, `rules[].maxFailures`, `rules[].window`, `rules[].banFor`,
 /// `escalation.factor`, `escalation.maxBan`, `escalation.forgetAfter`, `limits.maxBans`,
-/// `limits.maxTrackedAddresses`, `cleanupInterval`, `stateDirectory`, `stateSync`. Durations are text with a unit (`"90s"`,
+/// `limits.maxTrackedAddresses`, `trust.*`, `knocking.*`, `spraying.*`, `ranges.*`, `rules[].counts`,
+/// `cleanupInterval`, `stateDirectory`, `stateSync`. Durations are text with a unit (`"90s"`,
 /// `"10m"`, `"4h"`, `"7d"`) or whole seconds.
 extension GreylistConfiguration: Codable {
     /// Reads and validates the JSON text of a `greylist` object.
@@ -74,6 +75,39 @@ extension GreylistConfiguration: Codable {
                 maxTrackedAddresses: nested.integer("maxTrackedAddresses", default: defaults.limits.maxTrackedAddresses, in: 1...100_000_000)
             )
         }
+        trust = reader.object("trust") { nested in
+            Trust(
+                memory: nested.duration("memory", default: defaults.trust.memory, allowZero: true),
+                maxTrustedKeys: nested.integer("maxTrustedKeys", default: defaults.trust.maxTrustedKeys, in: 1...100_000_000),
+                revokeAfterAccounts: nested.integer("revokeAfterAccounts", default: defaults.trust.revokeAfterAccounts, in: 2...1_000),
+                revokeWindow: nested.duration("revokeWindow", default: defaults.trust.revokeWindow)
+            )
+        }
+        knocking = reader.object("knocking") { nested in
+            Knocking(
+                extendBans: nested.bool("extendBans", default: defaults.knocking.extendBans),
+                extendBy: nested.duration("extendBy", default: defaults.knocking.extendBy)
+            )
+        }
+        spraying = reader.object("spraying") { nested in
+            Spraying(
+                distinctSources: nested.integer("distinctSources", default: defaults.spraying.distinctSources, in: 0...1_000),
+                window: nested.duration("window", default: defaults.spraying.window),
+                markFor: nested.duration("markFor", default: defaults.spraying.markFor),
+                banFor: nested.duration("banFor", default: defaults.spraying.banFor),
+                maxTrackedAccounts: nested.integer("maxTrackedAccounts", default: defaults.spraying.maxTrackedAccounts, in: 1...10_000_000)
+            )
+        }
+        ranges = reader.object("ranges") { nested in
+            Ranges(
+                bannedKeys: nested.integer("bannedKeys", default: defaults.ranges.bannedKeys, in: 0...100_000),
+                ipv4PrefixLength: nested.integer("ipv4PrefixLength", default: defaults.ranges.ipv4PrefixLength, in: 8...31),
+                ipv6PrefixLength: nested.integer("ipv6PrefixLength", default: defaults.ranges.ipv6PrefixLength, in: 16...127),
+                window: nested.duration("window", default: defaults.ranges.window),
+                banFor: nested.duration("banFor", default: defaults.ranges.banFor),
+                maxTrackedRanges: nested.integer("maxTrackedRanges", default: defaults.ranges.maxTrackedRanges, in: 1...10_000_000)
+            )
+        }
         cleanupInterval = reader.duration("cleanupInterval", default: defaults.cleanupInterval)
         stateDirectory = reader.string("stateDirectory", default: defaults.stateDirectory)
         stateSync = reader.bool("stateSync", default: defaults.stateSync)
@@ -97,10 +131,25 @@ extension GreylistConfiguration: Codable {
             pattern: reader.string("pattern", default: nil),
             maxFailures: reader.integer("maxFailures", default: defaults.maxFailures, in: 1...1_000_000),
             window: reader.duration("window", default: defaults.window),
-            banFor: reader.duration("banFor", default: defaults.banFor)
+            banFor: reader.duration("banFor", default: defaults.banFor),
+            counts: readCounts(&reader, default: defaults.counts, report: report)
         )
         reader.finish()
         return rule
+    }
+
+    /// A rule's `counts`: an array of `"invalidCredentials"` and `"unknownAccount"`.
+    private static func readCounts(_ reader: inout ConfigurationReader, default fallback: Set<AuthenticationFailure>,
+                                   report: @escaping (ConfigurationIssue) -> Void) -> Set<AuthenticationFailure> {
+        let kinds = reader.array("counts") { element, elementPath -> AuthenticationFailure? in
+            guard case .string(let text) = element, let kind = AuthenticationFailure(rawValue: text), kind.isClientFault else {
+                report(ConfigurationIssue(path: elementPath, value: element.description,
+                                          reason: "expected \"invalidCredentials\" or \"unknownAccount\""))
+                return nil
+            }
+            return kind
+        }
+        return kinds.map(Set.init) ?? fallback
     }
 
     /// The configuration in its file form, durations written with units.
@@ -118,6 +167,7 @@ extension GreylistConfiguration: Codable {
                     "banFor": duration(rule.banFor),
                 ]
                 if let pattern = rule.pattern { object["pattern"] = .string(pattern) }
+                object["counts"] = .array(rule.counts.map(\.rawValue).sorted().map { .string($0) })
                 return .object(object)
             }),
             "escalation": .object([
@@ -128,6 +178,28 @@ extension GreylistConfiguration: Codable {
             "limits": .object([
                 "maxBans": .integer(Int64(limits.maxBans)),
                 "maxTrackedAddresses": .integer(Int64(limits.maxTrackedAddresses)),
+            ]),
+            "trust": .object([
+                "memory": duration(trust.memory),
+                "maxTrustedKeys": .integer(Int64(trust.maxTrustedKeys)),
+                "revokeAfterAccounts": .integer(Int64(trust.revokeAfterAccounts)),
+                "revokeWindow": duration(trust.revokeWindow),
+            ]),
+            "knocking": .object(["extendBans": .bool(knocking.extendBans), "extendBy": duration(knocking.extendBy)]),
+            "spraying": .object([
+                "distinctSources": .integer(Int64(spraying.distinctSources)),
+                "window": duration(spraying.window),
+                "markFor": duration(spraying.markFor),
+                "banFor": duration(spraying.banFor),
+                "maxTrackedAccounts": .integer(Int64(spraying.maxTrackedAccounts)),
+            ]),
+            "ranges": .object([
+                "bannedKeys": .integer(Int64(ranges.bannedKeys)),
+                "ipv4PrefixLength": .integer(Int64(ranges.ipv4PrefixLength)),
+                "ipv6PrefixLength": .integer(Int64(ranges.ipv6PrefixLength)),
+                "window": duration(ranges.window),
+                "banFor": duration(ranges.banFor),
+                "maxTrackedRanges": .integer(Int64(ranges.maxTrackedRanges)),
             ]),
             "cleanupInterval": duration(cleanupInterval),
             "stateSync": .bool(stateSync),

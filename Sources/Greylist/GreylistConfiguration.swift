@@ -78,6 +78,14 @@ public struct GreylistConfiguration: Hashable, Sendable {
     public var escalation: Escalation
     /// Memory caps.
     public var limits: Limits
+    /// Trust earned by successful logins.
+    public var trust: Trust
+    /// Bans that last while their source keeps knocking.
+    public var knocking: Knocking
+    /// One account failing from many sources.
+    public var spraying: Spraying
+    /// Ranges banned when enough keys inside are.
+    public var ranges: Ranges
     /// How often expired entries are purged by ``Greylist/run()``.
     public var cleanupInterval: Duration
     /// Where bans survive restarts (a ``JournalStore``); `nil` or empty keeps them in memory only.
@@ -95,6 +103,10 @@ public struct GreylistConfiguration: Hashable, Sendable {
     ///   - rules: The rules; default none.
     ///   - escalation: Repeat-offender policy; default ×2 up to 7 days, forgotten after 1 day.
     ///   - limits: Memory caps; default 100,000 each.
+    ///   - trust: Trust by success; default 30 days.
+    ///   - knocking: Extension of bans by refused connections; default on, 4 hours.
+    ///   - spraying: Accounts under attack; default 5 sources within an hour.
+    ///   - ranges: Range bans; default 8 keys in a /24 or /48 within a day.
     ///   - cleanupInterval: Purge period; default 10 minutes.
     ///   - stateDirectory: The state directory; default none (memory only).
     ///   - stateSync: `fsync` before acknowledging; default true.
@@ -105,6 +117,10 @@ public struct GreylistConfiguration: Hashable, Sendable {
         rules: [GreylistRule] = [],
         escalation: Escalation = .init(),
         limits: Limits = .init(),
+        trust: Trust = .init(),
+        knocking: Knocking = .init(),
+        spraying: Spraying = .init(),
+        ranges: Ranges = .init(),
         cleanupInterval: Duration = .seconds(600),
         stateDirectory: String? = nil,
         stateSync: Bool = true
@@ -115,6 +131,10 @@ public struct GreylistConfiguration: Hashable, Sendable {
         self.rules = rules
         self.escalation = escalation
         self.limits = limits
+        self.trust = trust
+        self.knocking = knocking
+        self.spraying = spraying
+        self.ranges = ranges
         self.cleanupInterval = cleanupInterval
         self.stateDirectory = stateDirectory
         self.stateSync = stateSync
@@ -164,6 +184,6 @@ public struct GreylistConfiguration: Hashable, Sendable {
         if cleanupInterval <= .zero {
             issues.append(.init(path: at("cleanupInterval"), value: "\(cleanupInterval)", reason: "must be longer than zero"))
         }
-        return issues
+        return issues + judgmentIssues(path: path)
     }
 }

@@ -27,6 +27,11 @@ public enum GreylistEvent: Hashable, Sendable, CustomStringConvertible {
     case storageFailed(String)
     /// A new configuration took effect; bans and counters were kept.
     case reconfigured(rules: [String], dryRun: Bool)
+    /// A trusted key lost its trust: wrong passwords for this many distinct accounts came from it.
+    case trustRevoked(IPNetwork, accounts: Int)
+    /// Failures on this username came from this many distinct keys: it is under attack, and a
+    /// failure on it from an untrusted key now bans at once.
+    case accountUnderAttack(user: String, sources: Int)
 
     /// A log line an operator can read and grep.
     public var description: String {
@@ -51,6 +56,10 @@ public enum GreylistEvent: Hashable, Sendable, CustomStringConvertible {
             return "state store failed: \(text); refusing continues from memory"
         case .reconfigured(let rules, let dryRun):
             return "reconfigured: rules \(rules.joined(separator: ", "))\(dryRun ? " (dry run)" : "")"
+        case .trustRevoked(let network, let accounts):
+            return "trust revoked for \(network): wrong passwords for \(accounts) accounts"
+        case .accountUnderAttack(let user, let sources):
+            return "account under attack: user=\(user) failed from \(sources) sources; failures on it from untrusted sources now ban at once"
         }
     }
 }

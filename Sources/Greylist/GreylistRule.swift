@@ -15,6 +15,8 @@ public struct GreylistRule: Hashable, Sendable {
     public var window: Duration
     /// How long the first ban lasts, before escalation.
     public var banFor: Duration
+    /// Which kinds of failure the rule counts; `serviceUnavailable` is never counted.
+    public var counts: Set<AuthenticationFailure>
 
     /// Creates a rule.
     ///
@@ -24,18 +26,21 @@ public struct GreylistRule: Hashable, Sendable {
     ///   - maxFailures: Failures within `window` that trip the rule; at least 1.
     ///   - window: How far back failures count.
     ///   - banFor: The first ban's length.
+    ///   - counts: The kinds of failure counted; default wrong passwords and unknown accounts.
     public init(
         name: String,
         pattern: String? = nil,
         maxFailures: Int = 1,
         window: Duration = .seconds(600),
-        banFor: Duration = .seconds(4 * 3_600)
+        banFor: Duration = .seconds(4 * 3_600),
+        counts: Set<AuthenticationFailure> = [.invalidCredentials, .unknownAccount]
     ) {
         self.name = name
         self.pattern = pattern
         self.maxFailures = maxFailures
         self.window = window
         self.banFor = banFor
+        self.counts = counts
     }
 
     /// Every problem with this rule's values, with paths below `path`.
@@ -59,6 +64,10 @@ public struct GreylistRule: Hashable, Sendable {
         }
         if banFor <= .zero {
             issues.append(.init(path: "\(path).banFor", value: "\(banFor)", reason: "must be longer than zero"))
+        }
+        if counts.isEmpty || counts.contains(.serviceUnavailable) {
+            issues.append(.init(path: "\(path).counts", value: counts.map(\.rawValue).sorted().description,
+                                reason: "expected one or both of \"invalidCredentials\" and \"unknownAccount\""))
         }
         return issues
     }

@@ -24,6 +24,20 @@ public struct GreylistStatistics: Hashable, Sendable {
     public var bansEvicted: Int
     /// Failure counters or escalation histories removed because their table was full.
     public var countersEvicted: Int
+    /// Keys trusted now (a successful login within `trust.memory`).
+    public var trustedKeys: Int = 0
+    /// Connections accepted despite a rule ban because their key is trusted (soft bans).
+    public var softAccepted: Int = 0
+    /// Refused connections that extended their ban (knocking).
+    public var banExtensions: Int = 0
+    /// Keys whose trust was taken away (wrong passwords on many accounts).
+    public var trustRevoked: Int = 0
+    /// Accounts marked as under attack (spraying).
+    public var accountsMarked: Int = 0
+    /// Bans placed at once for a failure on an account under attack.
+    public var sprayBans: Int = 0
+    /// Ranges banned because enough keys inside were.
+    public var rangeBans: Int = 0
 
     /// Creates statistics; all counters default to zero.
     public init(accepted: Int = 0, refused: Int = 0, wouldHaveRefused: Int = 0, activeBans: Int = 0, trackedAddresses: Int = 0, failuresReported: Int = 0, failuresCounted: Int = 0, rulesTripped: Int = 0, manualBans: Int = 0, expired: Int = 0, bansEvicted: Int = 0, countersEvicted: Int = 0) {

@@ -8,7 +8,8 @@ import Testing
 
     @Test("a flood of distinct sources never grows the ban table past maxBans; the soonest-expiring goes first")
     func banCap() async throws {
-        let configuration = GreylistConfiguration(rules: [botnetRule], limits: .init(maxBans: 100, maxTrackedAddresses: 1_000))
+        let configuration = GreylistConfiguration(rules: [botnetRule], limits: .init(maxBans: 100, maxTrackedAddresses: 1_000),
+                                                  knocking: .init(extendBans: false), ranges: .init(bannedKeys: 0))
         let greylist = try Greylist(configuration: configuration, clock: clock.wallClock, events: recorder.sink)
         try await greylist.ban(.cidr("192.0.2.0/24"), for: .seconds(30 * 86_400), reason: "long")
         for index in 0..<1_000 {
@@ -32,7 +33,8 @@ import Testing
     @Test("a flood of distinct failing sources never grows the counter table past maxTrackedAddresses")
     func counterCap() async throws {
         let counting = GreylistRule(name: "guessing", maxFailures: 3, window: .seconds(600), banFor: .seconds(600))
-        let configuration = GreylistConfiguration(rules: [counting], limits: .init(maxBans: 10, maxTrackedAddresses: 50))
+        let configuration = GreylistConfiguration(rules: [counting], limits: .init(maxBans: 10, maxTrackedAddresses: 50),
+                                                  spraying: .init(distinctSources: 0))
         let greylist = try Greylist(configuration: configuration, clock: clock.wallClock, events: recorder.sink)
         let kept = IPAddress.literal("192.0.2.1")
         await greylist.recordFailedAuth(user: "alice", ip: kept)

@@ -42,7 +42,7 @@ import Testing
 
     @Test("a ban stops refusing at the exact millisecond it expires")
     func exactExpiry() async throws {
-        let greylist = try makeGreylist()
+        let greylist = try makeGreylist(GreylistConfiguration(rules: [botnetRule], knocking: .init(extendBans: false)))
         let bot = IPAddress.literal("203.0.113.7")
         await greylist.recordFailedAuth(user: "bad_user_99999", ip: bot)
         clock.advance(by: .seconds(4 * 3_600) - .milliseconds(1))
@@ -98,10 +98,10 @@ import Testing
         #expect(statistics.failuresCounted == 0)
     }
 
-    @Test("a successful login clears failure counters but not bans")
+    @Test("a successful login clears failure counters but not bans (trust off)")
     func successClearsCounters() async throws {
         let rule = GreylistRule(name: "guessing", maxFailures: 2, window: .seconds(600), banFor: .seconds(600))
-        let greylist = try makeGreylist(GreylistConfiguration(rules: [rule]))
+        let greylist = try makeGreylist(GreylistConfiguration(rules: [rule], trust: .init(memory: .zero)))
         let source = IPAddress.literal("192.0.2.80")
         await greylist.recordFailedAuth(user: "alice", ip: source)
         await greylist.recordSuccessfulAuth(user: "alice", ip: source)

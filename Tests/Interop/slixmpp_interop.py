@@ -2,9 +2,11 @@
 """Interop test: a real, unmodified third-party XMPP client (slixmpp) against the demo server.
 
 1. logs in as the demo user (SASL PLAIN, resource binding) from 127.0.0.1;
-2. fails a login as bad_user_12345 from 127.0.0.1, which the default rule bans;
-3. checks that the next connection from 127.0.0.1 is closed before the server sends a byte;
-4. checks that a client bound to 127.0.0.2, outside the ban, still logs in.
+2. fails a login as bad_user_12345 from 127.0.0.3, which the rule bans;
+3. checks that the next connection from 127.0.0.3 is closed before the server sends a byte;
+4. checks that a client bound to 127.0.0.2, outside the ban, still logs in;
+5. fails a login as bad_user_12345 from 127.0.0.1, whose earlier login made it trusted: the ban
+   is soft, and the demo user still logs in from there (a bot behind a user's NAT).
 
 Usage: slixmpp_interop.py PATH/TO/GreylistDemoServer
 Loopback only, every wait bounded; prints 'N passed, N failed' and exits non-zero on failure.
@@ -92,12 +94,16 @@ async def main(server_binary: str) -> int:
             return 1
         result = await attempt_login("demo@localhost", "demo-password", port)
         results.append(("demo logs in through bind", result == "session_start", result))
-        result = await attempt_login("bad_user_12345@localhost", "wrong", port)
-        results.append(("bad_user_12345 fails to log in", result in ("failed_auth", "disconnected"), result))
-        received = first_bytes(port, "127.0.0.1")
-        results.append(("next connection from 127.0.0.1 closed before any server byte", received == b"", repr(received)))
+        result = await attempt_login("bad_user_12345@localhost", "wrong", port, source="127.0.0.3")
+        results.append(("bad_user_12345 fails to log in from 127.0.0.3", result in ("failed_auth", "disconnected"), result))
+        received = first_bytes(port, "127.0.0.3")
+        results.append(("next connection from 127.0.0.3 closed before any server byte", received == b"", repr(received)))
         result = await attempt_login("demo@localhost", "demo-password", port, source="127.0.0.2")
         results.append(("demo logs in from 127.0.0.2, outside the ban", result == "session_start", result))
+        result = await attempt_login("bad_user_12345@localhost", "wrong", port, source="127.0.0.1")
+        results.append(("bad_user_12345 fails to log in from trusted 127.0.0.1", result in ("failed_auth", "disconnected"), result))
+        result = await attempt_login("demo@localhost", "demo-password", port, source="127.0.0.1")
+        results.append(("demo still logs in from 127.0.0.1 (soft ban)", result == "session_start", result))
     finally:
         server.terminate()
         try:

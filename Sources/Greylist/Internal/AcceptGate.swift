@@ -5,20 +5,34 @@
 /// clock is read only when a key is found. The actor is the only writer; its scans (purge,
 /// eviction, listing) hold the lock for one pass over the table.
 final class AcceptGate: Sendable {
-    private let state = LockedValue(AcceptState())
+    let state = LockedValue(AcceptState())
 
-    /// Decides one connection and counts it.
+    /// Decides one connection and counts it. On a hit it also asks the trust table (a trusted
+    /// key passes a rule ban) and extends a rule ban whose source keeps knocking.
     func check(_ address: IPAddress, clock: WallClock) -> AcceptVerdict {
         state.withLock { state in
             let isIPv4 = address.isIPv4
             for table in state.tables.indices where state.tables[table].isIPv4 == isIPv4 {
                 let key = address.bits & state.tables[table].mask
-                guard let index = state.tables[table].index(of: key),
-                      state.tables[table][index].expiresAt > clock.nowMilliseconds else { continue }
+                guard let index = state.tables[table].index(of: key) else { continue }
+                let slot = state.tables[table][index]
+                let now = clock.nowMilliseconds
+                guard slot.expiresAt > now else { continue }
                 if !state.allowlist.isEmpty && state.allowlist.contains(where: { $0.contains(address) }) {
                     break
                 }
-                let count = state.tables[table][index].refusedCount
+                if slot.isRuleBan && state.isTrusted(address, now: now) {
+                    // A soft ban: the key earned trust by a successful login, so it is served and
+                    // the stream is closed only at a failed login.
+                    state.softAccepted += 1
+                    break
+                }
+                if slot.isRuleBan, let extended = state.knocking.extendedExpiry(of: slot, now: now) {
+                    state.tables[table][index].expiresAt = extended
+                    state.tables[table][index].extendedSinceStored = true
+                    state.extensions += 1
+                }
+                let count = slot.refusedCount
                 state.tables[table][index].refusedCount = count == .max ? count : count + 1
                 let network = IPNetwork(unchecked: IPAddress(bits: key), prefixLength: state.tables[table].familyPrefixLength)
                 if state.dryRun {
@@ -127,10 +141,11 @@ final class AcceptGate: Sendable {
     }
 
     /// Sets what the accept path needs from the configuration.
-    func configure(allowlist: [IPNetwork], dryRun: Bool) {
+    func configure(allowlist: [IPNetwork], dryRun: Bool, knocking: KnockingPolicy = .off) {
         state.withLock { state in
             state.allowlist = allowlist
             state.dryRun = dryRun
+            state.knocking = knocking
         }
     }
 
@@ -140,8 +155,8 @@ final class AcceptGate: Sendable {
     }
 
     /// The accept path's counters.
-    var counters: (accepted: Int, refused: Int, wouldHaveRefused: Int) {
-        state.withLock { (Int($0.accepted), Int($0.refused), Int($0.wouldHaveRefused)) }
+    var counters: (accepted: Int, refused: Int, wouldHaveRefused: Int, softAccepted: Int, extensions: Int) {
+        state.withLock { (Int($0.accepted), Int($0.refused), Int($0.wouldHaveRefused), Int($0.softAccepted), Int($0.extensions)) }
     }
 }
 
@@ -155,6 +170,25 @@ private struct LatestFirst: Comparable {
     }
 }
 
+/// How refused connections extend rule bans, in milliseconds.
+struct KnockingPolicy: Sendable {
+    var enabled: Bool
+    var extendBy: Int64
+    var factor: Double
+    var maxBan: Int64
+
+    static let off = KnockingPolicy(enabled: false, extendBy: 0, factor: 1, maxBan: 0)
+
+    /// The expiry a refusal now gives `slot`: at least `extendBy × factor^(banCount − 1)` from
+    /// now, never past `maxBan` after the ban began; `nil` when that is no later than today's.
+    func extendedExpiry(of slot: BanSlot, now: Int64) -> Int64? {
+        guard enabled else { return nil }
+        let length = Greylist.escalated(extendBy, factor: factor, times: max(slot.banCount - 1, 0), cap: maxBan)
+        let wanted = min(now.addingClamped(length), slot.bannedAt.addingClamped(maxBan))
+        return wanted > slot.expiresAt ? wanted : nil
+    }
+}
+
 /// What the gate decided for one connection.
 enum AcceptVerdict {
     case accepted
@@ -165,11 +199,25 @@ enum AcceptVerdict {
 struct AcceptState {
     /// Most specific first, so a host ban is found before a covering network ban.
     var tables: [PrefixTable] = []
+    /// Trusted keys: a slot's `expiresAt` is the end of its trust.
+    var trustTables: [PrefixTable] = []
     var allowlist: [IPNetwork] = []
     var dryRun = false
+    var knocking = KnockingPolicy.off
     var accepted: UInt64 = 0
     var refused: UInt64 = 0
     var wouldHaveRefused: UInt64 = 0
+    var softAccepted: UInt64 = 0
+    var extensions: UInt64 = 0
+
+    /// Whether a trusted key covers `address` now.
+    func isTrusted(_ address: IPAddress, now: Int64) -> Bool {
+        let isIPv4 = address.isIPv4
+        for table in trustTables where table.isIPv4 == isIPv4 {
+            if let index = table.index(of: address.bits & table.mask), table[index].expiresAt > now { return true }
+        }
+        return false
+    }
 
     mutating func tableIndex(for network: IPNetwork) -> Int {
         if let index = tables.firstIndex(where: { $0.matches(network) }) {

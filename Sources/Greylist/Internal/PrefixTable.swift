@@ -9,7 +9,8 @@ struct BanSlot {
     var expiresAt: Int64
     var bannedAt: Int64
     var refusedCount: UInt32
-    /// Low 15 bits: the ban count; top bit: the expiry has been reported.
+    /// Low 13 bits: the ban count; bit 15: the expiry has been reported; bit 14: a rule ban
+    /// (trust overrides it, refusals extend it); bit 13: extended since last stored.
     var countAndFlags: UInt16
     /// Index into the actor's reason table.
     var reason: UInt16
@@ -26,19 +27,36 @@ struct BanSlot {
         self.reason = reason
     }
 
-    init(key: UInt128, expiresAt: Int64, bannedAt: Int64, banCount: Int, reason: UInt16) {
+    init(key: UInt128, expiresAt: Int64, bannedAt: Int64, banCount: Int, reason: UInt16, isRuleBan: Bool = false) {
         self.init(keyHigh: UInt64(truncatingIfNeeded: key >> 64), keyLow: UInt64(truncatingIfNeeded: key),
                   expiresAt: max(expiresAt, 1), bannedAt: bannedAt, refusedCount: 0,
-                  countAndFlags: UInt16(clamping: min(banCount, 0x7FFF)), reason: reason)
+                  countAndFlags: UInt16(clamping: min(max(banCount, 0), Self.countMask)) | (isRuleBan ? Self.ruleBanFlag : 0),
+                  reason: reason)
     }
+
+    private static let countMask = 0x1FFF
+    private static let reportedFlag: UInt16 = 0x8000
+    private static let ruleBanFlag: UInt16 = 0x4000
+    private static let extendedFlag: UInt16 = 0x2000
 
     var key: UInt128 { UInt128(keyHigh) << 64 | UInt128(keyLow) }
     var isEmpty: Bool { expiresAt == 0 }
-    var banCount: Int { Int(countAndFlags & 0x7FFF) }
+    var banCount: Int { Int(countAndFlags) & Self.countMask }
 
     var expiryReported: Bool {
-        get { countAndFlags & 0x8000 != 0 }
-        set { countAndFlags = newValue ? countAndFlags | 0x8000 : countAndFlags & 0x7FFF }
+        get { countAndFlags & Self.reportedFlag != 0 }
+        set { countAndFlags = newValue ? countAndFlags | Self.reportedFlag : countAndFlags & ~Self.reportedFlag }
+    }
+
+    /// A ban a rule made (not an operator's): trust overrides it, refused connections extend it.
+    var isRuleBan: Bool {
+        countAndFlags & Self.ruleBanFlag != 0
+    }
+
+    /// Refused connections extended the expiry since the ban was last stored.
+    var extendedSinceStored: Bool {
+        get { countAndFlags & Self.extendedFlag != 0 }
+        set { countAndFlags = newValue ? countAndFlags | Self.extendedFlag : countAndFlags & ~Self.extendedFlag }
     }
 }
 

@@ -64,6 +64,28 @@ public enum GreylistChange: Hashable, Sendable {
     case removed(IPNetwork)
     /// An operator lifted the bans inside this network and forgot their history.
     case unbanned(IPNetwork)
+    /// A successful login trusts this key until then.
+    case trusted(IPNetwork, until: Date)
+    /// This key's trust was taken away (or dropped to make room).
+    case distrusted(IPNetwork)
+}
+
+/// A key trusted by a recent successful login.
+public struct TrustedKey: Hashable, Sendable {
+    /// The key (the address masked to the configured prefix length).
+    public var network: IPNetwork
+    /// When the trust ends.
+    public var until: Date
+
+    /// Creates a trusted key.
+    ///
+    /// - Parameters:
+    ///   - network: The key.
+    ///   - until: The end of the trust.
+    public init(network: IPNetwork, until: Date) {
+        self.network = network
+        self.until = until
+    }
 }
 
 /// Escalation memory of one key whose ban already ended.
@@ -94,6 +116,8 @@ public struct GreylistSnapshot: Hashable, Sendable {
     public var bans: [BanEntry]
     /// Histories of keys not banned now.
     public var histories: [BanHistory]
+    /// Keys trusted by a recent successful login.
+    public var trusted: [TrustedKey]
     /// What loading had to skip or set aside; empty when written.
     public var warnings: [String]
 
@@ -102,10 +126,12 @@ public struct GreylistSnapshot: Hashable, Sendable {
     /// - Parameters:
     ///   - bans: Bans.
     ///   - histories: Escalation histories.
+    ///   - trusted: Trusted keys.
     ///   - warnings: Problems met while loading.
-    public init(bans: [BanEntry] = [], histories: [BanHistory] = [], warnings: [String] = []) {
+    public init(bans: [BanEntry] = [], histories: [BanHistory] = [], trusted: [TrustedKey] = [], warnings: [String] = []) {
         self.bans = bans
         self.histories = histories
+        self.trusted = trusted
         self.warnings = warnings
     }
 }

@@ -6,10 +6,12 @@ import Foundation
 
 /// One line of a journal or snapshot file: `<crc32 hex> <json>\n`, the CRC over the JSON bytes.
 ///
-/// Format version 1. `op` is `ban` (a ban placed; its `banCount` and `expiresAt` are also the
-/// key's escalation history), `remove` (a ban dropped, history kept: eviction), `unban` (every
-/// ban and history inside `network` forgotten) or `history` (snapshot only: a key's history
-/// after its ban ended). Times are milliseconds since 1970.
+/// Format version 2 (version 1 is read as is: it is version 2 without trust). `op` is `ban` (a
+/// ban placed; its `banCount` and `expiresAt` are also the key's escalation history), `remove`
+/// (a ban dropped, history kept: eviction), `unban` (every ban and history inside `network`
+/// forgotten), `history` (snapshot only: a key's history after its ban ended), `trust` (the key
+/// is trusted until `expiresAt`) or `untrust` (its trust is taken away). Times are milliseconds
+/// since 1970.
 struct JournalRecord: Codable, Equatable {
     var op: String
     var network: String
@@ -40,7 +42,18 @@ struct JournalRecord: Codable, Equatable {
         case .unbanned(let network):
             op = "unban"
             self.network = network.description
+        case .trusted(let network, let until):
+            op = "trust"
+            self.network = network.description
+            expiresAt = WallClock.milliseconds(until)
+        case .distrusted(let network):
+            op = "untrust"
+            self.network = network.description
         }
+    }
+
+    init(_ trusted: TrustedKey) {
+        self.init(.trusted(trusted.network, until: trusted.until))
     }
 
     init(_ history: BanHistory) {
@@ -133,6 +146,11 @@ struct JournalRecord: Codable, Equatable {
         case "history":
             guard let banCount, let lastBanEnd else { return false }
             state.histories[key] = BanHistory(network: key, banCount: banCount, lastBanEnd: WallClock.date(lastBanEnd))
+        case "trust":
+            guard let expiresAt else { return false }
+            state.trusted[key] = expiresAt
+        case "untrust":
+            state.trusted[key] = nil
         default:
             return false
         }
@@ -144,11 +162,13 @@ struct JournalRecord: Codable, Equatable {
 struct RecoveredState {
     var bans: [IPNetwork: BanEntry] = [:]
     var histories: [IPNetwork: BanHistory] = [:]
+    var trusted: [IPNetwork: Int64] = [:]
 
     var snapshot: GreylistSnapshot {
         GreylistSnapshot(
             bans: bans.values.sorted { $0.network < $1.network },
-            histories: histories.filter { bans[$0.key] == nil }.values.sorted { $0.network < $1.network }
+            histories: histories.filter { bans[$0.key] == nil }.values.sorted { $0.network < $1.network },
+            trusted: trusted.map { TrustedKey(network: $0.key, until: WallClock.date($0.value)) }.sorted { $0.network < $1.network }
         )
     }
 }

@@ -14,7 +14,7 @@ import Foundation
 /// crash loses nothing, a power cut may lose what the kernel had not yet written back (by
 /// default up to about 30 seconds on Linux).
 ///
-/// Files (format version 1): `journal-<generation>.log` holds one record per line,
+/// Files (format version 2, which reads version 1): `journal-<generation>.log` holds one record per line,
 /// `<crc32> <json>`; `snapshot` starts with
 /// `greylist-snapshot 1 covers=<generation> records=<n> crc=<crc32>` and then record lines.
 /// The snapshot holds everything before journal `covers`; start-up replays the snapshot, then
@@ -302,6 +302,7 @@ public final class JournalStore: GreylistStore {
 
     private func writeSnapshot(_ snapshot: GreylistSnapshot, covering generation: UInt64) throws(GreylistError) {
         let records = snapshot.bans.map { JournalRecord(.banned($0)) } + snapshot.histories.map { JournalRecord($0) }
+            + snapshot.trusted.map { JournalRecord($0) }
         let bytes = SnapshotFile.encode(records, covering: generation)
         try FileSystem.replace(directory + "/snapshot", in: directory, with: bytes, synchronous: synchronous)
         bookkeeping.withLock { $0.snapshotBytes = bytes.count }
@@ -319,13 +320,16 @@ public final class JournalStore: GreylistStore {
 
 /// The snapshot file: a header line with the covered generation, record count and CRC, then records.
 enum SnapshotFile {
+    /// The version written; versions 1 and 2 are read.
+    static let formatVersion = 2
+
     struct Problem: Error {
         var reason: String
     }
 
     static func encode(_ records: [JournalRecord], covering generation: UInt64) -> [UInt8] {
         let body = records.flatMap(\.line)
-        let header = "greylist-snapshot 1 covers=\(generation) records=\(records.count) crc=\(String(CRC32.checksum(body), radix: 16))\n"
+        let header = "greylist-snapshot \(formatVersion) covers=\(generation) records=\(records.count) crc=\(String(CRC32.checksum(body), radix: 16))\n"
         return Array(header.utf8) + body
     }
 
@@ -333,7 +337,7 @@ enum SnapshotFile {
         guard let newline = bytes.firstIndex(of: 0x0A) else { return .failure(Problem(reason: "no header")) }
         let fields = String(decoding: bytes[..<newline], as: UTF8.self).split(separator: " ")
         guard fields.count == 5, fields[0] == "greylist-snapshot" else { return .failure(Problem(reason: "not a snapshot header")) }
-        guard fields[1] == "1" else { return .failure(Problem(reason: "unknown format version \(fields[1])")) }
+        guard fields[1] == "1" || fields[1] == "2" else { return .failure(Problem(reason: "unknown format version \(fields[1])")) }
         func value(_ field: Substring, _ name: String) -> Substring? {
             field.hasPrefix(name + "=") ? field.dropFirst(name.count + 1) : nil
         }

@@ -41,7 +41,8 @@ enum AdminClient {
         let histories = (response.histories ?? []).map { "history \($0.network)  \($0.banCount) ban(s), last ended \($0.lastBanEnd)" }
         let rows = bans.map { ban in
             [ban.network.padding(toLength: 24, withPad: " ", startingAt: 0), ban.expiresAt,
-             "#\(ban.banCount)", "refused \(ban.refusedCount)", ban.reason + (ban.user.map { " user=\($0)" } ?? "")]
+             "#\(ban.banCount)", "refused \(ban.refusedCount)",
+             ban.reason + (ban.soft == true ? " (soft)" : "") + (ban.user.map { " user=\($0)" } ?? "")]
                 .joined(separator: "  ")
         }
         return header + (rows + histories).joined(separator: "\n")

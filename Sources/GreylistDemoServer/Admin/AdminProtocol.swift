@@ -44,6 +44,7 @@ struct AdminBan: Codable, Equatable {
     var expiresAt: String
     var banCount: Int
     var refusedCount: Int
+    var soft: Bool?
 
     init(_ entry: BanEntry) {
         network = entry.network.description
@@ -53,6 +54,7 @@ struct AdminBan: Codable, Equatable {
         expiresAt = entry.expiresAt.formatted(.iso8601)
         banCount = entry.banCount
         refusedCount = entry.refusedCount
+        soft = entry.isSoft ? true : nil
     }
 }
 
@@ -63,7 +65,9 @@ extension GreylistStatistics {
             "accepted": accepted, "refused": refused, "wouldHaveRefused": wouldHaveRefused, "activeBans": activeBans,
             "trackedAddresses": trackedAddresses, "failuresReported": failuresReported, "failuresCounted": failuresCounted,
             "rulesTripped": rulesTripped, "manualBans": manualBans, "expired": expired, "bansEvicted": bansEvicted,
-            "countersEvicted": countersEvicted,
+            "countersEvicted": countersEvicted, "trustedKeys": trustedKeys, "softAccepted": softAccepted,
+            "banExtensions": banExtensions, "trustRevoked": trustRevoked, "accountsMarked": accountsMarked,
+            "sprayBans": sprayBans, "rangeBans": rangeBans,
         ]
     }
 }

@@ -115,7 +115,12 @@ final class ClientConnection: @unchecked Sendable {
     /// client only with the verdict in hand.
     private func report(failureOf user: String, verdict: XMPPCredentialVerdict) {
         pauseReading()
-        let kind: AuthenticationFailure = verdict == .unavailable ? .serviceUnavailable : .invalidCredentials
+        let kind: AuthenticationFailure
+        switch verdict {
+        case .unknownAccount: kind = .unknownAccount
+        case .unavailable: kind = .serviceUnavailable
+        case .invalidCredentials, .valid: kind = .invalidCredentials
+        }
         Task { [greylist, peer, queue] in
             let closeStream = await Self.judge(greylist: greylist, user: user, peer: peer, kind: kind)
             queue.async { [weak self] in

@@ -11,9 +11,11 @@ enum EventLogPolicy {
             return nil
         case .failureRecorded(_, _, let kind, let outcome):
             if case .banned = outcome { return nil }  // the ban line says it all
-            return (.info, kind == .invalidCredentials ? event.description : "\(event.description) (not counted)")
+            return (.info, kind.isClientFault ? event.description : "\(event.description) (not counted)")
         case .storageFailed:
             return (.error, event.description)
+        case .trustRevoked, .accountUnderAttack:
+            return (.warning, event.description)
         case .storageWarning:
             return (.warning, event.description)
         default:

@@ -1,0 +1,170 @@
+/// Who gets refused and for how long: rules, trust, spraying and ranges.
+extension Greylist {
+    func countFailure(user: String, ip: IPAddress, kind: AuthenticationFailure) -> FailureOutcome {
+        counters.failuresReported += 1
+        guard kind.isClientFault else { return .notClientFault }
+        guard !configuration.allowlist.contains(where: { $0.contains(ip) }) else { return .allowlisted }
+        let now = clock.nowMilliseconds
+        let key = banKey(for: ip)
+        var trusted = isTrusted(key, now: now)
+        if trusted && kind == .invalidCredentials {
+            trusted = !revokeTrustIfAbused(key, account: user, now: now)
+        }
+        let slot = gate.slot(key)
+        if let slot, slot.expiresAt > now {
+            return .alreadyBanned(entry(key, slot, now: now), dryRun: configuration.dryRun)
+        }
+        if noteSpraying(user, from: key, now: now) && !trusted {
+            counters.failuresCounted += 1
+            counters.sprayBans += 1
+            let spray = GreylistRule(name: "spraying", banFor: configuration.spraying.banFor)
+            return .banned(banByRule(key, previous: slot, rule: spray, user: user, now: now), dryRun: configuration.dryRun)
+        }
+        let matching = rules.filter { $0.rule.counts.contains(kind) && $0.matches(user) }
+        guard !matching.isEmpty else { return .noRuleMatched }
+        counters.failuresCounted += 1
+        let (tripped, evicted) = trackers.update(key, make: AddressTracker.init) { tracker -> CompiledRule? in
+            var tripped: CompiledRule?
+            for compiled in matching {
+                let rule = compiled.rule
+                var recent = (tracker.failures[rule.name] ?? []).filter { $0.at > now - rule.window.wholeMilliseconds }
+                recent.append(AddressTracker.Failure(at: now, account: user))
+                if recent.count > rule.maxFailures { recent.removeFirst(recent.count - rule.maxFailures) }
+                tracker.failures[rule.name] = recent
+                if tripped == nil && recent.count >= rule.maxFailures { tripped = compiled }
+            }
+            return tripped
+        }
+        reportEvicted(counters: evicted)
+        guard let tripped else { return .counted(rules: matching.map(\.rule.name)) }
+        return .banned(banByRule(key, previous: slot, rule: tripped.rule, user: user, now: now), dryRun: configuration.dryRun)
+    }
+
+    /// Bans `key` for a tripped rule, escalating for repeat offenders: the key's previous ban
+    /// stays in the ban table after it ends, as history, until `forgetAfter` has passed.
+    /// `slot` is the key's slot as read for this failure (no second lookup). Then counts the ban
+    /// toward its range.
+    func banByRule(_ key: IPNetwork, previous slot: BanSlot?, rule: GreylistRule, user: String?, now: Int64) -> BanEntry {
+        let escalation = configuration.escalation
+        var previous = 0
+        if let slot, reasons.isRule(slot.reason),
+           now < slot.expiresAt.addingClamped(escalation.forgetAfter.wholeMilliseconds) {
+            previous = slot.banCount
+        }
+        let length = Self.escalated(rule.banFor.wholeMilliseconds, factor: escalation.factor, times: previous,
+                                    cap: escalation.maxBan.wholeMilliseconds)
+        trackers.remove(key)
+        counters.rulesTripped += 1
+        var placed = place(key, reason: .rule(rule.name), user: user, bannedAt: now, expiresAt: now.addingClamped(length), banCount: previous + 1)
+        placed.isSoft = isTrusted(key, now: now)
+        if key.prefixLength == (key.address.isIPv4 ? configuration.prefixLength.ipv4 : configuration.prefixLength.ipv6) {
+            noteRangeBan(key, now: now)
+        }
+        return placed
+    }
+
+    // MARK: - Trust
+
+    /// Whether `key` logged in successfully within the trust memory.
+    func isTrusted(_ key: IPNetwork, now: Int64) -> Bool {
+        guard configuration.trust.memory > .zero, let until = gate.trustedUntil(key) else { return false }
+        return until > now
+    }
+
+    /// Trusts `key` for the trust memory from `now`; stores it when new or when the stored end
+    /// is more than a thirtieth of the memory old (so a busy key does not journal every login).
+    func earnTrust(_ key: IPNetwork, now: Int64) {
+        let memory = configuration.trust.memory.wholeMilliseconds
+        guard memory > 0 else { return }
+        let until = now.addingClamped(memory)
+        let (previous, count) = gate.trust(key, until: until)
+        if previous.map({ until - $0 > memory / 30 }) ?? true {
+            persist(.trusted(key, until: WallClock.date(until)))
+        }
+        if count > configuration.trust.maxTrustedKeys {
+            for dropped in gate.purgeTrust(now: now, limit: configuration.trust.maxTrustedKeys) {
+                persist(.distrusted(dropped))
+            }
+        }
+    }
+
+    /// Notes a wrong password on `account` from the trusted `key`; when wrong passwords for
+    /// enough distinct accounts came from it within the window, its trust is taken away.
+    ///
+    /// - Returns: Whether the trust was revoked now.
+    func revokeTrustIfAbused(_ key: IPNetwork, account: String, now: Int64) -> Bool {
+        let policy = configuration.trust
+        let (distinct, evicted) = trackers.update(key, make: AddressTracker.init) { tracker in
+            tracker.noteWrongPassword(account: account, now: now, window: policy.revokeWindow.wholeMilliseconds,
+                                      limit: policy.revokeAfterAccounts)
+        }
+        reportEvicted(counters: evicted)
+        guard distinct >= policy.revokeAfterAccounts else { return false }
+        gate.distrust(key)
+        persist(.distrusted(key))
+        counters.trustRevoked += 1
+        events?(.trustRevoked(key, accounts: distinct))
+        return true
+    }
+
+    // MARK: - Spraying
+
+    /// Counts a failure on `account` from `key`; marks the account as under attack when enough
+    /// distinct keys failed on it within the window.
+    ///
+    /// - Returns: Whether the account is under attack now.
+    func noteSpraying(_ account: String, from key: IPNetwork, now: Int64) -> Bool {
+        let policy = configuration.spraying
+        guard policy.distinctSources > 0 else { return false }
+        let window = policy.window.wholeMilliseconds
+        let ((marked, newly), _) = accounts.update(account, make: AccountTracker.init) { tracker -> (Bool, Bool) in
+            tracker.sources[key] = now
+            tracker.sources = tracker.sources.filter { $0.value > now - window }
+            if tracker.sources.count > policy.distinctSources {
+                let kept = tracker.sources.sorted { $0.value > $1.value }.prefix(policy.distinctSources)
+                tracker.sources = Dictionary(uniqueKeysWithValues: kept.map { ($0.key, $0.value) })
+            }
+            let wasMarked = tracker.underAttackUntil > now
+            if tracker.sources.count >= policy.distinctSources {
+                tracker.underAttackUntil = now.addingClamped(policy.markFor.wholeMilliseconds)
+            }
+            return (tracker.underAttackUntil > now, !wasMarked && tracker.underAttackUntil > now)
+        }
+        if newly {
+            counters.accountsMarked += 1
+            events?(.accountUnderAttack(user: account, sources: policy.distinctSources))
+        }
+        return marked
+    }
+
+    // MARK: - Ranges
+
+    /// Counts a rule ban toward its range, and bans the range when enough keys in it are banned,
+    /// unless the range touches the allowlist.
+    func noteRangeBan(_ key: IPNetwork, now: Int64) {
+        let policy = configuration.ranges
+        guard policy.bannedKeys > 0 else { return }
+        let rangeLength = key.address.isIPv4 ? policy.ipv4PrefixLength : policy.ipv6PrefixLength
+        guard rangeLength < key.prefixLength else { return }
+        let range = IPNetwork(unchecked: key.address, prefixLength: rangeLength)
+        let window = policy.window.wholeMilliseconds
+        let (count, _) = rangeTrackers.update(range, make: RangeTracker.init) { tracker -> Int in
+            tracker.keys[key] = now
+            tracker.keys = tracker.keys.filter { $0.value > now - window }
+            return tracker.keys.count
+        }
+        guard count >= policy.bannedKeys,
+              !configuration.allowlist.contains(where: { range.contains($0) || $0.contains(range) }) else { return }
+        let slot = gate.slot(range)
+        if let slot, slot.expiresAt > now { return }
+        rangeTrackers.remove(range)
+        counters.rangeBans += 1
+        _ = banByRule(range, previous: slot, rule: GreylistRule(name: "range", banFor: policy.banFor), user: nil, now: now)
+    }
+
+    /// How refused connections extend rule bans, from the configuration.
+    static func knockingPolicy(_ configuration: GreylistConfiguration) -> KnockingPolicy {
+        KnockingPolicy(enabled: configuration.knocking.extendBans, extendBy: configuration.knocking.extendBy.wholeMilliseconds,
+                       factor: configuration.escalation.factor, maxBan: configuration.escalation.maxBan.wholeMilliseconds)
+    }
+}

@@ -1,0 +1,154 @@
+extension GreylistConfiguration {
+    /// Trust earned by a successful login: a key that logged in recently is never refused at
+    /// accept by a rule ban; such a ban is *soft* and only closes a stream at its failed login.
+    public struct Trust: Hashable, Sendable {
+        /// How long a successful login keeps its key trusted; zero turns trust off.
+        public var memory: Duration
+        /// The most trusted keys remembered; past it the soonest-expiring trust is dropped.
+        public var maxTrustedKeys: Int
+        /// Wrong passwords for this many distinct existing accounts within `revokeWindow` take a
+        /// key's trust away (a bot holding one stolen password cannot hide behind it).
+        public var revokeAfterAccounts: Int
+        /// How far back `revokeAfterAccounts` looks.
+        public var revokeWindow: Duration
+
+        /// Creates a trust policy.
+        ///
+        /// - Parameters:
+        ///   - memory: Default 30 days; zero disables trust.
+        ///   - maxTrustedKeys: At least 1; default 100,000.
+        ///   - revokeAfterAccounts: At least 2; default 3.
+        ///   - revokeWindow: Default 1 hour.
+        public init(memory: Duration = .seconds(30 * 86_400), maxTrustedKeys: Int = 100_000,
+                    revokeAfterAccounts: Int = 3, revokeWindow: Duration = .seconds(3_600)) {
+            self.memory = memory
+            self.maxTrustedKeys = maxTrustedKeys
+            self.revokeAfterAccounts = revokeAfterAccounts
+            self.revokeWindow = revokeWindow
+        }
+    }
+
+    /// Rule bans that last while their source keeps knocking.
+    public struct Knocking: Hashable, Sendable {
+        /// Whether a refused connection extends its rule ban.
+        public var extendBans: Bool
+        /// A refused connection keeps its ban in force at least this long from the refusal,
+        /// times `escalation.factor` per earlier ban, and never past `escalation.maxBan` after
+        /// the ban began.
+        public var extendBy: Duration
+
+        /// Creates a knocking policy.
+        ///
+        /// - Parameters:
+        ///   - extendBans: Default true.
+        ///   - extendBy: Default 4 hours.
+        public init(extendBans: Bool = true, extendBy: Duration = .seconds(4 * 3_600)) {
+            self.extendBans = extendBans
+            self.extendBy = extendBy
+        }
+    }
+
+    /// One account failing from many sources: a password-spraying or credential-stuffing run.
+    public struct Spraying: Hashable, Sendable {
+        /// Failures on one username from this many distinct keys within `window` mark it as under
+        /// attack; zero turns the detection off.
+        public var distinctSources: Int
+        /// How far back distinct sources are counted.
+        public var window: Duration
+        /// How long an account stays marked once marked (renewed while the attack goes on).
+        public var markFor: Duration
+        /// The ban for a failure on a marked account from an untrusted key (escalated as usual).
+        public var banFor: Duration
+        /// The most usernames tracked; past it the least recently failing is dropped.
+        public var maxTrackedAccounts: Int
+
+        /// Creates a spraying policy.
+        ///
+        /// - Parameters:
+        ///   - distinctSources: Zero or at least 2; default 5.
+        ///   - window: Default 1 hour.
+        ///   - markFor: Default 1 day.
+        ///   - banFor: Default 4 hours.
+        ///   - maxTrackedAccounts: At least 1; default 10,000.
+        public init(distinctSources: Int = 5, window: Duration = .seconds(3_600), markFor: Duration = .seconds(86_400),
+                    banFor: Duration = .seconds(4 * 3_600), maxTrackedAccounts: Int = 10_000) {
+            self.distinctSources = distinctSources
+            self.window = window
+            self.markFor = markFor
+            self.banFor = banFor
+            self.maxTrackedAccounts = maxTrackedAccounts
+        }
+    }
+
+    /// Ranges banned when enough keys inside them are banned, as CrowdSec's range decisions.
+    public struct Ranges: Hashable, Sendable {
+        /// Rule-banned keys inside one range within `window` that ban the range; zero turns it off.
+        public var bannedKeys: Int
+        /// The IPv4 range's prefix length (default /24); ranges apply only to keys longer than it.
+        public var ipv4PrefixLength: Int
+        /// The IPv6 range's prefix length (default /48).
+        public var ipv6PrefixLength: Int
+        /// How far back banned keys are counted.
+        public var window: Duration
+        /// The range ban's length (escalated as usual).
+        public var banFor: Duration
+        /// The most ranges tracked; past it the least recently touched is dropped.
+        public var maxTrackedRanges: Int
+
+        /// Creates a range policy.
+        ///
+        /// - Parameters:
+        ///   - bannedKeys: Zero or at least 2; default 8.
+        ///   - ipv4PrefixLength: 8...31; default 24.
+        ///   - ipv6PrefixLength: 16...127; default 48.
+        ///   - window: Default 1 day.
+        ///   - banFor: Default 4 hours.
+        ///   - maxTrackedRanges: At least 1; default 10,000.
+        public init(bannedKeys: Int = 8, ipv4PrefixLength: Int = 24, ipv6PrefixLength: Int = 48, window: Duration = .seconds(86_400),
+                    banFor: Duration = .seconds(4 * 3_600), maxTrackedRanges: Int = 10_000) {
+            self.bannedKeys = bannedKeys
+            self.ipv4PrefixLength = ipv4PrefixLength
+            self.ipv6PrefixLength = ipv6PrefixLength
+            self.window = window
+            self.banFor = banFor
+            self.maxTrackedRanges = maxTrackedRanges
+        }
+    }
+
+    /// Every problem in the judgment sections, with paths below `path`.
+    func judgmentIssues(path: String) -> [ConfigurationIssue] {
+        func at(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+        var issues: [ConfigurationIssue] = []
+        func positive(_ key: String, _ value: Duration, allowZero: Bool = false) {
+            if allowZero ? value < .zero : value <= .zero {
+                issues.append(.init(path: at(key), value: "\(value)", reason: allowZero ? "cannot be negative" : "must be longer than zero"))
+            }
+        }
+        func atLeast(_ key: String, _ value: Int, _ minimum: Int, orZero: Bool = false) {
+            if value < minimum && !(orZero && value == 0) {
+                issues.append(.init(path: at(key), value: "\(value)", reason: orZero ? "must be 0 (off) or at least \(minimum)" : "must be at least \(minimum)"))
+            }
+        }
+        positive("trust.memory", trust.memory, allowZero: true)
+        atLeast("trust.maxTrustedKeys", trust.maxTrustedKeys, 1)
+        atLeast("trust.revokeAfterAccounts", trust.revokeAfterAccounts, 2)
+        positive("trust.revokeWindow", trust.revokeWindow)
+        positive("knocking.extendBy", knocking.extendBy)
+        atLeast("spraying.distinctSources", spraying.distinctSources, 2, orZero: true)
+        positive("spraying.window", spraying.window)
+        positive("spraying.markFor", spraying.markFor)
+        positive("spraying.banFor", spraying.banFor)
+        atLeast("spraying.maxTrackedAccounts", spraying.maxTrackedAccounts, 1)
+        atLeast("ranges.bannedKeys", ranges.bannedKeys, 2, orZero: true)
+        if !(8...31).contains(ranges.ipv4PrefixLength) {
+            issues.append(.init(path: at("ranges.ipv4PrefixLength"), value: "\(ranges.ipv4PrefixLength)", reason: "must be 8...31"))
+        }
+        if !(16...127).contains(ranges.ipv6PrefixLength) {
+            issues.append(.init(path: at("ranges.ipv6PrefixLength"), value: "\(ranges.ipv6PrefixLength)", reason: "must be 16...127"))
+        }
+        positive("ranges.window", ranges.window)
+        positive("ranges.banFor", ranges.banFor)
+        atLeast("ranges.maxTrackedRanges", ranges.maxTrackedRanges, 1)
+        return issues
+    }
+}
