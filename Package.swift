@@ -13,6 +13,7 @@ let package = Package(
         .target(name: "Greylist"),
         .target(name: "GreylistXMPP"),
         .executableTarget(name: "GreylistDemoServer", dependencies: ["Greylist", "GreylistXMPP"]),
+        .executableTarget(name: "GreylistReplay", dependencies: ["Greylist"]),
         .testTarget(name: "GreylistTests", dependencies: ["Greylist", "GreylistDemoServer"]),
         .testTarget(name: "GreylistXMPPTests", dependencies: ["GreylistXMPP"]),
         .testTarget(name: "GreylistClientTests", dependencies: ["Greylist"]),

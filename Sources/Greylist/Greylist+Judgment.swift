@@ -15,10 +15,22 @@ extension Greylist {
             return .alreadyBanned(entry(key, slot, now: now), dryRun: configuration.dryRun)
         }
         if noteSpraying(user, from: key, now: now) && !trusted {
-            counters.failuresCounted += 1
-            counters.sprayBans += 1
-            let spray = GreylistRule(name: "spraying", banFor: configuration.spraying.banFor)
-            return .banned(banByRule(key, previous: slot, rule: spray, user: user, now: now), dryRun: configuration.dryRun)
+            // Failures on marked accounts from this key; an owner's success clears its own.
+            let policy = configuration.spraying
+            let spray = GreylistRule(name: Self.sprayingRuleName, maxFailures: policy.failuresToBan, window: policy.window, banFor: policy.banFor)
+            let (count, evicted) = trackers.update(key, make: AddressTracker.init) { tracker -> Int in
+                var recent = (tracker.failures[spray.name] ?? []).filter { $0.at > now - spray.window.wholeMilliseconds }
+                recent.append(AddressTracker.Failure(at: now, account: user))
+                if recent.count > spray.maxFailures { recent.removeFirst(recent.count - spray.maxFailures) }
+                tracker.failures[spray.name] = recent
+                return recent.count
+            }
+            reportEvicted(counters: evicted)
+            if count >= spray.maxFailures {
+                counters.failuresCounted += 1
+                counters.sprayBans += 1
+                return .banned(banByRule(key, previous: slot, rule: spray, user: user, now: now), dryRun: configuration.dryRun)
+            }
         }
         let matching = rules.filter { $0.rule.counts.contains(kind) && $0.matches(user) }
         guard !matching.isEmpty else { return .noRuleMatched }
@@ -62,6 +74,9 @@ extension Greylist {
         }
         return placed
     }
+
+    /// The name spraying bans carry, and under which its failures are counted.
+    static let sprayingRuleName = "spraying"
 
     // MARK: - Trust
 

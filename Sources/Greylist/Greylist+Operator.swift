@@ -109,7 +109,8 @@ extension Greylist {
         gate.purgeTrust(now: now, limit: configuration.trust.maxTrustedKeys)
         counters.expired += expired.count
         for entry in expired { events?(.expired(entry)) }
-        let windows = Dictionary(configuration.rules.map { ($0.name, $0.window.wholeMilliseconds) }) { first, _ in first }
+        var windows = Dictionary(configuration.rules.map { ($0.name, $0.window.wholeMilliseconds) }) { first, _ in first }
+        windows[Self.sprayingRuleName] = configuration.spraying.window.wholeMilliseconds
         let revokeWindow = configuration.trust.revokeWindow.wholeMilliseconds
         trackers.removeAll { _, tracker in
             !tracker.failures.contains { name, failures in
@@ -139,7 +140,7 @@ extension Greylist {
         configuration = newConfiguration
         rules = compiled
         gate.configure(allowlist: newConfiguration.allowlist, dryRun: newConfiguration.dryRun, knocking: Self.knockingPolicy(newConfiguration))
-        let names = Set(newConfiguration.rules.map(\.name))
+        let names = Set(newConfiguration.rules.map(\.name) + [Self.sprayingRuleName])
         trackers.forEachValue { tracker in
             tracker.failures = tracker.failures.filter { names.contains($0.key) }
         }

@@ -94,6 +94,7 @@ extension GreylistConfiguration: Codable {
                 distinctSources: nested.integer("distinctSources", default: defaults.spraying.distinctSources, in: 0...1_000),
                 window: nested.duration("window", default: defaults.spraying.window),
                 markFor: nested.duration("markFor", default: defaults.spraying.markFor),
+                failuresToBan: nested.integer("failuresToBan", default: defaults.spraying.failuresToBan, in: 1...100),
                 banFor: nested.duration("banFor", default: defaults.spraying.banFor),
                 maxTrackedAccounts: nested.integer("maxTrackedAccounts", default: defaults.spraying.maxTrackedAccounts, in: 1...10_000_000)
             )
@@ -190,6 +191,7 @@ extension GreylistConfiguration: Codable {
                 "distinctSources": .integer(Int64(spraying.distinctSources)),
                 "window": duration(spraying.window),
                 "markFor": duration(spraying.markFor),
+                "failuresToBan": .integer(Int64(spraying.failuresToBan)),
                 "banFor": duration(spraying.banFor),
                 "maxTrackedAccounts": .integer(Int64(spraying.maxTrackedAccounts)),
             ]),

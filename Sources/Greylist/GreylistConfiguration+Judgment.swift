@@ -1,4 +1,25 @@
 extension GreylistConfiguration {
+    /// The rules the README recommends (measured by the replay tool, BENCHMARKS.md):
+    ///
+    /// - `botnet`: a failure whose username matches `botnetPattern` bans for 4 hours at once
+    ///   (mod_greylist's rule; skipped when `botnetPattern` is `nil`);
+    /// - `unknown-accounts`: two failures on accounts that do not exist within an hour ban for 4 hours;
+    /// - `guessing`: ten wrong passwords within 10 minutes ban for 1 hour.
+    ///
+    /// - Parameter botnetPattern: The names a bot uses that no user has, if any are known.
+    /// - Returns: The rules, in order.
+    public static func recommendedRules(botnetPattern: String? = nil) -> [GreylistRule] {
+        var rules: [GreylistRule] = []
+        if let botnetPattern {
+            rules.append(GreylistRule(name: "botnet", pattern: botnetPattern, banFor: .seconds(4 * 3_600)))
+        }
+        rules.append(GreylistRule(name: "unknown-accounts", maxFailures: 2, window: .seconds(3_600), banFor: .seconds(4 * 3_600),
+                                  counts: [.unknownAccount]))
+        rules.append(GreylistRule(name: "guessing", maxFailures: 10, window: .seconds(600), banFor: .seconds(3_600),
+                                  counts: [.invalidCredentials]))
+        return rules
+    }
+
     /// Trust earned by a successful login: a key that logged in recently is never refused at
     /// accept by a rule ban; such a ban is *soft* and only closes a stream at its failed login.
     public struct Trust: Hashable, Sendable {
@@ -32,9 +53,9 @@ extension GreylistConfiguration {
     public struct Knocking: Hashable, Sendable {
         /// Whether a refused connection extends its rule ban.
         public var extendBans: Bool
-        /// A refused connection keeps its ban in force at least this long from the refusal,
-        /// times `escalation.factor` per earlier ban, and never past `escalation.maxBan` after
-        /// the ban began.
+        /// A refused connection keeps its ban in force, from the refusal, at least this long and
+        /// at least `escalation.factor` times as long as the source has been knocking since the
+        /// ban began; never past `escalation.maxBan` after the ban began.
         public var extendBy: Duration
 
         /// Creates a knocking policy.
@@ -57,6 +78,10 @@ extension GreylistConfiguration {
         public var window: Duration
         /// How long an account stays marked once marked (renewed while the attack goes on).
         public var markFor: Duration
+        /// Failures on a marked account from one untrusted key that ban it: 1 bans at once; the
+        /// default 2 spares an owner on a new address who mistypes once and then gets it right
+        /// (the success clears that failure), at the cost of one more try per spraying source.
+        public var failuresToBan: Int
         /// The ban for a failure on a marked account from an untrusted key (escalated as usual).
         public var banFor: Duration
         /// The most usernames tracked; past it the least recently failing is dropped.
@@ -68,13 +93,15 @@ extension GreylistConfiguration {
         ///   - distinctSources: Zero or at least 2; default 5.
         ///   - window: Default 1 hour.
         ///   - markFor: Default 1 day.
+        ///   - failuresToBan: 1...100; default 2.
         ///   - banFor: Default 4 hours.
         ///   - maxTrackedAccounts: At least 1; default 10,000.
         public init(distinctSources: Int = 5, window: Duration = .seconds(3_600), markFor: Duration = .seconds(86_400),
-                    banFor: Duration = .seconds(4 * 3_600), maxTrackedAccounts: Int = 10_000) {
+                    failuresToBan: Int = 2, banFor: Duration = .seconds(4 * 3_600), maxTrackedAccounts: Int = 10_000) {
             self.distinctSources = distinctSources
             self.window = window
             self.markFor = markFor
+            self.failuresToBan = failuresToBan
             self.banFor = banFor
             self.maxTrackedAccounts = maxTrackedAccounts
         }
@@ -138,6 +165,9 @@ extension GreylistConfiguration {
         positive("spraying.window", spraying.window)
         positive("spraying.markFor", spraying.markFor)
         positive("spraying.banFor", spraying.banFor)
+        if !(1...100).contains(spraying.failuresToBan) {
+            issues.append(.init(path: at("spraying.failuresToBan"), value: "\(spraying.failuresToBan)", reason: "must be 1...100"))
+        }
         atLeast("spraying.maxTrackedAccounts", spraying.maxTrackedAccounts, 1)
         atLeast("ranges.bannedKeys", ranges.bannedKeys, 2, orZero: true)
         if !(8...31).contains(ranges.ipv4PrefixLength) {

@@ -114,7 +114,10 @@ enum CommandLineOptions: Equatable {
     SERVER OPTIONS
       --config FILE   JSON file with "server" and "greylist" objects (see config.example.json).
                       Without it: 127.0.0.1:5222, domain localhost, account demo / demo-password,
-                      and the rule "botnet": a failed login as ^bad_user_[0-9]{5,}$ bans for 4h.
+                      and the recommended rules: "botnet" (a failed login as ^bad_user_[0-9]{5,}$
+                      bans for 4h), "unknown-accounts" (2 unknown names in 1h ban for 4h) and
+                      "guessing" (10 wrong passwords in 10m ban for 1h), with trust, knocking,
+                      spraying and ranges at the library's defaults.
       --host HOST     Listen address: an IP literal, localhost, or :: for IPv4 and IPv6.
       --port PORT     Listen port (0 picks a free one).
       --verbose       Debug log lines.

@@ -10,17 +10,24 @@ import Testing
         #expect(configuration.server.port == 5222)
         #expect(configuration.server.users["demo"] == "demo-password")
         #expect(configuration.greylist.rules.first?.name == "botnet")
+        #expect(configuration.greylist.rules == DemoConfiguration.defaultGreylist.rules, "the example shows the recommended rules")
+        #expect(configuration.greylist.trust == DemoConfiguration.defaultGreylist.trust)
+        #expect(configuration.greylist.knocking == DemoConfiguration.defaultGreylist.knocking)
+        #expect(configuration.greylist.spraying == DemoConfiguration.defaultGreylist.spraying)
+        #expect(configuration.greylist.ranges == DemoConfiguration.defaultGreylist.ranges)
     }
 
-    @Test("the built-in defaults are the seed's: 127.0.0.1:5222, localhost, one demo account, the botnet rule")
+    @Test("the built-in defaults are the recommended ones: 127.0.0.1:5222, localhost, one demo account, the botnet, unknown-accounts and guessing rules")
     func defaults() {
         let configuration = DemoConfiguration()
         #expect(configuration.server.host == "127.0.0.1")
         #expect(configuration.server.port == 5222)
         #expect(configuration.server.domain == "localhost")
         #expect(configuration.server.users == ["demo": "demo-password"])
-        #expect(configuration.greylist.rules.map(\.pattern) == ["^bad_user_[0-9]{5,}$"])
+        #expect(configuration.greylist.rules.map(\.name) == ["botnet", "unknown-accounts", "guessing"])
+        #expect(configuration.greylist.rules.map(\.pattern) == ["^bad_user_[0-9]{5,}$", nil, nil])
         #expect(configuration.greylist.rules.first?.banFor == .seconds(4 * 3_600))
+        #expect(configuration.greylist.rules[1].counts == [.unknownAccount])
     }
 
     @Test("reports every bad field of both sections, naming path and value")

@@ -179,11 +179,13 @@ struct KnockingPolicy: Sendable {
 
     static let off = KnockingPolicy(enabled: false, extendBy: 0, factor: 1, maxBan: 0)
 
-    /// The expiry a refusal now gives `slot`: at least `extendBy × factor^(banCount − 1)` from
-    /// now, never past `maxBan` after the ban began; `nil` when that is no later than today's.
+    /// The expiry a refusal now gives `slot`: the ban lasts, from now, at least `extendBy` and
+    /// `factor` times as long as the source has been knocking since the ban began, never past
+    /// `maxBan` after it began; `nil` when that is no later than its expiry today.
     func extendedExpiry(of slot: BanSlot, now: Int64) -> Int64? {
         guard enabled else { return nil }
-        let length = Greylist.escalated(extendBy, factor: factor, times: max(slot.banCount - 1, 0), cap: maxBan)
+        let knocking = Double(max(now - slot.bannedAt, 0)) * factor
+        let length = max(extendBy, knocking >= Double(maxBan) ? maxBan : Int64(knocking))
         let wanted = min(now.addingClamped(length), slot.bannedAt.addingClamped(maxBan))
         return wanted > slot.expiresAt ? wanted : nil
     }

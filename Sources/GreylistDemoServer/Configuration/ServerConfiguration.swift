@@ -87,11 +87,12 @@ struct DemoConfiguration: Equatable, Sendable {
     var server = ServerConfiguration()
     var greylist = DemoConfiguration.defaultGreylist
 
-    /// The seed's behaviour: a failed login whose username matches `^bad_user_[0-9]{5,}$` bans the
-    /// source for four hours; bans survive restarts in `greylist-state`.
-    static let defaultGreylist = GreylistConfiguration(rules: [
-        GreylistRule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$", maxFailures: 1, window: .seconds(600), banFor: .seconds(4 * 3_600)),
-    ], stateDirectory: defaultStateDirectory)
+    /// The recommended configuration (README, "Choosing rules"): the seed's `botnet` rule (a failed
+    /// login whose username matches `^bad_user_[0-9]{5,}$` bans for four hours), `unknown-accounts`
+    /// and `guessing`, with the library's defaults for trust, knocking, spraying and ranges; bans
+    /// survive restarts in `greylist-state`.
+    static let defaultGreylist = GreylistConfiguration(rules: GreylistConfiguration.recommendedRules(botnetPattern: "^bad_user_[0-9]{5,}$"),
+                                                       stateDirectory: defaultStateDirectory)
 
     /// The demo keeps its state here unless `greylist.stateDirectory` says otherwise (`""`: memory only).
     static let defaultStateDirectory = "greylist-state"
