@@ -14,7 +14,7 @@ let package = Package(
         .target(name: "GreylistXMPP"),
         .executableTarget(name: "GreylistDemoServer", dependencies: ["Greylist", "GreylistXMPP"]),
         .executableTarget(name: "GreylistReplay", dependencies: ["Greylist"]),
-        .testTarget(name: "GreylistTests", dependencies: ["Greylist", "GreylistDemoServer"]),
+        .testTarget(name: "GreylistTests", dependencies: ["Greylist", "GreylistDemoServer", "GreylistReplay"]),
         .testTarget(name: "GreylistXMPPTests", dependencies: ["GreylistXMPP"]),
         .testTarget(name: "GreylistClientTests", dependencies: ["Greylist"]),
     ],

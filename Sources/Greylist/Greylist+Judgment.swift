@@ -67,8 +67,7 @@ extension Greylist {
                                     cap: escalation.maxBan.wholeMilliseconds)
         trackers.remove(key)
         counters.rulesTripped += 1
-        var placed = place(key, reason: .rule(rule.name), user: user, bannedAt: now, expiresAt: now.addingClamped(length), banCount: previous + 1)
-        placed.isSoft = isTrusted(key, now: now)
+        let placed = place(key, reason: .rule(rule.name), user: user, bannedAt: now, expiresAt: now.addingClamped(length), banCount: previous + 1)
         if key.prefixLength == (key.address.isIPv4 ? configuration.prefixLength.ipv4 : configuration.prefixLength.ipv6) {
             noteRangeBan(key, now: now)
         }

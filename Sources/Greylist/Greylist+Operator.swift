@@ -182,9 +182,10 @@ extension Greylist {
         let (previous, count) = gate.upsert(key, BanSlot(key: key.address.bits, expiresAt: expiresAt, bannedAt: bannedAt,
                                                          banCount: banCount, reason: reasons.index(reason), isRuleBan: isRule))
         recentUsers[key] = user
-        let placed = BanEntry(network: key, reason: reason, user: user, bannedAtMilliseconds: bannedAt,
+        var placed = BanEntry(network: key, reason: reason, user: user, bannedAtMilliseconds: bannedAt,
                               expiresAtMilliseconds: expiresAt, banCount: banCount,
                               refusedCount: Int(previous?.refusedCount ?? 0))
+        placed.isSoft = isRule && isTrusted(key, now: bannedAt)
         if shouldPersist { persist(.banned(placed)) }
         events?(.banned(placed, dryRun: configuration.dryRun))
         if count > configuration.limits.maxBans {

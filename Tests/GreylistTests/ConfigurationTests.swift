@@ -144,3 +144,46 @@ import Testing
         #expect(!configuration.rules.isEmpty)
     }
 }
+
+@Suite struct JudgmentConfigurationTests {
+    @Test("reads trust, knocking, spraying, ranges and rule counts from the file form, and writes them back")
+    func readsJudgmentKeys() throws {
+        let json = """
+        {
+          "rules": [{"name": "unknown", "maxFailures": 2, "window": "1h", "banFor": "4h", "counts": ["unknownAccount"]}],
+          "trust": {"memory": "7d", "maxTrustedKeys": 500, "revokeAfterAccounts": 4, "revokeWindow": "30m"},
+          "knocking": {"extendBans": false, "extendBy": "2h"},
+          "spraying": {"distinctSources": 10, "window": "2h", "markFor": "12h", "failuresToBan": 1, "banFor": "1h", "maxTrackedAccounts": 99},
+          "ranges": {"bannedKeys": 0, "ipv4PrefixLength": 22, "ipv6PrefixLength": 40, "window": "6h", "banFor": "2h", "maxTrackedRanges": 77}
+        }
+        """
+        let configuration = try GreylistConfiguration(json: Data(json.utf8))
+        #expect(configuration.rules.first?.counts == [.unknownAccount])
+        #expect(configuration.trust == .init(memory: .seconds(7 * 86_400), maxTrustedKeys: 500, revokeAfterAccounts: 4, revokeWindow: .seconds(1_800)))
+        #expect(configuration.knocking == .init(extendBans: false, extendBy: .seconds(7_200)))
+        #expect(configuration.spraying == .init(distinctSources: 10, window: .seconds(7_200), markFor: .seconds(43_200), failuresToBan: 1,
+                                                banFor: .seconds(3_600), maxTrackedAccounts: 99))
+        #expect(configuration.ranges == .init(bannedKeys: 0, ipv4PrefixLength: 22, ipv6PrefixLength: 40, window: .seconds(21_600),
+                                              banFor: .seconds(7_200), maxTrackedRanges: 77))
+        let written = try JSONEncoder().encode(configuration)
+        #expect(try GreylistConfiguration(json: written) == configuration)
+    }
+
+    @Test("bad judgment values are reported with their paths", arguments: [
+        (#"{"trust": {"revokeAfterAccounts": 1}}"#, "greylist.trust.revokeAfterAccounts"),
+        (#"{"spraying": {"distinctSources": 1}}"#, "greylist.spraying.distinctSources"),
+        (#"{"spraying": {"failuresToBan": 0}}"#, "greylist.spraying.failuresToBan"),
+        (#"{"ranges": {"ipv4PrefixLength": 40}}"#, "greylist.ranges.ipv4PrefixLength"),
+        (#"{"knocking": {"extendBy": "0s"}}"#, "greylist.knocking.extendBy"),
+        (#"{"rules": [{"name": "r", "counts": ["serviceUnavailable"]}]}"#, "greylist.rules[0].counts[0]"),
+        (#"{"trust": {"memroy": "1d"}}"#, "greylist.trust.memroy"),
+    ])
+    func badJudgmentValues(json: String, path: String) {
+        do {
+            _ = try GreylistConfiguration(json: Data(json.utf8))
+            Issue.record("accepted \(json)")
+        } catch {
+            #expect(error.description.contains(path), "\(error)")
+        }
+    }
+}
