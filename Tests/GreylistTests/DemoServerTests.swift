@@ -31,6 +31,24 @@ import Testing
         await fixture.stop()
     }
 
+    @Test("the demo reports unknown accounts as such: two within an hour ban the source under the recommended rules")
+    func unknownAccounts() async throws {
+        let fixture = try DemoServerFixture()
+        let client = try fixture.connect(from: "127.0.0.21")
+        client.send(DemoServerFixture.header)
+        await client.read(until: "</stream:features>")
+        client.send(DemoServerFixture.plain("admin", "admin"))
+        #expect(await client.read(until: "</failure>").contains("<not-authorized/>"))
+        client.send(DemoServerFixture.plain("test", "test"))
+        let (rest, closed) = await client.readToEnd()
+        #expect(rest.contains("<policy-violation"))
+        #expect(closed)
+        #expect(try await fixture.isRefused(from: "127.0.0.21"))
+        let bans = await fixture.server.greylist.list()
+        #expect(bans.map(\.reason) == [.rule("unknown-accounts")])
+        await fixture.stop()
+    }
+
     @Test("a matching failure bans: the stream closes and the next connection gets EOF with 0 bytes; other sources still log in")
     func matchingFailureBans() async throws {
         let fixture = try DemoServerFixture()
