@@ -46,7 +46,7 @@ struct Simulation {
         let clock = ReplayClock(start: start)
         let greylist = try Greylist(configuration: configuration, clock: clock.wallClock)
         var random = SeededRandom(state: seed)
-        var queue = Heap<Event>()
+        var queue = MinimumHeap<Event>()
         for (index, actor) in actors.enumerated() {
             queue.insert(Event(time: actor.firstAttempt + (actor.isBot ? warmUp : 0), actor: index, isRetry: false))
         }
@@ -54,7 +54,7 @@ struct Simulation {
         var result = Result(name: name)
         let end = warmUp + day
         var nextPurge: Int64 = 10 * minute
-        while let event = queue.popMinimum(), event.time < end {
+        while let event = queue.removeMinimum(), event.time < end {
             while nextPurge <= event.time {
                 clock.set(start + nextPurge)
                 await greylist.purgeExpired()
@@ -102,39 +102,5 @@ struct Simulation {
 
     private static func key(_ address: IPAddress, _ configuration: GreylistConfiguration) -> IPNetwork {
         try! IPNetwork(address: address, prefixLength: address.isIPv4 ? configuration.prefixLength.ipv4 : configuration.prefixLength.ipv6)
-    }
-}
-
-/// A binary min-heap for the event queue.
-struct Heap<Element: Comparable> {
-    private var elements: [Element] = []
-
-    mutating func insert(_ element: Element) {
-        elements.append(element)
-        var child = elements.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard elements[child] < elements[parent] else { break }
-            elements.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    mutating func popMinimum() -> Element? {
-        guard !elements.isEmpty else { return nil }
-        elements.swapAt(0, elements.count - 1)
-        let minimum = elements.removeLast()
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var smallest = parent
-            if left < elements.count && elements[left] < elements[smallest] { smallest = left }
-            if right < elements.count && elements[right] < elements[smallest] { smallest = right }
-            guard smallest != parent else { break }
-            elements.swapAt(parent, smallest)
-            parent = smallest
-        }
-        return minimum
     }
 }

@@ -1,12 +1,14 @@
-/// A binary min-heap: the soonest expiry on top.
-struct MinimumHeap<Element: Comparable> {
-    private(set) var elements: [Element] = []
+/// A binary min-heap: the soonest expiry on top (also the replay tool's event queue).
+package struct MinimumHeap<Element: Comparable> {
+    package private(set) var elements: [Element] = []
 
-    var count: Int { elements.count }
-    var minimum: Element? { elements.first }
+    package init() {}
+
+    package var count: Int { elements.count }
+    package var minimum: Element? { elements.first }
 
     /// - Complexity: O(log n).
-    mutating func insert(_ element: Element) {
+    package mutating func insert(_ element: Element) {
         elements.append(element)
         var child = elements.count - 1
         while child > 0 {
@@ -19,7 +21,7 @@ struct MinimumHeap<Element: Comparable> {
 
     /// - Complexity: O(log n).
     @discardableResult
-    mutating func removeMinimum() -> Element? {
+    package mutating func removeMinimum() -> Element? {
         guard !elements.isEmpty else { return nil }
         elements.swapAt(0, elements.count - 1)
         let top = elements.removeLast()
