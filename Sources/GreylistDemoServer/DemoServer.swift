@@ -24,13 +24,26 @@ final class DemoServer: @unchecked Sendable {
 
     /// Builds the server; nothing listens before ``start()``.
     ///
-    /// - Parameter store: The state store, when the caller opened it (``openStore(_:)``); `nil`
-    ///   lets the greylist open `stateDirectory` itself, without waiting for its lock.
-    init(configuration: DemoConfiguration, configurationPath: String?, log: Log, store: (any GreylistStore)? = nil) throws(GreylistError) {
+    /// - Parameters:
+    ///   - store: The state store, when the caller opened it (``openStore(_:)``); `nil` lets the
+    ///     greylist open `stateDirectory` itself, without waiting for its lock.
+    ///   - eventTap: Sees every greylist event before it is logged (the tests use it).
+    init(configuration: DemoConfiguration, configurationPath: String?, log: Log, store: (any GreylistStore)? = nil,
+         eventTap: (@Sendable (GreylistEvent) -> Void)? = nil) throws(GreylistError) {
         self.configuration = configuration
         self.configurationPath = configurationPath
         self.log = log
-        let greylist = try Greylist(configuration: configuration.greylist, events: EventLogPolicy.sink(log), store: store)
+        let sink = EventLogPolicy.sink(log)
+        let events: @Sendable (GreylistEvent) -> Void
+        if let eventTap {
+            events = { event in
+                eventTap(event)
+                sink(event)
+            }
+        } else {
+            events = sink
+        }
+        let greylist = try Greylist(configuration: configuration.greylist, events: events, store: store)
         self.greylist = greylist
         self.registry = ConnectionRegistry(policy: Self.policy(configuration.server), greylist: greylist)
     }

@@ -49,6 +49,35 @@ import Testing
         await fixture.stop()
     }
 
+    @Test("the client hears of a failed login only with the greylist's verdict: reconnecting the moment it arrives is refused")
+    func failureWaitsForVerdict() async throws {
+        // A sink that holds the greylist's actor while another source's failure is being judged:
+        // the bot's failure waits in line behind it. A server that answered before the verdict
+        // would send the bot its <failure/> now, and its reconnect would be let in.
+        let hold = DispatchSemaphore(value: 0)
+        let held = DispatchSemaphore(value: 0)
+        let fixture = try DemoServerFixture(eventTap: { event in
+            if case .failureRecorded(let user, _, _, _) = event, user == "hold-the-actor" {
+                held.signal()
+                _ = hold.wait(timeout: .now() + 5)
+            }
+        })
+        let holder = try fixture.connect(from: "127.0.0.31")
+        holder.send(DemoServerFixture.header)
+        await holder.read(until: "</stream:features>")
+        let bot = try fixture.connect(from: "127.0.0.32")
+        bot.send(DemoServerFixture.header)
+        await bot.read(until: "</stream:features>")
+        holder.send(DemoServerFixture.plain("hold-the-actor", "x"))
+        #expect(await Blocking.run { held.wait(timeout: .now() + 5) } == .success, "the actor is held")
+        bot.send(DemoServerFixture.plain("bad_user_12345", "x"))
+        #expect(!(await bot.serverActs(within: 300)), "no answer before the verdict")
+        hold.signal()
+        #expect(await bot.read(until: "</failure>").contains("<not-authorized/>"))
+        #expect(try await fixture.isRefused(from: "127.0.0.32"), "reconnecting the moment the failure arrived")
+        await fixture.stop()
+    }
+
     @Test("a matching failure bans: the stream closes and the next connection gets EOF with 0 bytes; other sources still log in")
     func matchingFailureBans() async throws {
         let fixture = try DemoServerFixture()
@@ -174,15 +203,13 @@ import Testing
         for _ in 0..<25 {
             #expect(try await fixture.isRefused(from: "127.0.0.12"))
         }
-        let reader = FileHandle(fileDescriptor: pipeEnds[0], closeOnDealloc: true)
-        var log = ""
-        while !log.contains("summary:") {
-            log += String(decoding: reader.availableData, as: UTF8.self)
-        }
+        let log = await Blocking.read(pipeEnds[0], until: "summary:", within: 10)
         #expect(log.contains("summary: refused 25 connections"))
         #expect(!log.contains("refused 127.0.0.12"))
         await fixture.stop()
+        // The write end first: a log line into a pipe without a reader would raise SIGPIPE.
         close(pipeEnds[1])
+        close(pipeEnds[0])
     }
 
     @Test("bans survive a server restart; admin export shows bans and histories")

@@ -202,3 +202,25 @@ import Testing
         #expect(await greylist.list().first?.refusedCount == 1)
     }
 }
+
+@Suite struct PatternSearchTests {
+    @Test("a pattern is searched anywhere in the username: unanchored, end-anchored and fully anchored", arguments: [
+        ("bot", "mybotname", true),
+        ("bot", "robot", true),
+        ("bot", "bo-t", false),
+        ("_[0-9]+$", "user_123", true),
+        ("_[0-9]+$", "user_123x", false),
+        ("_[0-9]+$", "_1", true),
+        ("^admin$", "admin", true),
+        ("^admin$", "xadmin", false),
+        ("^admin$", "admin2", false),
+        ("^bad_user_[0-9]{5,}$", "bad_user_12345", true),
+        ("^bad_user_[0-9]{5,}$", "my_bad_user_12345", false),
+    ])
+    func patternSearch(pattern: String, user: String, matches: Bool) async throws {
+        let rule = GreylistRule(name: "r", pattern: pattern)
+        let greylist = try Greylist(configuration: GreylistConfiguration(rules: [rule], spraying: .init(distinctSources: 0)))
+        let outcome = await greylist.recordFailedAuth(user: user, ip: .literal("203.0.113.1"))
+        #expect(outcome.isBanned == matches, "\(pattern) on \(user): \(outcome)")
+    }
+}

@@ -6,11 +6,12 @@ enum FileSystem {
     }
 
     /// Makes renames and new files in `directory` durable.
-    static func syncDirectory(_ directory: String) throws(GreylistError) {
+    static func syncDirectory(_ directory: String, _ operations: StorageOperations) throws(GreylistError) {
         let descriptor = System.openFile(directory, .directory)
         guard descriptor >= 0 else { throw error(directory, "open") }
         defer { System.closeFile(descriptor) }
-        guard System.syncFile(descriptor) == 0 else { throw error(directory, "fsync") }
+        let code = operations.syncDirectory(descriptor, path: directory)
+        guard code == 0 else { throw error(directory, "fsync", code: code) }
     }
 
     static func read(_ path: String) throws(GreylistError) -> [UInt8]? {
@@ -31,32 +32,33 @@ enum FileSystem {
     }
 
     /// Writes all of `bytes` to `descriptor`; `path` names it in errors.
-    static func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws(GreylistError) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { System.writeBytes(descriptor, $0) }
-            if written < 0 { throw error(path, "write") }
-            offset += written
-        }
+    static func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String, _ operations: StorageOperations) throws(GreylistError) {
+        let code = operations.writeAll(bytes, to: descriptor, path: path)
+        guard code == 0 else { throw error(path, "write", code: code) }
     }
 
     /// Writes `bytes` to `path` so that a crash leaves either the old file or the new one:
     /// a temporary file, synced, renamed over `path`, and the directory synced.
-    static func replace(_ path: String, in directory: String, with bytes: [UInt8], synchronous: Bool) throws(GreylistError) {
+    static func replace(_ path: String, in directory: String, with bytes: [UInt8], synchronous: Bool,
+                        _ operations: StorageOperations) throws(GreylistError) {
         let temporary = path + ".tmp"
         let descriptor = System.openFile(temporary, .replace)
         guard descriptor >= 0 else { throw error(temporary, "open") }
         do throws(GreylistError) {
-            try writeAll(bytes, to: descriptor, path: temporary)
-            if synchronous && System.syncFile(descriptor) != 0 { throw error(temporary, "fsync") }
+            try writeAll(bytes, to: descriptor, path: temporary, operations)
+            if synchronous {
+                let code = operations.syncFile(descriptor, path: temporary)
+                if code != 0 { throw error(temporary, "fsync", code: code) }
+            }
         } catch {
             System.closeFile(descriptor)
             _ = System.removeFile(temporary)
             throw error
         }
         System.closeFile(descriptor)
-        guard System.renameFile(temporary, path) == 0 else { throw error(path, "rename") }
-        if synchronous { try syncDirectory(directory) }
+        let code = operations.renameFile(temporary, to: path)
+        guard code == 0 else { throw error(path, "rename", code: code) }
+        if synchronous { try syncDirectory(directory, operations) }
     }
 
     /// The names in `directory`.

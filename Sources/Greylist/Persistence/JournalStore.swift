@@ -27,6 +27,7 @@ public final class JournalStore: GreylistStore {
     /// Whether changes are `fsync`ed before they count as stored.
     public let synchronous: Bool
     private let writer: JournalWriter
+    private let operations: StorageOperations
     private let lockDescriptor: LockedValue<Int32>
     private let compactionThreshold: Int
     private let bookkeeping: LockedValue<Bookkeeping>
@@ -55,7 +56,15 @@ public final class JournalStore: GreylistStore {
     /// - Throws: ``GreylistError/storage(_:reason:)`` when the directory cannot be created or
     ///   written (a read-only or full disk), or another process holds its lock now. To wait for
     ///   a previous owner, use ``open(directory:synchronous:compactionThreshold:lockTimeout:)``.
-    public init(directory: String, synchronous: Bool = true, compactionThreshold: Int = 1 << 20) throws(GreylistError) {
+    public convenience init(directory: String, synchronous: Bool = true, compactionThreshold: Int = 1 << 20) throws(GreylistError) {
+        try self.init(directory: directory, synchronous: synchronous, compactionThreshold: compactionThreshold, operations: .system)
+    }
+
+    /// Opens a state directory whose durable steps go through `operations` (tests watch them or
+    /// make one fail).
+    package init(directory: String, synchronous: Bool = true, compactionThreshold: Int = 1 << 20,
+                 operations: StorageOperations) throws(GreylistError) {
+        self.operations = operations
         self.directory = directory
         self.synchronous = synchronous
         self.compactionThreshold = compactionThreshold
@@ -76,7 +85,7 @@ public final class JournalStore: GreylistStore {
         // Prove the disk takes a write now, so a read-only or full disk fails at start-up.
         let probe = directory + "/write-probe"
         do {
-            try FileSystem.replace(probe, in: directory, with: Array("ok\n".utf8), synchronous: synchronous)
+            try FileSystem.replace(probe, in: directory, with: Array("ok\n".utf8), synchronous: synchronous, operations)
             _ = System.removeFile(probe)
         } catch {
             System.closeFile(lock)
@@ -92,7 +101,7 @@ public final class JournalStore: GreylistStore {
         let next = (generations.max() ?? 0) + 1
         let bookkeeping = LockedValue(Bookkeeping(generation: next))
         self.bookkeeping = bookkeeping
-        writer = JournalWriter(directory: directory, generation: next, synchronous: synchronous, onFailure: { _ in
+        writer = JournalWriter(directory: directory, generation: next, synchronous: synchronous, operations: operations, onFailure: { _ in
             // The failed batch's waiters hear of it; the whole state is rewritten at the next chance.
             bookkeeping.withLock { $0.snapshotOwed = true }
         })
@@ -304,17 +313,18 @@ public final class JournalStore: GreylistStore {
         let records = snapshot.bans.map { JournalRecord(.banned($0)) } + snapshot.histories.map { JournalRecord($0) }
             + snapshot.trusted.map { JournalRecord($0) }
         let bytes = SnapshotFile.encode(records, covering: generation)
-        try FileSystem.replace(directory + "/snapshot", in: directory, with: bytes, synchronous: synchronous)
+        try FileSystem.replace(directory + "/snapshot", in: directory, with: bytes, synchronous: synchronous, operations)
         bookkeeping.withLock { $0.snapshotBytes = bytes.count }
     }
 
     private func removeJournals(before generation: UInt64) throws(GreylistError) {
         for name in try FileSystem.list(directory) {
             if let journal = Self.generation(of: name), journal < generation {
-                _ = System.removeFile(directory + "/" + name)
+                let code = operations.removeFile(directory + "/" + name)
+                if code != 0 { throw FileSystem.error(directory + "/" + name, "unlink", code: code) }
             }
         }
-        if synchronous { try FileSystem.syncDirectory(directory) }
+        if synchronous { try FileSystem.syncDirectory(directory, operations) }
     }
 }
 

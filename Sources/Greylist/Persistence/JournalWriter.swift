@@ -29,14 +29,17 @@ final class JournalWriter: Sendable {
 
     let directory: String
     let synchronous: Bool
+    private let operations: StorageOperations
     private let state = LockedValue(State())
     private let file: LockedValue<FileState>
     private let queue = DispatchQueue(label: "greylist.journal")
     private let onFailure: @Sendable (GreylistError) -> Void
 
-    init(directory: String, generation: UInt64, synchronous: Bool, onFailure: @escaping @Sendable (GreylistError) -> Void) {
+    init(directory: String, generation: UInt64, synchronous: Bool, operations: StorageOperations = .system,
+         onFailure: @escaping @Sendable (GreylistError) -> Void) {
         self.directory = directory
         self.synchronous = synchronous
+        self.operations = operations
         self.onFailure = onFailure
         self.file = LockedValue(FileState(generation: generation))
     }
@@ -169,15 +172,16 @@ final class JournalWriter: Sendable {
             let path = directory + "/" + Self.journalName(file.generation)
             file.descriptor = System.openFile(path, .append)
             guard file.descriptor >= 0 else { throw FileSystem.error(path, "open") }
-            try FileSystem.syncDirectory(directory)
+            try FileSystem.syncDirectory(directory, operations)
         }
         // A partial line may be on disk after a failure: load skips it as a torn record.
-        try FileSystem.writeAll(buffer, to: file.descriptor, path: directory + "/" + Self.journalName(file.generation))
+        try FileSystem.writeAll(buffer, to: file.descriptor, path: directory + "/" + Self.journalName(file.generation), operations)
         buffer.removeAll(keepingCapacity: true)
     }
 
     private func sync(_ descriptor: Int32, _ name: String) throws(GreylistError) {
         guard synchronous else { return }
-        guard System.syncFile(descriptor) == 0 else { throw FileSystem.error(directory + "/" + name, "fsync") }
+        let code = operations.syncFile(descriptor, path: directory + "/" + name)
+        guard code == 0 else { throw FileSystem.error(directory + "/" + name, "fsync", code: code) }
     }
 }

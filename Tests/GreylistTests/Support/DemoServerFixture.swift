@@ -11,13 +11,23 @@ struct DemoServerFixture {
     static let header = "<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
 
     init(configurationPath: String? = nil, log: Log = Log(minimum: .error), _ adjust: (inout DemoConfiguration) -> Void = { _ in }) throws {
+        try self.init(configurationPath: configurationPath, log: log, eventTap: nil, adjust: adjust)
+    }
+
+    /// A fixture whose greylist events also go to `eventTap`.
+    init(eventTap: @escaping @Sendable (GreylistEvent) -> Void) throws {
+        try self.init(configurationPath: nil, log: Log(minimum: .error), eventTap: eventTap, adjust: { _ in })
+    }
+
+    private init(configurationPath: String?, log: Log, eventTap: (@Sendable (GreylistEvent) -> Void)?,
+                 adjust: (inout DemoConfiguration) -> Void) throws {
         var configuration = DemoConfiguration()
         if let configurationPath { configuration = try DemoConfiguration(contentsOf: configurationPath) }
         configuration.server.port = 0
         configuration.server.adminSocket = "/tmp/greylist-test-\(UInt32.random(in: 0...UInt32.max)).sock"
         configuration.greylist.stateDirectory = nil
         adjust(&configuration)
-        server = try DemoServer(configuration: configuration, configurationPath: configurationPath, log: log)
+        server = try DemoServer(configuration: configuration, configurationPath: configurationPath, log: log, eventTap: eventTap)
         port = try server.start()
         adminSocket = configuration.server.adminSocket
     }

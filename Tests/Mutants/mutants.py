@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Mutation check: applies each deliberate bug below to a scratch copy of the package, runs the
+whole suite against it, and reports which bugs the suite caught (killed) and which it missed
+(survived). Not run by CI (about a minute per mutant on 2 cores).
+
+Usage: Tests/mutants.sh [NAME ...]     (all mutants when no name is given)
+"""
+import os, shutil, subprocess, sys, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRATCH = os.path.join(ROOT, ".build-mutants", "package")
+
+# (name, file, original text, mutated text)
+MUTANTS = [
+    ("journal-fsync-removed", "Sources/Greylist/Persistence/JournalWriter.swift",
+     "let code = operations.syncFile(descriptor, path: directory + \"/\" + name)",
+     "let code: Int32 = 0"),
+    ("pattern-prefix-only", "Sources/Greylist/Internal/CompiledRule.swift",
+     "return user.contains(regex)", "return user.prefixMatch(of: regex) != nil"),
+    ("compaction-deletes-journals-first", "Sources/Greylist/Persistence/JournalStore.swift",
+     "                    try writeSnapshot(snapshot, covering: point)\n                    try removeJournals(before: point)",
+     "                    try removeJournals(before: point)\n                    try writeSnapshot(snapshot, covering: point)"),
+    ("failure-before-verdict", "Sources/GreylistXMPP/XMPPServerSession.swift",
+     "        if verdict != .unavailable { failedAttempts += 1 }\n        waiting = .failureVerdict",
+     "        if verdict != .unavailable { failedAttempts += 1 }\n        append(saslFailure(\"not-authorized\"), to: &output)\n        waiting = .failureVerdict"),
+    ("ban-never-expires", "Sources/Greylist/Internal/AcceptGate.swift",
+     "                guard slot.expiresAt > now else { continue }", "                guard slot.expiresAt != 0 else { continue }"),
+    ("allowlist-ignored-when-counting", "Sources/Greylist/Greylist+Judgment.swift",
+     "guard !configuration.allowlist.contains(where: { $0.contains(ip) }) else { return .allowlisted }", ""),
+    ("no-escalation", "Sources/Greylist/Greylist+Judgment.swift",
+     "            previous = slot.banCount", "            previous = 0"),
+    ("trust-ignored-at-accept", "Sources/Greylist/Internal/AcceptGate.swift",
+     "if slot.isRuleBan && state.isTrusted(address, now: now) {", "if slot.isRuleBan && state.isTrusted(address, now: now) && false {"),
+    ("knocking-never-extends", "Sources/Greylist/Internal/AcceptGate.swift",
+     "        return wanted > slot.expiresAt ? wanted : nil", "        return nil"),
+    ("success-clears-every-account", "Sources/Greylist/Greylist.swift",
+     "        trackers.modify(key) { $0.clear(account: user) }", "        trackers.remove(key)"),
+    ("spraying-never-marks", "Sources/Greylist/Greylist+Judgment.swift",
+     "            if tracker.sources.count >= policy.distinctSources {", "            if tracker.sources.count > policy.distinctSources {"),
+    ("ranges-never-ban", "Sources/Greylist/Greylist+Judgment.swift",
+     "        guard count >= policy.bannedKeys,", "        guard count >= policy.bannedKeys + 1_000,"),
+    ("journal-crc-not-checked", "Sources/Greylist/Persistence/JournalRecord.swift",
+     "        guard CRC32.checksum(json) == crc else { return nil }", ""),
+    ("restart-features-in-a-second-write", "Sources/GreylistDemoServer/Connections/ConnectionRegistry.swift",
+     "            try? Syscalls.setNoDelay(descriptor)", ""),
+    ("refusals-not-counted", "Sources/Greylist/Internal/AcceptGate.swift",
+     "                state.refused += 1", ""),
+    ("eviction-drops-latest-expiring", "Sources/Greylist/Internal/AcceptGate.swift",
+     "                    } else if let top = heap.minimum, slot.expiresAt < top.expiresAt {",
+     "                    } else if let top = heap.minimum, slot.expiresAt > top.expiresAt {"),
+]
+
+
+def sync_scratch():
+    os.makedirs(SCRATCH, exist_ok=True)
+    for entry in ["Package.swift", "Sources", "Tests", "config.example.json"]:
+        source, target = os.path.join(ROOT, entry), os.path.join(SCRATCH, entry)
+        if os.path.isdir(source):
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(source, target)
+        else:
+            shutil.copy2(source, target)
+
+
+def run(command, timeout):
+    try:
+        done = subprocess.run(command, cwd=SCRATCH, capture_output=True, text=True, timeout=timeout)
+        return done.returncode, done.stdout + done.stderr
+    except subprocess.TimeoutExpired:
+        return "timeout", ""
+
+
+def main(selected):
+    mutants = [m for m in MUTANTS if not selected or m[0] in selected]
+    sync_scratch()
+    code, output = run(["swift", "build", "--build-tests"], 1800)
+    if code != 0:
+        print("the unmutated package does not build:\n" + output[-3000:])
+        return 2
+    code, output = run(["swift", "test", "--skip-build"], 900)
+    if code != 0:
+        print("the unmutated suite fails; fix it first:\n" + output[-3000:])
+        return 2
+    survived = []
+    for name, path, original, mutated in mutants:
+        sync_scratch()
+        target = os.path.join(SCRATCH, path)
+        text = open(target).read()
+        if text.count(original) != 1:
+            print(f"{name}: NOT APPLIED (the original text is no longer in {path} exactly once)")
+            survived.append(name)
+            continue
+        open(target, "w").write(text.replace(original, mutated))
+        started = time.time()
+        code, output = run(["swift", "build", "--build-tests"], 1800)
+        if code != 0:
+            verdict = "killed (does not compile)"
+        else:
+            code, output = run(["swift", "test", "--skip-build"], 900)
+            verdict = "survived" if code == 0 else ("killed (suite timed out)" if code == "timeout" else "killed")
+        if verdict == "survived":
+            survived.append(name)
+        print(f"{name}: {verdict} ({time.time() - started:.0f} s)", flush=True)
+    sync_scratch()
+    killed = len(mutants) - len(survived)
+    print(f"mutants: {killed} killed, {len(survived)} survived of {len(mutants)}" + (f": {', '.join(survived)}" if survived else ""))
+    return 0 if not survived else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
