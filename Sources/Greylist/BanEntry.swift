@@ -16,8 +16,8 @@ public struct BanEntry: Hashable, Sendable, CustomStringConvertible {
         /// `rule botnet` or `manual "abuse report"`.
         public var description: String {
             switch self {
-            case .rule(let name): return "rule \(name)"
-            case .manual(let reason): return "manual \"\(reason)\""
+            case .rule(let name): return "rule \(OperatorText.escaped(name))"
+            case .manual(let reason): return "manual \"\(OperatorText.escaped(reason))\""
             }
         }
     }
@@ -90,7 +90,7 @@ public struct BanEntry: Hashable, Sendable, CustomStringConvertible {
     /// `203.0.113.7/32 rule botnet user=bad_user_12345 for 4h until 2026-11-25T04:00:00Z (ban #1)`.
     public var description: String {
         var text = "\(network) \(reason)\(isSoft ? " (soft: trusted key)" : "")"
-        if let user { text += " user=\(user)" }
+        if let user { text += " user=\(OperatorText.escaped(user))" }
         text += " for \(DurationText.format(milliseconds: duration.wholeMilliseconds))"
         text += " until \(expiresAt.formatted(.iso8601)) (ban #\(banCount))"
         return text

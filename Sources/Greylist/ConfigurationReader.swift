@@ -143,8 +143,12 @@ package struct ConfigurationReader {
         switch value(key) {
         case nil: return fallback
         case .integer(let seconds)?:
-            guard seconds >= 0, seconds <= Int64.max / 1_000 else {
+            guard seconds >= 0 else {
                 report(key, reason: "a duration cannot be negative")
+                return fallback
+            }
+            guard seconds <= DurationText.maximumMilliseconds / 1_000 else {
+                report(key, reason: DurationText.tooLarge)
                 return fallback
             }
             milliseconds = seconds * 1_000

@@ -1,6 +1,7 @@
 /// Something the greylist did, delivered to the host's sink so it can log or count it.
 ///
-/// The library never prints; the host turns events into log lines (``description`` is one).
+/// The library never prints; the host turns events into log lines (``description`` is one, with
+/// every piece of network-supplied text escaped by ``OperatorText``: one event, one line).
 /// Events are delivered synchronously on the caller's thread: ``refused(address:network:dryRun:)``
 /// on the accept path, the others from the actor. A sink must be quick and must not call back
 /// into the greylist synchronously.
@@ -41,7 +42,7 @@ public enum GreylistEvent: Hashable, Sendable, CustomStringConvertible {
         case .refused(let address, let network, let dryRun):
             return dryRun ? "dry-run: would refuse \(address) (ban \(network))" : "refused \(address) (ban \(network))"
         case .failureRecorded(let user, let address, let kind, let outcome):
-            return "failed login user=\(user) address=\(address) kind=\(kind) outcome=\(outcome)"
+            return "failed login user=\(OperatorText.escaped(user)) address=\(address) kind=\(kind) outcome=\(outcome)"
         case .expired(let entry):
             return "expired \(entry.network) (\(entry.reason), refused \(entry.refusedCount))"
         case .unbanned(let entry):
@@ -51,15 +52,15 @@ public enum GreylistEvent: Hashable, Sendable, CustomStringConvertible {
         case .counterEvicted(let network):
             return "evicted counters of \(network): tracked-address table full"
         case .storageWarning(let text):
-            return "state store warning: \(text)"
+            return "state store warning: \(OperatorText.escaped(text))"
         case .storageFailed(let text):
-            return "state store failed: \(text); refusing continues from memory"
+            return "state store failed: \(OperatorText.escaped(text)); refusing continues from memory"
         case .reconfigured(let rules, let dryRun):
-            return "reconfigured: rules \(rules.joined(separator: ", "))\(dryRun ? " (dry run)" : "")"
+            return "reconfigured: rules \(OperatorText.escaped(rules.joined(separator: ", ")))\(dryRun ? " (dry run)" : "")"
         case .trustRevoked(let network, let accounts):
             return "trust revoked for \(network): wrong passwords for \(accounts) accounts"
         case .accountUnderAttack(let user, let sources):
-            return "account under attack: user=\(user) failed from \(sources) sources; failures on it from untrusted sources now ban at once"
+            return "account under attack: user=\(OperatorText.escaped(user)) failed from \(sources) sources; failures on it from untrusted sources now ban at once"
         }
     }
 }

@@ -6,8 +6,9 @@
 public struct GreylistRule: Hashable, Sendable {
     /// The rule's name, shown in events, logs and ban listings.
     public var name: String
-    /// A regular expression on the username (Perl/PCRE-like syntax), searched anywhere in the name;
-    /// anchor it with `^…$` to match whole names. `nil` counts every credential failure.
+    /// A regular expression on the username, searched anywhere in the name (anchor it with
+    /// `^…$` to match whole names), in the linear-time syntax of the README's "Pattern syntax":
+    /// matching never backtracks. `nil` counts every credential failure.
     public var pattern: String?
     /// How many counted failures within `window` trip the rule (1: the first one bans).
     public var maxFailures: Int
@@ -50,10 +51,10 @@ public struct GreylistRule: Hashable, Sendable {
             issues.append(.init(path: "\(path).name", value: "\"\"", reason: "a rule needs a name"))
         }
         if let pattern {
-            do {
-                _ = try Regex(pattern)
+            do throws(PatternError) {
+                _ = try LinearPattern(pattern)
             } catch {
-                issues.append(.init(path: "\(path).pattern", value: "\"\(pattern)\"", reason: "does not compile: \(error)"))
+                issues.append(.init(path: "\(path).pattern", value: "\"\(pattern)\"", reason: "does not compile: \(error.description)"))
             }
         }
         if maxFailures < 1 {

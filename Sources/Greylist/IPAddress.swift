@@ -41,7 +41,8 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
 
     /// Parses an address in dotted-quad IPv4 or RFC 4291 IPv6 text form.
     ///
-    /// IPv4-mapped IPv6 text (`::ffff:192.0.2.7`) folds to the IPv4 address. Leading zeros in IPv4
+    /// IPv4-mapped IPv6 text (`::ffff:192.0.2.7`) folds to the IPv4 address, and so does an
+    /// address in the NAT64 well-known prefix (`64:ff9b::192.0.2.7`, RFC 6052). Leading zeros in IPv4
     /// octets, zone identifiers (`%eth0`), ports and brackets are refused rather than guessed at.
     ///
     /// - Parameter text: The address text, for example `"203.0.113.9"` or `"2001:db8::1"`.
@@ -51,7 +52,7 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
             guard let bits = AddressParser.parseIPv6(text) else {
                 throw .invalidAddress(text, reason: "not an IPv6 address in RFC 4291 text form")
             }
-            self.init(bits: bits)
+            self.init(bits: Self.foldingTranslated(bits))
         } else {
             guard let value = AddressParser.parseIPv4(text) else {
                 throw .invalidAddress(text, reason: "not a dotted-quad IPv4 address")
@@ -75,7 +76,7 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
                     bytes.reduce(UInt128(0)) { ($0 << 8) | UInt128($1) }
                 }
             }
-            self.init(bits: value)
+            self.init(bits: Self.foldingTranslated(value))
         default:
             return nil
         }
@@ -92,6 +93,16 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
         }
         guard let address else { return nil }
         self = address
+    }
+
+    /// The well-known NAT64 prefix `64:ff9b::/96` (RFC 6052).
+    static let translationPrefix: UInt128 = 0x0064_FF9B << 96
+
+    /// An IPv4 client reaching an IPv6-only server through SIIT or NAT64 arrives as
+    /// `64:ff9b::a.b.c.d`; it is keyed by the IPv4 address it embeds, so one bot does not ban the
+    /// /64 that every translated IPv4 client shares.
+    static func foldingTranslated(_ bits: UInt128) -> UInt128 {
+        bits >> 32 == translationPrefix >> 32 ? mappedIPv4Prefix | (bits & 0xFFFF_FFFF) : bits
     }
 
     /// Whether this is an IPv4 address (including one that arrived IPv4-mapped).

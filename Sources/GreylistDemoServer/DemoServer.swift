@@ -18,6 +18,8 @@ final class DemoServer: @unchecked Sendable {
     private var services: [any ServerService] = []
     private var summary: RefusalSummary?
     private var stopping = false
+    /// The log budget for failed-login lines; what it suppresses goes into the summary.
+    private let failedLoginLines: LineBudget
 
     /// The port the listener is bound to, known after ``start()``.
     private(set) var port = 0
@@ -33,7 +35,9 @@ final class DemoServer: @unchecked Sendable {
         self.configuration = configuration
         self.configurationPath = configurationPath
         self.log = log
-        let sink = EventLogPolicy.sink(log)
+        let failedLogins = LineBudget()
+        self.failedLoginLines = failedLogins
+        let sink = EventLogPolicy.sink(log, failedLogins: failedLogins)
         let events: @Sendable (GreylistEvent) -> Void
         if let eventTap {
             events = { event in
@@ -84,7 +88,8 @@ final class DemoServer: @unchecked Sendable {
             throw error
         }
         let summary = RefusalSummary(greylist: greylist, log: log, overCapacity: { acceptLoop.takeOverCapacity() },
-                                     openConnections: { [registry] in registry.count })
+                                     openConnections: { [registry] in registry.count },
+                                     suppressedLines: { [failedLoginLines] in failedLoginLines.takeSuppressed() })
         summary.schedule(every: server.refusalSummaryInterval)
         queue.sync {
             port = boundPort

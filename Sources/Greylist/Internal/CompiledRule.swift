@@ -1,17 +1,17 @@
-/// A rule with its pattern compiled once, at configuration time.
-struct CompiledRule {
+/// A rule with its pattern compiled once, at configuration time, into a linear-time matcher.
+struct CompiledRule: Sendable {
     let rule: GreylistRule
-    let regex: Regex<AnyRegexOutput>?
+    let pattern: LinearPattern?
 
     /// Validates the configuration and compiles every rule's pattern.
     static func compile(_ configuration: GreylistConfiguration) throws(GreylistError) -> [CompiledRule] {
         try configuration.validate()
         var compiled: [CompiledRule] = []
         for rule in configuration.rules {
-            do {
-                compiled.append(CompiledRule(rule: rule, regex: try rule.pattern.map { try Regex($0) }))
+            do throws(PatternError) {
+                compiled.append(CompiledRule(rule: rule, pattern: try rule.pattern.map { (text) throws(PatternError) in try LinearPattern(text) }))
             } catch {
-                throw .invalidPattern(rule: rule.name, pattern: rule.pattern ?? "", reason: "\(error)")
+                throw .invalidPattern(rule: rule.name, pattern: rule.pattern ?? "", reason: error.description)
             }
         }
         return compiled
@@ -19,7 +19,7 @@ struct CompiledRule {
 
     /// Whether a failure by `user` counts for this rule: the pattern is found in the name.
     func matches(_ user: String) -> Bool {
-        guard let regex else { return true }
-        return user.contains(regex)
+        guard let pattern else { return true }
+        return pattern.matches(user)
     }
 }

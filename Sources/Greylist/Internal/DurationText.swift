@@ -5,9 +5,14 @@ enum DurationText {
         ("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000), ("w", 604_800_000),
     ]
 
+    /// The longest duration accepted anywhere: 100 years (`36500d`). Every sum and product on
+    /// the way is checked, so no text can trap.
+    static let maximumMilliseconds: Int64 = 36_500 * 86_400_000
+
     /// Parses text into milliseconds, or returns why it cannot.
     static func parse(_ text: String) -> Result<Int64, DurationTextError> {
-        let bytes = Array(text.utf8)
+        let bytes = Array(text.utf8.prefix(64))
+        guard text.utf8.count <= 64 else { return .failure(.init(reason: "too long (at most 64 characters)")) }
         guard !bytes.isEmpty else { return .failure(.init(reason: "empty duration")) }
         if bytes.first == UInt8(ascii: "-") { return .failure(.init(reason: "a duration cannot be negative")) }
         var total: Int64 = 0
@@ -17,8 +22,9 @@ enum DurationText {
             let start = index
             while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
                 let (product, overflow) = number.multipliedReportingOverflow(by: 10)
-                guard !overflow else { return .failure(.init(reason: "too large")) }
-                number = product + Int64(bytes[index] - UInt8(ascii: "0"))
+                let (sum, overflowAgain) = product.addingReportingOverflow(Int64(bytes[index] - UInt8(ascii: "0")))
+                guard !overflow, !overflowAgain else { return .failure(.init(reason: tooLarge)) }
+                number = sum
                 index += 1
             }
             guard index > start else {
@@ -33,11 +39,15 @@ enum DurationText {
                     : "unknown unit \"\(suffix)\" (use ms, s, m, h, d or w)"))
             }
             let (part, overflow) = number.multipliedReportingOverflow(by: unit.milliseconds)
-            guard !overflow, total <= Int64.max - part else { return .failure(.init(reason: "too large")) }
-            total += part
+            let (sum, overflowAgain) = total.addingReportingOverflow(part)
+            guard !overflow, !overflowAgain, sum <= maximumMilliseconds else { return .failure(.init(reason: tooLarge)) }
+            total = sum
         }
         return .success(total)
     }
+
+    /// The reason given for a duration over ``maximumMilliseconds``.
+    static let tooLarge = "too large (at most 36500d, 100 years)"
 
     /// Formats milliseconds with the largest units that divide it exactly (`"4h"`, `"1h30m"`).
     static func format(milliseconds: Int64) -> String {

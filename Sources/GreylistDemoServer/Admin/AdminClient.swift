@@ -1,4 +1,5 @@
 import Foundation
+import Greylist
 
 /// The `admin` subcommand: sends one request to a running server and prints the answer.
 enum AdminClient {
@@ -22,15 +23,39 @@ enum AdminClient {
             let count = chunk.withUnsafeMutableBytes { Syscalls.read(descriptor, into: $0) }
             guard count > 0 else { break }
             response.append(contentsOf: chunk[..<count])
+            guard response.count <= maximumReplyBytes else {
+                throw SystemError("read", "\(path): reply larger than \(maximumReplyBytes) bytes, refused", code: EMSGSIZE)
+            }
         }
         return try JSONDecoder().decode(AdminResponse.self, from: response)
     }
 
+    /// The largest reply the client accepts (a listing of about a million bans).
+    static let maximumReplyBytes = 256 << 20
+
+    /// JSON whose strings carry no character a terminal would act on: C1 controls, line
+    /// separators and bidirectional overrides become `\uXXXX` escapes (still valid JSON; the
+    /// encoder already escapes C0 controls).
+    static func terminalSafe(json: String) -> String {
+        var result = ""
+        for scalar in json.unicodeScalars {
+            switch scalar.value {
+            case 0x7F...0x9F, 0x2028, 0x2029, 0x202A...0x202E, 0x2066...0x2069:
+                let hex = String(scalar.value, radix: 16)
+                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default:
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
     /// The response as an operator reads it.
     static func format(_ response: AdminResponse, command: String) -> String {
-        if let error = response.error { return "error: \(error)" }
+        let safe: (String) -> String = { OperatorText.escaped($0) }
+        if let error = response.error { return "error: \(safe(error))" }
         if let statistics = response.statistics {
-            return statistics.keys.sorted().map { "\($0.padding(toLength: 18, withPad: " ", startingAt: 0)) \(statistics[$0]!)" }
+            return statistics.keys.sorted().map { "\(safe($0).padding(toLength: 18, withPad: " ", startingAt: 0)) \(statistics[$0]!)" }
                 .joined(separator: "\n")
         }
         let bans = response.bans ?? []
@@ -38,11 +63,11 @@ enum AdminClient {
             return command == "unban" ? "no ban inside that network" : "no bans"
         }
         let header = command == "unban" ? "lifted \(bans.count) ban(s):\n" : command == "ban" ? "banned:\n" : ""
-        let histories = (response.histories ?? []).map { "history \($0.network)  \($0.banCount) ban(s), last ended \($0.lastBanEnd)" }
+        let histories = (response.histories ?? []).map { "history \(safe($0.network))  \($0.banCount) ban(s), last ended \(safe($0.lastBanEnd))" }
         let rows = bans.map { ban in
-            [ban.network.padding(toLength: 24, withPad: " ", startingAt: 0), ban.expiresAt,
+            [safe(ban.network).padding(toLength: 24, withPad: " ", startingAt: 0), safe(ban.expiresAt),
              "#\(ban.banCount)", "refused \(ban.refusedCount)",
-             ban.reason + (ban.soft == true ? " (soft)" : "") + (ban.user.map { " user=\($0)" } ?? "")]
+             safe(ban.reason) + (ban.soft == true ? " (soft)" : "") + (ban.user.map { " user=\(safe($0))" } ?? "")]
                 .joined(separator: "  ")
         }
         return header + (rows + histories).joined(separator: "\n")

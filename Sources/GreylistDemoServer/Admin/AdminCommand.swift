@@ -12,7 +12,7 @@ enum AdminCommand {
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                print(String(decoding: try encoder.encode(response), as: UTF8.self))
+                print(AdminClient.terminalSafe(json: String(decoding: try encoder.encode(response), as: UTF8.self)))
             } else {
                 print(AdminClient.format(response, command: request.command))
             }

@@ -48,7 +48,11 @@ struct AdminBan: Codable, Equatable {
 
     init(_ entry: BanEntry) {
         network = entry.network.description
-        reason = entry.reason.description
+        // Raw values: the client escapes what it prints (the JSON itself is safe).
+        switch entry.reason {
+        case .rule(let name): reason = "rule \(name)"
+        case .manual(let text): reason = "manual \"\(text)\""
+        }
         user = entry.user
         bannedAt = entry.bannedAt.formatted(.iso8601)
         expiresAt = entry.expiresAt.formatted(.iso8601)

@@ -23,10 +23,12 @@ enum EventLogPolicy {
         }
     }
 
-    /// A sink for the greylist that logs through `log` by this policy.
-    static func sink(_ log: Log) -> @Sendable (GreylistEvent) -> Void {
+    /// A sink for the greylist that logs through `log` by this policy; failed-login lines spend
+    /// from `failedLogins` and are only counted once it is spent.
+    static func sink(_ log: Log, failedLogins: LineBudget) -> @Sendable (GreylistEvent) -> Void {
         { event in
             guard let (level, text) = line(for: event) else { return }
+            if case .failureRecorded = event, !failedLogins.spend() { return }
             log.write(level, text)
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Greylist
 
 /// Log lines on standard error: `2026-11-25T10:00:00Z INFO banned 203.0.113.7/32 rule botnet …`.
 ///
@@ -29,7 +30,8 @@ struct Log: Sendable {
 
     func write(_ level: Level, _ message: @autoclosure () -> String) {
         guard level >= minimum else { return }
-        let line = "\(Date().formatted(.iso8601)) \(level.label) \(message())\n"
+        // Whatever a message holds (a username, a reason from the admin socket), it stays one line.
+        let line = "\(Date().formatted(.iso8601)) \(level.label) \(OperatorText.escaped(message(), doublingBackslashes: false))\n"
         let bytes = Array(line.utf8)
         _ = bytes.withUnsafeBytes { Syscalls.writeFile(descriptor, $0) }
     }

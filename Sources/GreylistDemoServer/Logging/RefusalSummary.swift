@@ -10,11 +10,14 @@ final class RefusalSummary: @unchecked Sendable {
     private let log: Log
     private let overCapacity: @Sendable () -> Int
     private let openConnections: @Sendable () -> Int
+    private let suppressedLines: @Sendable () -> Int
     private let queue = DispatchQueue(label: "greylist.demo.summary")
     private var timer: DispatchSourceTimer?
     private var last = GreylistStatistics()
 
-    init(greylist: Greylist, log: Log, overCapacity: @escaping @Sendable () -> Int, openConnections: @escaping @Sendable () -> Int) {
+    init(greylist: Greylist, log: Log, overCapacity: @escaping @Sendable () -> Int, openConnections: @escaping @Sendable () -> Int,
+         suppressedLines: @escaping @Sendable () -> Int = { 0 }) {
+        self.suppressedLines = suppressedLines
         self.greylist = greylist
         self.log = log
         self.overCapacity = overCapacity
@@ -43,6 +46,7 @@ final class RefusalSummary: @unchecked Sendable {
 
     private func summarize() {
         let closedOverCapacity = overCapacity()
+        let suppressed = suppressedLines()
         let open = openConnections()
         Task { [self] in
             let statistics = await greylist.statistics()
@@ -53,10 +57,11 @@ final class RefusalSummary: @unchecked Sendable {
                 let bansEvicted = statistics.bansEvicted - previous.bansEvicted
                 let countersEvicted = statistics.countersEvicted - previous.countersEvicted
                 let wouldHaveRefused = statistics.wouldHaveRefused - previous.wouldHaveRefused
-                guard refused + closedOverCapacity + bansEvicted + countersEvicted + wouldHaveRefused > 0 else { return }
+                guard refused + closedOverCapacity + bansEvicted + countersEvicted + wouldHaveRefused + suppressed > 0 else { return }
                 log.info("summary: refused \(refused) connections, would have refused \(wouldHaveRefused) (dry run), "
                     + "closed \(closedOverCapacity) over the connection cap, evicted \(bansEvicted) bans and \(countersEvicted) counters; "
-                    + "\(statistics.activeBans) bans active, \(open) connections open, \(statistics.refused) refused in all")
+                    + "\(statistics.activeBans) bans active, \(open) connections open, \(statistics.refused) refused in all"
+                    + (suppressed > 0 ? "; \(suppressed) failed-login lines not written (over 20 per 10 s)" : ""))
             }
         }
     }

@@ -1,0 +1,176 @@
+/// A compiled pattern matched by simulating its Thompson NFA (the RE2 / Rust `regex` approach):
+/// every step advances all live states at once, so a match costs O(n × m) for a username of n
+/// scalars and a program of m instructions, whatever the input. No backtracking, no time limit
+/// needed.
+struct LinearPattern: Sendable {
+    enum Instruction: Sendable {
+        /// Consume one scalar in the set.
+        case scalars(Int)
+        /// Continue at both targets.
+        case split(Int, Int)
+        case jump(Int)
+        case assertStart
+        case assertEnd
+        case match
+    }
+
+    /// The largest program accepted (counted repetitions expand).
+    static let maximumInstructions = 20_000
+    /// Usernames are matched on their first this many UTF-8 bytes.
+    static let maximumInputBytes = 1_024
+
+    private(set) var instructions: [Instruction] = []
+    private(set) var sets: [ScalarSet] = []
+
+    /// Parses and compiles `pattern`.
+    ///
+    /// - Throws: ``PatternError`` naming the construct that is not accepted, or a program too large.
+    init(_ pattern: String) throws(PatternError) {
+        let node = try PatternParser.parse(pattern)
+        try emit(node)
+        instructions.append(.match)
+    }
+
+    private mutating func emit(_ node: PatternNode) throws(PatternError) {
+        guard instructions.count < Self.maximumInstructions else {
+            throw PatternError(reason: "a pattern that compiles to more than \(Self.maximumInstructions) instructions", offset: 0)
+        }
+        switch node {
+        case .empty:
+            break
+        case .scalars(let set):
+            sets.append(set)
+            instructions.append(.scalars(sets.count - 1))
+        case .startAnchor:
+            instructions.append(.assertStart)
+        case .endAnchor:
+            instructions.append(.assertEnd)
+        case .sequence(let items):
+            for item in items { try emit(item) }
+        case .alternatives(let branches):
+            var jumps: [Int] = []
+            for (position, branch) in branches.enumerated() {
+                if position < branches.count - 1 {
+                    let split = instructions.count
+                    instructions.append(.split(split + 1, 0))
+                    try emit(branch)
+                    jumps.append(instructions.count)
+                    instructions.append(.jump(0))
+                    instructions[split] = .split(split + 1, instructions.count)
+                } else {
+                    try emit(branch)
+                }
+            }
+            for jump in jumps { instructions[jump] = .jump(instructions.count) }
+        case .repetition(let body, let minimum, let maximum):
+            for _ in 0..<minimum { try emit(body) }
+            if let maximum {
+                // Each optional copy: split(into it, past everything).
+                var splits: [Int] = []
+                for _ in minimum..<maximum {
+                    splits.append(instructions.count)
+                    instructions.append(.split(instructions.count + 1, 0))
+                    try emit(body)
+                }
+                for split in splits { instructions[split] = .split(split + 1, instructions.count) }
+            } else {
+                let loop = instructions.count
+                instructions.append(.split(loop + 1, 0))
+                try emit(body)
+                instructions.append(.jump(loop))
+                instructions[loop] = .split(loop + 1, instructions.count)
+            }
+        }
+    }
+
+    /// Whether the pattern is found anywhere in `text` (its first ``maximumInputBytes`` bytes).
+    func matches(_ text: String) -> Bool {
+        run(text).matched
+    }
+
+    /// The search, with the number of state visits it took (the tests bound it).
+    ///
+    /// - Complexity: O(n × m): at each of the n + 1 positions, each of the m instructions is
+    ///   visited at most once.
+    func run(_ text: String) -> (matched: Bool, steps: Int) {
+        var input: [UInt32] = []
+        var bytes = 0
+        for scalar in text.unicodeScalars {
+            bytes += String(scalar).utf8.count
+            if bytes > Self.maximumInputBytes { break }
+            input.append(scalar.value)
+        }
+        let count = instructions.count
+        var current = SparseSet(capacity: count)
+        var next = SparseSet(capacity: count)
+        var stack: [Int] = []
+        var steps = 0
+        for position in 0...input.count {
+            // Unanchored search: a thread starts at every position.
+            if add(0, at: position, length: input.count, to: &current, stack: &stack, steps: &steps) { return (true, steps) }
+            guard position < input.count else { break }
+            let scalar = input[position]
+            next.clear()
+            for pc in current.members {
+                steps += 1
+                if case .scalars(let set) = instructions[pc], sets[set].contains(scalar) {
+                    if add(pc + 1, at: position + 1, length: input.count, to: &next, stack: &stack, steps: &steps) { return (true, steps) }
+                }
+            }
+            swap(&current, &next)
+        }
+        return (false, steps)
+    }
+
+    /// Follows the instructions that consume nothing from `pc`, adding the consuming ones to
+    /// `list`; returns whether `match` was reached.
+    private func add(_ pc: Int, at position: Int, length: Int, to list: inout SparseSet, stack: inout [Int], steps: inout Int) -> Bool {
+        stack.append(pc)
+        while let pc = stack.popLast() {
+            guard list.insert(pc) else { continue }
+            steps += 1
+            switch instructions[pc] {
+            case .match: return true
+            case .jump(let target): stack.append(target)
+            case .split(let first, let second):
+                stack.append(second)
+                stack.append(first)
+            case .assertStart: if position == 0 { stack.append(pc + 1) }
+            case .assertEnd: if position == length { stack.append(pc + 1) }
+            case .scalars: break
+            }
+        }
+        return false
+    }
+}
+
+/// A set of small integers with O(1) insert, membership and clear, and insertion-ordered members
+/// (Briggs and Torczon's sparse set).
+struct SparseSet {
+    private var dense: [Int]
+    private var sparse: [Int]
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        dense = Array(repeating: 0, count: capacity)
+        sparse = Array(repeating: 0, count: capacity)
+    }
+
+    /// Inserts `value`; `false` when it was already there.
+    mutating func insert(_ value: Int) -> Bool {
+        let slot = sparse[value]
+        if slot < count && dense[slot] == value { return false }
+        sparse[value] = count
+        dense[count] = value
+        count += 1
+        return true
+    }
+
+    mutating func clear() {
+        count = 0
+    }
+
+    var members: ArraySlice<Int> {
+        dense[..<count]
+    }
+}

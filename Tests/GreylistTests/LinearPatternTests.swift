@@ -1,0 +1,99 @@
+import Testing
+@testable import Greylist
+
+/// The rule pattern matcher: the syntax it accepts, what it refuses, and a bound on its work.
+@Suite struct LinearPatternTests {
+    @Test("matches like a regular-expression search", arguments: [
+        ("^bad_user_[0-9]{5,}$", "bad_user_12345", true),
+        ("^bad_user_[0-9]{5,}$", "bad_user_1234", false),
+        ("^bad_user_[0-9]{5,}$", "bad_user_123456789", true),
+        ("bot", "robots", true),
+        ("^(admin|root|test)$", "root", true),
+        ("^(admin|root|test)$", "rooted", false),
+        ("^(?:ab)+c$", "ababc", true),
+        ("^(?:ab)+c$", "abac", false),
+        ("^a{2,3}$", "aaaa", false),
+        ("^a{2,3}$", "aaa", true),
+        ("^a{2}$", "aa", true),
+        ("x{,3}", "x{,3}", true),
+        ("^\\d+\\.\\w+\\s?$", "12.ab ", true),
+        ("^[^@]+@example\\.org$", "eve@example.org", true),
+        ("^[^@]+@example\\.org$", "eve@evil@example.org", false),
+        ("^[a-c\\d]+$", "ab3c", true),
+        ("^[a-c\\d]+$", "abd", false),
+        ("^.$", "用", true),
+        ("^\\x41\\u{42}$", "AB", true),
+        ("^(?<name>x)y$", "xy", true),
+        ("a*?b", "aaab", true),
+        ("^$", "", true),
+        ("^$", "x", false),
+        ("", "anything", true),
+        ("[]a]", "]", true),
+        ("^a|b$", "xb", true),
+    ])
+    func matches(pattern: String, input: String, expected: Bool) throws {
+        #expect(try LinearPattern(pattern).matches(input) == expected, "\(pattern) on \(input)")
+    }
+
+    @Test("constructs that need backtracking are refused, naming them", arguments: [
+        ("(a)\\1", "back-references"),
+        ("a(?=b)", "lookahead"),
+        ("a(?!b)", "lookahead"),
+        ("(?<=a)b", "lookbehind"),
+        ("(?<!a)b", "lookbehind"),
+        ("a++", "possessive"),
+        ("(?>a)", "atomic"),
+        ("(?i)admin", "group options"),
+        ("\\bword", "word boundaries"),
+        ("a{1001}", "above 1000"),
+        ("a{3,2}", "below its minimum"),
+        ("(a", "expected ')'"),
+        ("a)", "unbalanced"),
+        ("[a-", "expected ']'"),
+        ("*a", "nothing to repeat"),
+        ("\\q", "unknown escape"),
+        ("[[:alpha:]]", "POSIX"),
+        ("(?:a{1000}){1000}", "instructions"),
+    ])
+    func refused(pattern: String, named: String) {
+        do {
+            _ = try LinearPattern(pattern)
+            Issue.record("accepted \(pattern)")
+        } catch {
+            #expect(error.description.contains(named), "\(pattern): \(error.description)")
+        }
+    }
+
+    @Test("work is linear in the username: adversarial inputs against backtracking-prone patterns stay within c × n × m", arguments: [
+        ("^bad_user_([0-9]+)+$", "bad_user_" + String(repeating: "1", count: 30) + "!"),
+        ("^(\\w+\\d+)+$", String(repeating: "a1", count: 10) + "!"),
+        ("^(a|a)*$", String(repeating: "a", count: 500) + "b"),
+        ("(x+x+)+y", String(repeating: "x", count: 1_000)),
+        ("^(.*)*z$", String(repeating: "q", count: 1_000)),
+    ])
+    func linearWork(pattern: String, input: String) throws {
+        let compiled = try LinearPattern(pattern)
+        let (matched, steps) = compiled.run(input)
+        #expect(!matched)
+        let bound = 2 * (input.unicodeScalars.count + 1) * compiled.instructions.count
+        #expect(steps <= bound, "\(steps) steps for \(input.count) scalars and \(compiled.instructions.count) instructions")
+    }
+
+    @Test("only the first 1,024 bytes of a username are matched")
+    func inputCap() throws {
+        let tail = try LinearPattern("z$")
+        #expect(tail.matches(String(repeating: "a", count: 100) + "z"))
+        #expect(!tail.matches(String(repeating: "a", count: 2_000) + "z"))
+    }
+
+    @Test("a rule with a refused pattern is a configuration error naming the rule and the construct")
+    func ruleError() {
+        do {
+            _ = try Greylist(configuration: GreylistConfiguration(rules: [GreylistRule(name: "botnet", pattern: "^(a)\\1$")]))
+            Issue.record("accepted a back-reference")
+        } catch {
+            #expect(error.description.contains("rules[0].pattern"))
+            #expect(error.description.contains("back-references"))
+        }
+    }
+}
