@@ -26,15 +26,17 @@ import Testing
                 // meanwhile, so the kill lands mid-write, mid-fsync or mid-compaction.
                 let target = Int.random(in: 1...120)
                 var buffer = ""
-                while buffer.components(separatedBy: "\n").count - 1 < target {
-                    let data = output.fileHandleForReading.availableData
+                let deadline = Date().addingTimeInterval(30)
+                while buffer.components(separatedBy: "\n").count - 1 < target, Date() < deadline {
+                    // Bounded: a child that stops writing fails the round instead of hanging it.
+                    let data = Pipes.read(output.fileHandleForReading.fileDescriptor, until: "\n", within: deadline.timeIntervalSinceNow)
                     if data.isEmpty { break }
-                    buffer += String(decoding: data, as: UTF8.self)
+                    buffer += data
                 }
                 kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()
                 // What a reader got after the kill was also acknowledged before it.
-                buffer += String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                buffer += Pipes.read(output.fileHandleForReading.fileDescriptor, until: nil, within: 10)
                 return (buffer.components(separatedBy: "\n"), process.terminationReason)
             }
             #expect(reason == .uncaughtSignal, "round \(round)")

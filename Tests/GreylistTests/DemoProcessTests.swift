@@ -20,6 +20,23 @@ import Testing
     struct Child {
         let process: Process
         let errors: Pipe
+        let ended: DispatchSemaphore
+
+        /// Whether the child exited within `seconds`; a child that did not is killed, so a
+        /// regression fails the test instead of hanging the suite.
+        func exited(within seconds: Double = 20) async -> Bool {
+            let ended = ended
+            let process = process
+            return await Blocking.run {
+                guard ended.wait(timeout: .now() + seconds) == .success else {
+                    kill(process.processIdentifier, SIGKILL)
+                    process.waitUntilExit()
+                    return false
+                }
+                process.waitUntilExit()
+                return true
+            }
+        }
 
         var log: String {
             String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self)
@@ -33,8 +50,10 @@ import Testing
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
+        let ended = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in ended.signal() }
         try process.run()
-        return Child(process: process, errors: errors)
+        return Child(process: process, errors: errors, ended: ended)
     }
 
     /// Reads the child's log until `marker` appears, the pipe closes, or 20 s pass (a broken
@@ -66,14 +85,14 @@ import Testing
     @Test("a bad flag or file exits non-zero with a message naming the value, and starts nothing")
     func badStart() async throws {
         let badFlag = try launch(["--port", "99999"])
-        badFlag.process.waitUntilExit()
+        #expect(await badFlag.exited())
         #expect(badFlag.process.terminationStatus == 2)
         #expect(await readLog(badFlag, until: "\n").contains("\"99999\""))
 
         let path = try writeConfig(#"{"server": {"port": 0, "adminSocket": ""}, "greylist": {"stateDirectory": "", "rules": [{"name": "x", "banfor": "4h"}]}}"#)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let badFile = try launch(["--config", path])
-        badFile.process.waitUntilExit()
+        #expect(await badFile.exited())
         #expect(badFile.process.terminationStatus == 1)
         let log = await readLog(badFile, until: "banfor")
         #expect(log.contains("greylist.rules[0].banfor"))
@@ -91,8 +110,12 @@ import Testing
             let output = Pipe()
             process.standardOutput = output
             process.standardError = output
+            let ended = DispatchSemaphore(value: 0)
+            process.terminationHandler = { _ in ended.signal() }
             try process.run()
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            // Bounded: the admin command has its own 10 s timeout; past 20 s it is killed.
+            let text = Pipes.read(output.fileHandleForReading.fileDescriptor, until: nil, within: 20)
+            if ended.wait(timeout: .now() + 20) != .success { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
             return (process.terminationStatus, text)
         }
@@ -126,7 +149,7 @@ import Testing
         let path = try writeConfig(#"{"server": {"port": 0, "adminSocket": ""}, "greylist": {"stateDirectory": "/dev/null/state"}}"#)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let child = try launch(["--config", path])
-        child.process.waitUntilExit()
+        #expect(await child.exited())
         #expect(child.process.terminationStatus == 1)
         let log = await readLog(child, until: "/dev/null/state")
         #expect(log.contains("not started: state store /dev/null/state: mkdir"))
@@ -150,7 +173,7 @@ import Testing
         #expect(await readLog(child, until: "reload rejected").contains("keeping the running configuration"))
 
         kill(child.process.processIdentifier, SIGTERM)
-        child.process.waitUntilExit()
+        #expect(await child.exited())
         #expect(child.process.terminationReason == .exit)
         #expect(child.process.terminationStatus == 0)
     }

@@ -52,25 +52,31 @@ let botnetRule = GreylistRule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$", b
 /// Runs blocking work (socket reads, child-process pipes, waits) on a serial queue of its own,
 /// which Dispatch backs with an overcommit thread: never on the Swift concurrency pool or the
 /// width-limited global queue, which the demo server's actor and connections need to answer.
+/// Bounded reads of a pipe, for code already off the concurrency pool.
+enum Pipes {
+    /// Reads until `marker` appears (or, with `nil`, until end of file) or `seconds` pass.
+    static func read(_ descriptor: Int32, until marker: String?, within seconds: Double) -> String {
+        let deadline = Date().addingTimeInterval(seconds)
+        var text = ""
+        var chunk = [UInt8](repeating: 0, count: 4_096)
+        while marker.map({ !text.contains($0) }) ?? true {
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else { break }
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, Int32(left * 1_000) + 1) > 0 else { continue }
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            guard count > 0 else { break }
+            text += String(decoding: chunk[..<count], as: UTF8.self)
+        }
+        return text
+    }
+}
+
 enum Blocking {
     /// Reads `descriptor` until `marker` appears or `seconds` pass (each wait is a `poll` with the
     /// time left): a regression fails the test instead of hanging it.
     static func read(_ descriptor: Int32, until marker: String, within seconds: Double) async -> String {
-        await run {
-            let deadline = Date().addingTimeInterval(seconds)
-            var text = ""
-            var chunk = [UInt8](repeating: 0, count: 4_096)
-            while !text.contains(marker) {
-                let left = deadline.timeIntervalSinceNow
-                guard left > 0 else { break }
-                var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-                guard poll(&poller, 1, Int32(left * 1_000) + 1) > 0 else { continue }
-                let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-                guard count > 0 else { break }
-                text += String(decoding: chunk[..<count], as: UTF8.self)
-            }
-            return text
-        }
+        await run { Pipes.read(descriptor, until: marker, within: seconds) }
     }
 
     static func run<Value: Sendable>(_ body: @escaping @Sendable () -> Value) async -> Value {
