@@ -28,27 +28,40 @@ extension Greylist {
 
     /// Re-arms stored state at start-up, into the gate: bans that have not expired, with their
     /// wall-clock expiry, and escalation histories not yet forgotten (past `maxBans`, the
-    /// latest-expiring are kept). Returns the reason table and recent usernames it built.
+    /// latest-expiring are kept). Returns the reason table, the recent usernames it built, and
+    /// how many records it clamped.
+    ///
+    /// Stored records are not trusted blindly, even with a valid CRC: a rule ban ends at most
+    /// `escalation.maxBan` from now and starts no later than now; a history ends no later than
+    /// now (a future one would act as a ban); a trust lasts at most `trust.memory` from now.
+    /// Operators' bans keep the length they were given.
     static func restore(_ snapshot: GreylistSnapshot, configuration: GreylistConfiguration, now: Int64, into gate: AcceptGate)
-        -> (ReasonTable, RecentUsers) {
+        -> (ReasonTable, RecentUsers, clamped: Int) {
         let forgetAfter = configuration.escalation.forgetAfter.wholeMilliseconds
+        let latestRuleExpiry = now.addingClamped(configuration.escalation.maxBan.wholeMilliseconds)
+        var clamped = 0
+        func clamp(_ value: Int64, to limit: Int64) -> Int64 {
+            guard value > limit else { return value }
+            clamped += 1
+            return limit
+        }
         var reasons = ReasonTable()
         var users = RecentUsers(capacity: 16_384)
         var slots: [(IPNetwork, BanSlot)] = []
         let historyReason = reasons.index(.rule("(history)"))
         for history in snapshot.histories {
-            let end = WallClock.milliseconds(history.lastBanEnd)
+            let end = clamp(WallClock.milliseconds(history.lastBanEnd), to: now)
             guard now < end.addingClamped(forgetAfter) else { continue }
             slots.append((history.network, BanSlot(key: history.network.address.bits, expiresAt: end, bannedAt: end,
                                                    banCount: history.banCount, reason: historyReason, isRuleBan: true)))
         }
         for ban in snapshot.bans {
-            let expiresAt = ban.expiresAtMilliseconds
             let isRule: Bool
             if case .rule = ban.reason { isRule = true } else { isRule = false }
+            let expiresAt = isRule ? clamp(ban.expiresAtMilliseconds, to: latestRuleExpiry) : ban.expiresAtMilliseconds
             guard expiresAt > now || (isRule && now < expiresAt.addingClamped(forgetAfter)) else { continue }
             slots.append((ban.network, BanSlot(key: ban.network.address.bits, expiresAt: expiresAt,
-                                               bannedAt: ban.bannedAtMilliseconds, banCount: ban.banCount,
+                                               bannedAt: clamp(ban.bannedAtMilliseconds, to: now), banCount: ban.banCount,
                                                reason: reasons.index(ban.reason), isRuleBan: isRule)))
             if let user = ban.user, expiresAt > now { users[ban.network] = user }
         }
@@ -57,13 +70,14 @@ extension Greylist {
         }
         for (network, slot) in slots { gate.upsert(network, slot) }
         if configuration.trust.memory > .zero {
+            let latestTrust = now.addingClamped(configuration.trust.memory.wholeMilliseconds)
             for trusted in snapshot.trusted {
-                let until = WallClock.milliseconds(trusted.until)
+                let until = clamp(WallClock.milliseconds(trusted.until), to: latestTrust)
                 if until > now { gate.trust(trusted.network, until: until) }
             }
             gate.purgeTrust(now: now, limit: configuration.trust.maxTrustedKeys)
         }
-        return (reasons, users)
+        return (reasons, users, clamped)
     }
 
     /// Waits until every change is stored, then closes the store (a ``JournalStore`` lets go of
@@ -105,9 +119,14 @@ extension Greylist {
     private func applyRemote(_ change: GreylistChange) {
         switch change {
         case .banned(let entry):
-            let expiresAt = entry.expiresAtMilliseconds
-            guard expiresAt > clock.nowMilliseconds else { return }
-            place(entry.network, reason: entry.reason, user: entry.user, bannedAt: entry.bannedAtMilliseconds,
+            // Another node's record is clamped as a stored one is (see restore).
+            let now = clock.nowMilliseconds
+            var expiresAt = entry.expiresAtMilliseconds
+            if case .rule = entry.reason {
+                expiresAt = min(expiresAt, now.addingClamped(configuration.escalation.maxBan.wholeMilliseconds))
+            }
+            guard expiresAt > now else { return }
+            place(entry.network, reason: entry.reason, user: entry.user, bannedAt: min(entry.bannedAtMilliseconds, now),
                   expiresAt: expiresAt, banCount: entry.banCount, persist: false)
         case .removed(let key):
             gate.remove(key)
@@ -120,7 +139,8 @@ extension Greylist {
             }
             trackers.removeAll { key, _ in network.contains(key) }
         case .trusted(let key, let until):
-            gate.trust(key, until: WallClock.milliseconds(until))
+            let latest = clock.nowMilliseconds.addingClamped(configuration.trust.memory.wholeMilliseconds)
+            gate.trust(key, until: min(WallClock.milliseconds(until), latest))
         case .distrusted(let key):
             gate.distrust(key)
         }

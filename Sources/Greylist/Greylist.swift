@@ -78,8 +78,12 @@ public actor Greylist {
         gate.configure(allowlist: configuration.allowlist, dryRun: configuration.dryRun, knocking: Self.knockingPolicy(configuration))
         if let store = self.store {
             let snapshot = try store.load()
-            (reasons, recentUsers) = Self.restore(snapshot, configuration: configuration, now: clock.nowMilliseconds, into: gate)
+            let clamped: Int
+            (reasons, recentUsers, clamped) = Self.restore(snapshot, configuration: configuration, now: clock.nowMilliseconds, into: gate)
             for warning in snapshot.warnings { events?(.storageWarning(warning)) }
+            if clamped > 0 {
+                events?(.storageWarning("clamped \(clamped) stored record(s) dated beyond what the configuration allows (maxBan, trust memory, or in the future)"))
+            }
             store.subscribe { [weak self] notice in
                 await self?.receive(notice)
             }

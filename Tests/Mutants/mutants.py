@@ -49,6 +49,19 @@ MUTANTS = [
     ("eviction-drops-latest-expiring", "Sources/Greylist/Internal/AcceptGate.swift",
      "                    } else if let top = heap.minimum, slot.expiresAt < top.expiresAt {",
      "                    } else if let top = heap.minimum, slot.expiresAt > top.expiresAt {"),
+    ("torn-write-not-cut-back", "Sources/Greylist/Persistence/JournalWriter.swift",
+     "            if start < 0 || System.truncate(file.descriptor, to: start) != 0 {",
+     "            if start < 0 && System.truncate(file.descriptor, to: start) != 0 {"),
+    ("state-directory-mode-unchecked", "Sources/Greylist/Persistence/JournalStore.swift",
+     "        guard mode & 0o022 == 0 else {", "        guard mode & 0o022 == 0 || true else {"),
+    ("stored-rule-bans-not-clamped", "Sources/Greylist/Greylist+Persistence.swift",
+     "            let expiresAt = isRule ? clamp(ban.expiresAtMilliseconds, to: latestRuleExpiry) : ban.expiresAtMilliseconds",
+     "            let expiresAt = ban.expiresAtMilliseconds"),
+    ("log-not-escaped", "Sources/Greylist/OperatorText.swift",
+     "        case 0x00...0x1F, 0x7F...0x9F, 0x2028, 0x2029, 0x202A...0x202E, 0x2066...0x2069: return true",
+     "        case 0x7F...0x9F: return true"),
+    ("duration-sum-unchecked", "Sources/Greylist/Internal/DurationText.swift",
+     "guard !overflow, !overflowAgain, sum <= maximumMilliseconds else", "guard !overflow, !overflowAgain else"),
 ]
 
 

@@ -24,7 +24,9 @@ enum System {
     static let noSuchFile = ENOENT
     static let interrupted = EINTR
 
-    /// Flags for ``openFile(_:_:)``; every descriptor is close-on-exec.
+    /// Flags for ``openFile(_:_:)``; every descriptor is close-on-exec, and no file is opened
+    /// through a symbolic link (`O_NOFOLLOW`): a link planted in the state directory cannot
+    /// redirect a write.
     enum OpenMode {
         /// Read only.
         case read
@@ -34,16 +36,16 @@ enum System {
         case lockFile
         /// Append-only, created with `0600` when missing.
         case append
-        /// A new file, `0600`, truncated if it exists.
-        case replace
+        /// A new file, `0600`, that must not exist yet (`O_EXCL`).
+        case createNew
 
         var flags: Int32 {
             switch self {
-            case .read: return O_RDONLY | O_CLOEXEC
+            case .read: return O_RDONLY | O_CLOEXEC | O_NOFOLLOW
             case .directory: return O_RDONLY | O_DIRECTORY | O_CLOEXEC
-            case .lockFile: return O_RDWR | O_CREAT | O_CLOEXEC
-            case .append: return O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC
-            case .replace: return O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
+            case .lockFile: return O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW
+            case .append: return O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW
+            case .createNew: return O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW
             }
         }
     }
@@ -81,6 +83,33 @@ enum System {
     /// Takes an exclusive `flock` without waiting; `EWOULDBLOCK` when another holds it.
     static func lockExclusively(_ descriptor: Int32) -> Int32 {
         flock(descriptor, LOCK_EX | LOCK_NB)
+    }
+
+    /// The owner and permission bits of an open descriptor, or `nil` with `errno` set.
+    static func ownerAndMode(_ descriptor: Int32) -> (owner: UInt32, mode: UInt32)? {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { return nil }
+        return (UInt32(status.st_uid), UInt32(status.st_mode) & 0o7777)
+    }
+
+    /// The effective user id of this process.
+    static var effectiveUser: UInt32 { UInt32(geteuid()) }
+
+    /// A file's length (its end), or -1 with `errno` set.
+    static func fileLength(_ descriptor: Int32) -> Int64 {
+        Int64(lseek(descriptor, 0, SEEK_END))
+    }
+
+    /// Cuts a file back to `length`; 0, or -1 with `errno` set.
+    static func truncate(_ descriptor: Int32, to length: Int64) -> Int32 {
+        ftruncate(descriptor, off_t(length))
+    }
+
+    /// A number for unique temporary names: the process id and the monotonic clock.
+    static var uniqueStamp: String {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return "\(getpid())-\(time.tv_sec)\(time.tv_nsec)"
     }
 
     static func makeDirectory(_ path: String) -> Int32 {

@@ -14,6 +14,9 @@ enum FileSystem {
         guard code == 0 else { throw error(directory, "fsync", code: code) }
     }
 
+    /// The largest state file read (a journal or snapshot of several million bans).
+    static let maximumFileBytes = 2 << 30
+
     static func read(_ path: String) throws(GreylistError) -> [UInt8]? {
         let descriptor = System.openFile(path, .read)
         guard descriptor >= 0 else {
@@ -28,6 +31,9 @@ enum FileSystem {
             if count < 0 { throw error(path, "read") }
             if count == 0 { return bytes }
             bytes += chunk[..<count]
+            guard bytes.count <= maximumFileBytes else {
+                throw .storage(path, reason: "larger than \(maximumFileBytes >> 20) MiB; refusing to read it whole")
+            }
         }
     }
 
@@ -41,8 +47,10 @@ enum FileSystem {
     /// a temporary file, synced, renamed over `path`, and the directory synced.
     static func replace(_ path: String, in directory: String, with bytes: [UInt8], synchronous: Bool,
                         _ operations: StorageOperations) throws(GreylistError) {
-        let temporary = path + ".tmp"
-        let descriptor = System.openFile(temporary, .replace)
+        // An exclusive, unique name: nothing that exists there (a planted link, a leftover) is
+        // ever opened or truncated.
+        let temporary = path + ".tmp-" + System.uniqueStamp
+        let descriptor = System.openFile(temporary, .createNew)
         guard descriptor >= 0 else { throw error(temporary, "open") }
         do throws(GreylistError) {
             try writeAll(bytes, to: descriptor, path: temporary, operations)
@@ -57,7 +65,10 @@ enum FileSystem {
         }
         System.closeFile(descriptor)
         let code = operations.renameFile(temporary, to: path)
-        guard code == 0 else { throw error(path, "rename", code: code) }
+        guard code == 0 else {
+            _ = System.removeFile(temporary)
+            throw error(path, "rename", code: code)
+        }
         if synchronous { try syncDirectory(directory, operations) }
     }
 

@@ -71,6 +71,7 @@ public final class JournalStore: GreylistStore {
         if System.makeDirectory(directory) != 0 && System.errorNumber != System.alreadyExists {
             throw FileSystem.error(directory, "mkdir")
         }
+        try Self.checkOwnership(directory)
         let lockPath = directory + "/lock"
         let lock = System.openFile(lockPath, .lockFile)
         guard lock >= 0 else { throw FileSystem.error(lockPath, "open") }
@@ -153,6 +154,22 @@ public final class JournalStore: GreylistStore {
         }
     }
 
+    /// Refuses a state directory that another user owns or that others can write: whoever can
+    /// write there can plant records or links.
+    static func checkOwnership(_ directory: String) throws(GreylistError) {
+        let descriptor = System.openFile(directory, .directory)
+        guard descriptor >= 0 else { throw FileSystem.error(directory, "open") }
+        defer { System.closeFile(descriptor) }
+        guard let (owner, mode) = System.ownerAndMode(descriptor) else { throw FileSystem.error(directory, "fstat") }
+        let user = System.effectiveUser
+        guard owner == user else {
+            throw .storage(directory, reason: "owned by uid \(owner), not by this server's user (uid \(user)); refusing to use it")
+        }
+        guard mode & 0o022 == 0 else {
+            throw .storage(directory, reason: "writable by group or others (mode \(String(mode, radix: 8))); chmod 700 it")
+        }
+    }
+
     static func generation(of name: String) -> UInt64? {
         guard name.hasPrefix("journal-"), name.hasSuffix(".log") else { return nil }
         return UInt64(name.dropFirst("journal-".count).dropLast(".log".count))
@@ -169,7 +186,9 @@ public final class JournalStore: GreylistStore {
         let now = WallClock.milliseconds(Date())
         var state = RecoveredState()
         var warnings: [String] = []
-        _ = System.removeFile(directory + "/snapshot.tmp")
+        for name in try FileSystem.list(directory) where name.hasPrefix("snapshot.tmp") || name.hasPrefix("write-probe.tmp") {
+            _ = System.removeFile(directory + "/" + name)  // left by a crash mid-write
+        }
         var covers: UInt64 = 0
         let snapshotPath = directory + "/snapshot"
         if let bytes = try FileSystem.read(snapshotPath) {

@@ -174,8 +174,20 @@ final class JournalWriter: Sendable {
             guard file.descriptor >= 0 else { throw FileSystem.error(path, "open") }
             try FileSystem.syncDirectory(directory, operations)
         }
-        // A partial line may be on disk after a failure: load skips it as a torn record.
-        try FileSystem.writeAll(buffer, to: file.descriptor, path: directory + "/" + Self.journalName(file.generation), operations)
+        // After a failed write (a full disk) part of the batch may be on disk. Cut the file back
+        // to where the batch began, so the next batch does not continue a torn line and spoil
+        // its first record; if even that fails, start a new journal file.
+        let start = System.fileLength(file.descriptor)
+        do throws(GreylistError) {
+            try FileSystem.writeAll(buffer, to: file.descriptor, path: directory + "/" + Self.journalName(file.generation), operations)
+        } catch {
+            if start < 0 || System.truncate(file.descriptor, to: start) != 0 {
+                System.closeFile(file.descriptor)
+                file.descriptor = -1
+                file.generation += 1
+            }
+            throw error
+        }
         buffer.removeAll(keepingCapacity: true)
     }
 
