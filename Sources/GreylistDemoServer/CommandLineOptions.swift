@@ -129,7 +129,7 @@ enum CommandLineOptions: Equatable {
 
     ADMIN
       Talks to the running server over its Unix socket (server.adminSocket, default
-      /tmp/greylist-demo.sock). ban takes any CIDR and --for 90s|10m|4h|7d (default 1h);
+      admin.sock in the state directory, mode 0600; only the server's user or root is served). ban takes any CIDR and --for 90s|10m|4h|7d (default 1h);
       unban lifts every ban inside the CIDR. export prints bans and escalation histories (the
       persistent state). --json prints the raw response.
 

@@ -71,8 +71,8 @@ final class DemoServer: @unchecked Sendable {
             registry.admit(client, from: peer)
         }
         var services: [any ServerService] = [PurgeLoop(greylist: greylist)]
-        if !server.adminSocket.isEmpty {
-            services.append(AdminServer(path: server.adminSocket, greylist: greylist, log: log))
+        if let path = configuration.adminSocketPath {
+            services.append(AdminServer(path: path, greylist: greylist, log: log))
         }
         services.append(acceptLoop)
         var started: [any ServerService] = []
@@ -139,7 +139,7 @@ final class DemoServer: @unchecked Sendable {
         }
         let allowlist = greylist.allowlist.isEmpty ? "none" : greylist.allowlist.map(\.description).joined(separator: ", ")
         log.info("greylist: rules \(rules.joined(separator: ", ")); allowlist \(allowlist); dry run \(greylist.dryRun)"
-            + "; admin socket \(server.adminSocket.isEmpty ? "off" : server.adminSocket)")
+            + "; admin socket \(configuration.adminSocketPath ?? "off (no state directory and no server.adminSocket)")")
     }
 
     // MARK: - Reload and shutdown

@@ -14,6 +14,10 @@ enum AdminClient {
             try Syscalls.connect(descriptor, bytes.baseAddress!, length: bytes.count,
                                  subject: "\(path) (is the server running with this adminSocket?)")
         }
+        // Whoever bound the socket answers: it must be this user (or root), not an impostor.
+        guard let server = Syscalls.peerUser(descriptor), AdminServer.isAllowed(peer: server, server: Syscalls.effectiveUser) || server == 0 else {
+            throw SystemError("connect", "\(path): served by uid \(Syscalls.peerUser(descriptor).map(String.init) ?? "unknown"), not by this user or root; refusing to talk to it", code: EPERM)
+        }
         var bytes = try JSONEncoder().encode(request)
         bytes.append(UInt8(ascii: "\n"))
         _ = bytes.withUnsafeBytes { Syscalls.write(descriptor, $0) }

@@ -4,9 +4,13 @@ import Foundation
 enum AdminCommand {
     static func run(_ request: AdminRequest, socketPath: String?, configurationPath: String?, json: Bool) -> Int32 {
         do {
-            var path = socketPath ?? ServerConfiguration().adminSocket
+            var path = socketPath ?? DemoConfiguration().adminSocketPath
             if socketPath == nil, let configurationPath {
-                path = try DemoConfiguration(contentsOf: configurationPath).server.adminSocket
+                path = try DemoConfiguration(contentsOf: configurationPath).adminSocketPath
+            }
+            guard let path else {
+                FileHandle.standardError.write(Data("error: that configuration has no admin socket (server.adminSocket is \"\" and no state directory)\n".utf8))
+                return 1
             }
             let response = try AdminClient.send(request, to: path)
             if json {

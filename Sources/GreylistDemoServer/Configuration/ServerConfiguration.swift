@@ -11,8 +11,9 @@ struct ServerConfiguration: Equatable, Sendable {
     var domain = "localhost"
     /// Accounts: username → password.
     var users: [String: String] = ["demo": "demo-password"]
-    /// The admin command's Unix socket; empty disables it.
-    var adminSocket = "/tmp/greylist-demo.sock"
+    /// The admin command's Unix socket: `nil` (the default) puts it in the state directory, as
+    /// `admin.sock`, where only this server's user can reach it; `""` disables it.
+    var adminSocket: String? = nil
     /// Open client connections at most; past it new ones are closed at once.
     var maxConnections = 1_024
     /// The largest stanza (and the most unparsed input) one connection may hold.
@@ -62,8 +63,8 @@ struct ServerConfiguration: Equatable, Sendable {
         case _?:
             reader.report("users", reason: "expected an object of username → password")
         }
-        adminSocket = reader.string("adminSocket", default: defaults.adminSocket) ?? defaults.adminSocket
-        if adminSocket.utf8.count > 100 {
+        adminSocket = reader.string("adminSocket", default: defaults.adminSocket)
+        if let path = adminSocket, path.utf8.count > 100 {
             reader.report("adminSocket", reason: "a Unix socket path must be under 100 bytes")
             adminSocket = defaults.adminSocket
         }
@@ -86,6 +87,14 @@ struct ServerConfiguration: Equatable, Sendable {
 struct DemoConfiguration: Equatable, Sendable {
     var server = ServerConfiguration()
     var greylist = DemoConfiguration.defaultGreylist
+
+    /// Where the admin socket is, or `nil` when there is none: `server.adminSocket` when set,
+    /// else `admin.sock` in the state directory (none without a state directory).
+    var adminSocketPath: String? {
+        if let path = server.adminSocket { return path.isEmpty ? nil : path }
+        guard let directory = greylist.stateDirectory, !directory.isEmpty else { return nil }
+        return directory + "/admin.sock"
+    }
 
     /// The recommended configuration (README, "Choosing rules"): the seed's `botnet` rule (a failed
     /// login whose username matches `^bad_user_[0-9]{5,}$` bans for four hours), `unknown-accounts`

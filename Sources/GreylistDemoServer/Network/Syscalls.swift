@@ -104,6 +104,19 @@ enum Syscalls {
         _ = Glibc.close(descriptor)
     }
 
+    /// The user id of the process at the other end of a Unix socket (`SO_PEERCRED`), or `nil`.
+    static func peerUser(_ descriptor: Int32) -> UInt32? {
+        // struct ucred { pid_t pid; uid_t uid; gid_t gid; }: three 32-bit fields on Linux.
+        var credentials: (Int32, UInt32, UInt32) = (0, 0, 0)
+        var length = socklen_t(MemoryLayout.size(ofValue: credentials))
+        guard getsockopt(descriptor, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0,
+              Int(length) == MemoryLayout.size(ofValue: credentials) else { return nil }
+        return credentials.1
+    }
+
+    /// The effective user id of this process.
+    static var effectiveUser: UInt32 { UInt32(geteuid()) }
+
     /// Ends both directions of a socket; a thread blocked in `accept` on it wakes with an error.
     static func shutdown(_ descriptor: Int32) {
         _ = Glibc.shutdown(descriptor, Int32(SHUT_RDWR))

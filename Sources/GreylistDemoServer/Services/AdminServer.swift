@@ -14,6 +14,8 @@ final class AdminServer: ServerService, @unchecked Sendable {
     private let log: Log
     private let queue = DispatchQueue(label: "greylist.demo.admin")
     private var source: DispatchSourceRead?
+    /// Whether `source` is suspended after running out of descriptors.
+    private var paused = false
     private let ended = Completion()
 
     init(path: String, greylist: Greylist, log: Log) {
@@ -55,6 +57,10 @@ final class AdminServer: ServerService, @unchecked Sendable {
     func stop() async {
         let running = queue.sync { () -> Bool in
             guard let source else { return false }
+            if paused {
+                paused = false
+                source.resume()  // a suspended source would never run its cancel handler
+            }
             source.cancel()
             self.source = nil
             return true
@@ -75,11 +81,37 @@ final class AdminServer: ServerService, @unchecked Sendable {
         return address
     }
 
+    /// Whether a peer with user id `peer` may use the admin socket of a server running as
+    /// `server`: the same user, or root.
+    static func isAllowed(peer: UInt32, server: UInt32) -> Bool {
+        peer == server || peer == 0
+    }
+
     private func acceptClients(_ listener: Int32) {
         while true {
             var storage = sockaddr_storage()
             let client = Syscalls.accept(listener, into: &storage)
-            guard client >= 0 else { return }
+            guard client >= 0 else {
+                let code = Syscalls.errorNumber
+                if code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM, let source {
+                    // Out of descriptors: the listener stays readable, so waiting for the next
+                    // event would spin. Stop watching it for 100 ms.
+                    log.warning("\(SystemError("admin accept", path, code: code)); pausing admin accepts for 100 ms")
+                    source.suspend()
+                    paused = true
+                    queue.asyncAfter(deadline: .now() + .milliseconds(100)) { [weak self] in
+                        guard let self, paused, let source = self.source else { return }
+                        paused = false
+                        source.resume()
+                    }
+                }
+                return
+            }
+            guard let peer = Syscalls.peerUser(client), Self.isAllowed(peer: peer, server: Syscalls.effectiveUser) else {
+                log.warning("admin: refused a client of uid \(Syscalls.peerUser(client).map(String.init) ?? "unknown") on \(path)")
+                Syscalls.close(client)
+                continue
+            }
             // Admin clients are rare and local: serve each with blocking I/O (5 s timeouts) on a
             // queue of its own (an overcommit thread), never on the Swift concurrency pool or
             // the width-limited global queue that the server's connections share.

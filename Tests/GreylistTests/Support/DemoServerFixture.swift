@@ -29,7 +29,7 @@ struct DemoServerFixture {
         adjust(&configuration)
         server = try DemoServer(configuration: configuration, configurationPath: configurationPath, log: log, eventTap: eventTap)
         port = try server.start()
-        adminSocket = configuration.server.adminSocket
+        adminSocket = configuration.server.adminSocket ?? ""
     }
 
     func stop() async {

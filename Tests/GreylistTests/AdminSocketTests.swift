@@ -1,0 +1,68 @@
+import Foundation
+import Glibc
+import Testing
+@testable import GreylistDemoServer
+
+/// The admin socket: where it lives, who may use it, and that it is gone after a clean stop.
+@Suite struct AdminSocketTests {
+    @Test("by default the admin socket is admin.sock in the state directory; without one, there is none unless set")
+    func defaultPath() {
+        var configuration = DemoConfiguration()
+        #expect(configuration.adminSocketPath == "greylist-state/admin.sock")
+        configuration.greylist.stateDirectory = ""
+        #expect(configuration.adminSocketPath == nil)
+        configuration.server.adminSocket = "/run/greylist/admin.sock"
+        #expect(configuration.adminSocketPath == "/run/greylist/admin.sock")
+        configuration.server.adminSocket = ""
+        #expect(configuration.adminSocketPath == nil)
+    }
+
+    @Test("only the server's own user or root may use it")
+    func peerRule() {
+        #expect(AdminServer.isAllowed(peer: 1_000, server: 1_000))
+        #expect(AdminServer.isAllowed(peer: 0, server: 1_000))
+        #expect(!AdminServer.isAllowed(peer: 1_001, server: 1_000))
+    }
+
+    @Test("the socket is created 0600 and removed when the server stops")
+    func modeAndRemoval() async throws {
+        let fixture = try DemoServerFixture()
+        var status = stat()
+        #expect(stat(fixture.adminSocket, &status) == 0)
+        #expect(status.st_mode & 0o777 == 0o600)
+        await fixture.stop()
+        #expect(access(fixture.adminSocket, F_OK) != 0, "the socket file is gone")
+    }
+
+    @Test("a client of another user is refused even when the file mode would let it in (checked as root)")
+    func otherUserRefused() async throws {
+        guard geteuid() == 0 else { return }
+        let fixture = try DemoServerFixture()
+        #expect(chmod(fixture.adminSocket, 0o666) == 0)
+        // A child that drops to uid 65534 (nobody) and sends a request: the server closes without a word.
+        let script = """
+        import os, socket, sys
+        os.setgid(65534); os.setuid(65534)
+        s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1])
+        s.sendall(b'{"command":"list"}\\n')
+        try:
+            print("answered" if s.recv(4096) else "refused")
+        except ConnectionResetError:
+            print("refused")
+        """
+        let reply = try await Blocking.run { () throws -> String in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", "-c", script, fixture.adminSocket]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let text = Pipes.read(output.fileHandleForReading.fileDescriptor, until: nil, within: 20)
+            process.waitUntilExit()
+            return text
+        }
+        #expect(reply.trimmingCharacters(in: .whitespacesAndNewlines) == "refused", "\(reply)")
+        await fixture.stop()
+    }
+}
