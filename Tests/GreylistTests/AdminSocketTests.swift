@@ -44,10 +44,10 @@ import Testing
         import os, socket, sys
         os.setgid(65534); os.setuid(65534)
         s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1])
-        s.sendall(b'{"command":"list"}\\n')
         try:
+            s.sendall(b'{"command":"list"}\\n')
             print("answered" if s.recv(4096) else "refused")
-        except ConnectionResetError:
+        except (ConnectionResetError, BrokenPipeError):
             print("refused")
         """
         let reply = try await Blocking.run { () throws -> String in
