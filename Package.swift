@@ -12,9 +12,10 @@ let package = Package(
     targets: [
         .target(name: "Greylist"),
         .target(name: "GreylistXMPP"),
-        .executableTarget(name: "GreylistDemoServer", dependencies: ["Greylist", "GreylistXMPP"]),
+        .target(name: "CGreylistSystem"),
+        .executableTarget(name: "GreylistDemoServer", dependencies: ["Greylist", "GreylistXMPP", "CGreylistSystem"]),
         .executableTarget(name: "GreylistReplay", dependencies: ["Greylist"]),
-        .testTarget(name: "GreylistTests", dependencies: ["Greylist", "GreylistDemoServer", "GreylistReplay"]),
+        .testTarget(name: "GreylistTests", dependencies: ["Greylist", "GreylistXMPP", "GreylistDemoServer", "GreylistReplay"]),
         .testTarget(name: "GreylistXMPPTests", dependencies: ["GreylistXMPP"]),
         .testTarget(name: "GreylistClientTests", dependencies: ["Greylist"]),
     ],

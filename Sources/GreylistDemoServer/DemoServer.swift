@@ -58,6 +58,11 @@ final class DemoServer: @unchecked Sendable {
     @discardableResult
     func start() throws -> Int {
         let server = configuration.server
+        // Each connection holds a descriptor; the listener, the admin socket, the journal and
+        // Dispatch need some more. Promise no more connections than the process can open.
+        if let problem = Self.descriptorProblem(maxConnections: server.maxConnections, available: Syscalls.raiseDescriptorLimit()) {
+            throw StartError(reason: problem)
+        }
         let address = try ListenAddress(host: server.host, port: server.port)
         let descriptor = try address.listen()
         let boundPort: Int
@@ -68,7 +73,7 @@ final class DemoServer: @unchecked Sendable {
             throw error
         }
         let acceptLoop = AcceptLoop(descriptor: descriptor, greylist: greylist, log: log) { [registry] client, peer in
-            registry.admit(client, from: peer)
+            registry.admit(client, from: peer) == nil
         }
         var services: [any ServerService] = [PurgeLoop(greylist: greylist)]
         if let path = configuration.adminSocketPath {
@@ -100,6 +105,23 @@ final class DemoServer: @unchecked Sendable {
         return boundPort
     }
 
+    /// Descriptors kept back from `maxConnections` for everything else the server opens.
+    static let reservedDescriptors = 64
+
+    /// Why `maxConnections` cannot be promised with `available` descriptors, or `nil` when it can.
+    static func descriptorProblem(maxConnections: Int, available: Int) -> String? {
+        let needed = maxConnections + reservedDescriptors
+        guard needed > available else { return nil }
+        return "server.maxConnections \(maxConnections) needs about \(needed) open descriptors, "
+            + "but this process may open \(available) (raise the limit, ulimit -n, or lower maxConnections)"
+    }
+
+    /// Why the server did not start, in an operator's words.
+    struct StartError: Error, CustomStringConvertible {
+        var reason: String
+        var description: String { reason }
+    }
+
     /// Opens the configured state directory, waiting up to two seconds for a previous owner
     /// (a server still exiting after a restart) to let go of its lock. It blocks the calling
     /// thread: `main` calls it before any other thread exists, never from async code.
@@ -121,6 +143,8 @@ final class DemoServer: @unchecked Sendable {
     private static func policy(_ server: ServerConfiguration) -> ConnectionRegistry.Policy {
         ConnectionRegistry.Policy(
             maxConnections: server.maxConnections,
+            maxConnectionsPerAddress: server.maxConnectionsPerAddress,
+            maxUnauthenticatedPerAddress: server.maxUnauthenticatedPerAddress,
             settings: XMPPSessionSettings(domain: server.domain, maxStanzaBytes: server.maxStanzaBytes, maxDepth: server.maxDepth,
                                           maxAuthAttempts: server.maxAuthAttempts, headerTimeout: server.headerTimeout,
                                           authTimeout: server.authTimeout, idleTimeout: server.idleTimeout),
@@ -227,6 +251,11 @@ final class DemoServer: @unchecked Sendable {
         } else {
             stop(completion: onStopped)
         }
+    }
+
+    /// Open and not-yet-authenticated connections from `peer`'s address (for tests).
+    func connectionCounts(from peer: IPAddress) -> (open: Int, unauthenticated: Int) {
+        registry.counts(from: peer)
     }
 
     /// Open client connections now (for tests and summaries).

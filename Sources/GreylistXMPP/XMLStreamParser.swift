@@ -184,7 +184,10 @@ public struct XMLStreamParser: Sendable {
             return .streamOpened(name: name, attributes: attributes)
         }
         if open.isEmpty { stanzaBytes = 0 }
-        try count(length)
+        // The budget counts what is stored, not only what arrived: an element and each attribute
+        // cost their bytes plus what the tree spends on them, so 64 KB of `<a b=''/>` cannot
+        // become a megabyte of elements.
+        try count(length + Self.storedElementCost + attributes.count * Self.storedAttributeCost)
         guard open.count < maxDepth else { throw .tooDeep(maxDepth) }
         let namespace = attributes["xmlns"] ?? open.last?.namespace ?? streamNamespace
         let element = XMPPElement(name: name, namespace: namespace, attributes: attributes)
@@ -194,6 +197,11 @@ public struct XMLStreamParser: Sendable {
         open.append(element)
         return nil
     }
+
+    /// What one parsed element costs in memory beyond its text (the struct, its arrays and
+    /// dictionary), and what each attribute adds: charged against `maxStanzaBytes`.
+    static let storedElementCost = 160
+    static let storedAttributeCost = 96
 
     private static func isWhitespace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D

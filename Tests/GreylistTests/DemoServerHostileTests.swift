@@ -151,7 +151,37 @@ import Testing
             client.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGRl")
             client.reset()
         }
+        // The server notices the resets asynchronously; until it has, they count against the
+        // address's cap of streams that have not logged in. Wait for them to go, boundedly.
+        for _ in 0..<200 where fixture.server.connectionCounts(from: .literal("127.0.0.1")).open > 0 {
+            _ = try? await fixture.connect(from: "127.0.0.99").serverActs(within: 10)
+        }
+        #expect(fixture.server.connectionCounts(from: .literal("127.0.0.1")) == (0, 0))
         #expect(try await fixture.login().contains("<jid>"))
+        await fixture.stop()
+    }
+
+    @Test("one address cannot hold more than maxUnauthenticatedPerAddress streams that have not logged in")
+    func perAddressCap() async throws {
+        let fixture = try makeFixture {
+            $0.maxUnauthenticatedPerAddress = 3
+            $0.maxConnectionsPerAddress = 5
+        }
+        var idle: [TestSocket] = []
+        for _ in 0..<3 {
+            let client = try fixture.connect(from: "127.0.0.51")
+            client.send(DemoServerFixture.header)
+            await client.read(until: "</stream:features>")
+            idle.append(client)
+        }
+        let (text, closed) = try await fixture.connect(from: "127.0.0.51").readToEnd()
+        #expect(text.isEmpty && closed, "the fourth idle stream from one address is closed at once")
+        #expect(try await fixture.login(from: "127.0.0.52").contains("<jid>"), "other addresses are served")
+        idle.removeAll()
+        for _ in 0..<200 where fixture.server.openConnections > 0 {
+            _ = try? await fixture.connect(from: "127.0.0.99").serverActs(within: 10)
+        }
+        #expect(try await fixture.login(from: "127.0.0.51").contains("<jid>"), "slots come back when streams close")
         await fixture.stop()
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 import Testing
 @testable import Greylist
 @testable import GreylistDemoServer
+import GreylistXMPP
 
 /// Regression tests for what an attacker sends: forged log lines and terminal escapes, durations
 /// that overflow, translated addresses, floods of failed-login lines.
@@ -97,5 +98,42 @@ import Testing
         #expect(budget.takeSuppressed() == 0)
         now.withLock { $0 += .seconds(10) }
         #expect(budget.spend())
+    }
+}
+
+@Suite struct ResourceLimitTests {
+    @Test("accepted sockets are close-on-exec")
+    func acceptCloseOnExec() async throws {
+        let listener = try ListenAddress(host: "127.0.0.1", port: 0).listen()
+        defer { Syscalls.close(listener) }
+        let port = try Syscalls.localPort(listener)
+        let client = try TestSocket(port: port)
+        let accepted = await Blocking.run { () -> Int32 in
+            var storage = sockaddr_storage()
+            return Syscalls.accept(listener, into: &storage)
+        }
+        #expect(accepted >= 0)
+        #expect(Syscalls.isCloseOnExec(accepted))
+        Syscalls.close(accepted)
+        _ = client
+    }
+
+    @Test("start-up refuses to promise more connections than the descriptors allow, saying how to fix it")
+    func descriptorLimit() {
+        #expect(DemoServer.descriptorProblem(maxConnections: 1_024, available: 1_024)?.contains("ulimit -n") == true)
+        #expect(DemoServer.descriptorProblem(maxConnections: 1_024, available: 4_096) == nil)
+        #expect(Syscalls.raiseDescriptorLimit() >= 1_024)
+    }
+
+    @Test("the parser's budget counts what it stores: 64 KB of tiny elements cannot become a large tree")
+    func storedBudget() throws {
+        var parser = XMLStreamParser(maxStanzaBytes: 65_536, maxDepth: 16)
+        _ = try parser.feed(Array("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>".utf8))
+        let flood = "<m>" + String(repeating: "<a b=''/>", count: 7_000) + "</m>"
+        #expect(flood.utf8.count < 65_536, "under the byte limit as received")
+        #expect(throws: XMLStreamViolation.self) { try parser.feed(Array(flood.utf8)) }
+        var fine = XMLStreamParser(maxStanzaBytes: 65_536, maxDepth: 16)
+        _ = try fine.feed(Array("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>".utf8))
+        #expect(try fine.feed(Array(("<m>" + String(repeating: "<a b=''/>", count: 100) + "</m>").utf8)).count == 1)
     }
 }

@@ -16,6 +16,11 @@ struct ServerConfiguration: Equatable, Sendable {
     var adminSocket: String? = nil
     /// Open client connections at most; past it new ones are closed at once.
     var maxConnections = 1_024
+    /// Open client connections from one address (an IPv6 /64) at most.
+    var maxConnectionsPerAddress = 64
+    /// Connections from one address (an IPv6 /64) that have not logged in, at most: idle or
+    /// slow streams from one source cannot take every slot.
+    var maxUnauthenticatedPerAddress = 8
     /// The largest stanza (and the most unparsed input) one connection may hold.
     var maxStanzaBytes = 65_536
     /// The deepest element nesting accepted.
@@ -69,6 +74,9 @@ struct ServerConfiguration: Equatable, Sendable {
             adminSocket = defaults.adminSocket
         }
         maxConnections = reader.integer("maxConnections", default: defaults.maxConnections, in: 1...1_000_000)
+        maxConnectionsPerAddress = reader.integer("maxConnectionsPerAddress", default: defaults.maxConnectionsPerAddress, in: 1...1_000_000)
+        maxUnauthenticatedPerAddress = reader.integer("maxUnauthenticatedPerAddress", default: defaults.maxUnauthenticatedPerAddress,
+                                                      in: 1...1_000_000)
         maxStanzaBytes = reader.integer("maxStanzaBytes", default: defaults.maxStanzaBytes, in: 1_024...16_777_216)
         maxDepth = reader.integer("maxDepth", default: defaults.maxDepth, in: 2...256)
         headerTimeout = reader.duration("headerTimeout", default: defaults.headerTimeout)

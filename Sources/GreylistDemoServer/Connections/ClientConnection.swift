@@ -18,6 +18,7 @@ final class ClientConnection: @unchecked Sendable {
     private let accounts: Accounts
     private let maxOutboxBytes: Int
     private let lingerTimeout: Duration
+    private let onAuthenticated: @Sendable (ClientConnection) -> Void
     private let onClose: @Sendable (ClientConnection) -> Void
     private var session: XMPPServerSession
     private var readSource: DispatchSourceRead?
@@ -32,7 +33,9 @@ final class ClientConnection: @unchecked Sendable {
     private var closed = false
 
     init(descriptor: Int32, peer: IPAddress, greylist: Greylist, settings: XMPPSessionSettings, accounts: Accounts,
-         maxOutboxBytes: Int, queue: DispatchQueue, onClose: @escaping @Sendable (ClientConnection) -> Void) {
+         maxOutboxBytes: Int, queue: DispatchQueue, onAuthenticated: @escaping @Sendable (ClientConnection) -> Void,
+         onClose: @escaping @Sendable (ClientConnection) -> Void) {
+        self.onAuthenticated = onAuthenticated
         self.descriptor = descriptor
         self.peer = peer
         self.greylist = greylist
@@ -64,15 +67,26 @@ final class ClientConnection: @unchecked Sendable {
         queue.async { [self] in perform(session.shutDown()) }
     }
 
+    /// Reads until the socket has nothing more (`EAGAIN`), the stream closes, or the session
+    /// waits for the host: the read source may report data and the end of the stream as one
+    /// event, so one read per event could leave a closed peer unnoticed. At most 16 reads per
+    /// turn; the rest is read in a later turn of the queue, so one client cannot hold it.
     private func readAvailable() {
-        let count = readBuffer.withUnsafeMutableBytes { Syscalls.read(descriptor, into: $0) }
-        if count > 0 {
-            let output = readBuffer.withUnsafeBytes { session.receive(UnsafeRawBufferPointer(rebasing: $0[..<count]), at: .now) }
-            perform(output)
-        } else if count == 0 || (Syscalls.errorNumber != EAGAIN && Syscalls.errorNumber != EWOULDBLOCK) {
-            // End of stream or a reset: nothing more can be said to this client.
-            close()
+        for _ in 0..<16 {
+            guard !closed, !readPaused else { return }
+            let count = readBuffer.withUnsafeMutableBytes { Syscalls.read(descriptor, into: $0) }
+            if count > 0 {
+                let output = readBuffer.withUnsafeBytes { session.receive(UnsafeRawBufferPointer(rebasing: $0[..<count]), at: .now) }
+                perform(output)
+            } else if count == 0 || (Syscalls.errorNumber != EAGAIN && Syscalls.errorNumber != EWOULDBLOCK) {
+                // End of stream or a reset: nothing more can be said to this client.
+                close()
+                return
+            } else {
+                return
+            }
         }
+        queue.async { [self] in readAvailable() }
     }
 
     private func deadlineReached() {
@@ -96,6 +110,7 @@ final class ClientConnection: @unchecked Sendable {
             case .reportFailure(let user, let verdict):
                 report(failureOf: user, verdict: verdict)
             case .reportSuccess(let user):
+                onAuthenticated(self)
                 Task { [greylist, peer] in await greylist.recordSuccessfulAuth(user: user, ip: peer) }
             }
         }
@@ -201,6 +216,9 @@ final class ClientConnection: @unchecked Sendable {
         guard readPaused else { return }
         readPaused = false
         readSource?.resume()
+        // Bytes (or the end of the stream) that arrived while paused may already have been
+        // signalled: look now rather than wait for an event that may not come again.
+        queue.async { [self] in readAvailable() }
     }
 
     private func close() {

@@ -8,15 +8,36 @@ final class ConnectionRegistry: Sendable {
     /// What a reload can change.
     struct Policy: Sendable {
         var maxConnections: Int
+        var maxConnectionsPerAddress: Int
+        var maxUnauthenticatedPerAddress: Int
         var settings: XMPPSessionSettings
         var accounts: Accounts
         var maxOutboxBytes: Int
     }
 
+    /// One address's (an IPv6 /64's) connections.
+    private struct AddressCount {
+        var open = 0
+        var unauthenticated = 0
+    }
+
+    private struct Entry {
+        var connection: ClientConnection
+        var source: IPNetwork
+        var authenticated = false
+    }
+
     private struct State {
-        var connections: [ObjectIdentifier: ClientConnection] = [:]
+        var connections: [ObjectIdentifier: Entry] = [:]
+        var perAddress: [IPNetwork: AddressCount] = [:]
         var policy: Policy
         var admitting = true
+    }
+
+    /// Why a connection was not admitted.
+    enum Refusal: Error {
+        case full
+        case addressCap
     }
 
     private let state: LockedValue<State>
@@ -30,24 +51,37 @@ final class ConnectionRegistry: Sendable {
     /// Takes a connection the greylist let in, unless the server is full or stopping. Runs on
     /// the accept thread.
     ///
-    /// - Returns: `false` when the caller must close the descriptor.
-    func admit(_ descriptor: Int32, from peer: IPAddress) -> Bool {
-        let admitted = state.withLock { state -> ClientConnection? in
+    /// - Returns: `nil` when admitted; otherwise why, and the caller must close the descriptor.
+    func admit(_ descriptor: Int32, from peer: IPAddress) -> Refusal? {
+        let source = IPNetwork(host: peer).address.isIPv4 ? IPNetwork(host: peer)
+            : ((try? IPNetwork(address: peer, prefixLength: 64)) ?? IPNetwork(host: peer))
+        let admitted = state.withLock { state -> Result<ClientConnection, Refusal> in
+            let counts = state.perAddress[source] ?? AddressCount()
             guard state.admitting, state.connections.count < state.policy.maxConnections,
-                  (try? Syscalls.setNonBlocking(descriptor)) != nil else { return nil }
+                  (try? Syscalls.setNonBlocking(descriptor)) != nil else { return .failure(.full) }
+            guard counts.open < state.policy.maxConnectionsPerAddress,
+                  counts.unauthenticated < state.policy.maxUnauthenticatedPerAddress else { return .failure(.addressCap) }
             try? Syscalls.setNoDelay(descriptor)
             let policy = state.policy
             let connection = ClientConnection(
                 descriptor: descriptor, peer: peer, greylist: greylist, settings: policy.settings, accounts: policy.accounts,
                 maxOutboxBytes: policy.maxOutboxBytes,
                 queue: DispatchQueue(label: "greylist.demo.connection", target: .global()),
+                onAuthenticated: { [weak self] connection in self?.markAuthenticated(connection) },
                 onClose: { [weak self] closed in self?.remove(closed) }
             )
-            state.connections[ObjectIdentifier(connection)] = connection
-            return connection
+            state.connections[ObjectIdentifier(connection)] = Entry(connection: connection, source: source)
+            state.perAddress[source, default: AddressCount()].open += 1
+            state.perAddress[source, default: AddressCount()].unauthenticated += 1
+            return .success(connection)
         }
-        admitted?.start()
-        return admitted != nil
+        switch admitted {
+        case .success(let connection):
+            connection.start()
+            return nil
+        case .failure(let refusal):
+            return refusal
+        }
     }
 
     /// Applies a reloaded policy to connections admitted from now on.
@@ -59,7 +93,17 @@ final class ConnectionRegistry: Sendable {
     func closeAdmission() -> [ClientConnection] {
         state.withLock { state in
             state.admitting = false
-            return Array(state.connections.values)
+            return state.connections.values.map(\.connection)
+        }
+    }
+
+    /// Open and not-yet-authenticated connections from `peer`'s address (for tests).
+    func counts(from peer: IPAddress) -> (open: Int, unauthenticated: Int) {
+        let source = IPNetwork(host: peer).address.isIPv4 ? IPNetwork(host: peer)
+            : ((try? IPNetwork(address: peer, prefixLength: 64)) ?? IPNetwork(host: peer))
+        return state.withLock { state in
+            let counts = state.perAddress[source] ?? AddressCount()
+            return (counts.open, counts.unauthenticated)
         }
     }
 
@@ -68,7 +112,21 @@ final class ConnectionRegistry: Sendable {
         state.withLock { $0.connections.count }
     }
 
+    private func markAuthenticated(_ connection: ClientConnection) {
+        state.withLock { state in
+            guard let entry = state.connections[ObjectIdentifier(connection)], !entry.authenticated else { return }
+            state.connections[ObjectIdentifier(connection)]?.authenticated = true
+            state.perAddress[entry.source]?.unauthenticated -= 1
+        }
+    }
+
     private func remove(_ connection: ClientConnection) {
-        state.withLock { _ = $0.connections.removeValue(forKey: ObjectIdentifier(connection)) }
+        state.withLock { state in
+            guard let entry = state.connections.removeValue(forKey: ObjectIdentifier(connection)) else { return }
+            var counts = state.perAddress[entry.source] ?? AddressCount()
+            counts.open -= 1
+            if !entry.authenticated { counts.unauthenticated -= 1 }
+            state.perAddress[entry.source] = counts.open > 0 ? counts : nil
+        }
     }
 }

@@ -1,3 +1,4 @@
+import CGreylistSystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -71,7 +72,7 @@ enum Syscalls {
         try setBlocking(descriptor, false)
     }
 
-    /// Accepts one connection: the new descriptor (blocking) and the peer address.
+    /// Accepts one connection, close-on-exec: the new descriptor (blocking) and the peer address.
     /// Callers make the descriptor non-blocking only once the greylist let it in, so a refused
     /// connection costs `accept` and `close` and nothing else.
     static func accept(_ descriptor: Int32, into address: inout sockaddr_storage) -> Int32 {
@@ -79,7 +80,7 @@ enum Syscalls {
         return withUnsafeMutablePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
                 retryingInterrupts {
-                    Glibc.accept(descriptor, socketAddress, &length)
+                    greylist_accept4(descriptor, socketAddress, &length, Int32(SOCK_CLOEXEC.rawValue))
                 }
             }
         }
@@ -128,6 +129,23 @@ enum Syscalls {
 
     static func setMode(_ path: String, _ mode: mode_t) {
         _ = chmod(path, mode)
+    }
+
+    /// Raises the soft limit on open descriptors to the hard limit; returns the soft limit in force.
+    static func raiseDescriptorLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1_024 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        return limit.rlim_cur > rlim_t(Int.max) ? Int.max : Int(limit.rlim_cur)
+    }
+
+    /// Whether a descriptor is close-on-exec.
+    static func isCloseOnExec(_ descriptor: Int32) -> Bool {
+        fcntl(descriptor, F_GETFD) & FD_CLOEXEC != 0
     }
 
     /// Sleeps the calling thread; only dedicated threads (the accept loop's) call it.
