@@ -44,6 +44,23 @@ public struct GreylistRule: Hashable, Sendable {
         self.counts = counts
     }
 
+    /// Whether this rule's pattern is found in `username` (a rule without a pattern matches
+    /// every name), as the greylist matches it: in linear time, on the first 1,024 bytes.
+    ///
+    /// Handy for trying a pattern before deploying it; it compiles the pattern on each call.
+    ///
+    /// - Parameter username: A username.
+    /// - Returns: Whether the rule's pattern matches it.
+    /// - Throws: ``GreylistError/invalidPattern(rule:pattern:reason:)`` when the pattern is not accepted.
+    public func matches(_ username: String) throws(GreylistError) -> Bool {
+        guard let pattern else { return true }
+        do throws(PatternError) {
+            return try LinearPattern(pattern).matches(username)
+        } catch {
+            throw .invalidPattern(rule: name, pattern: pattern, reason: error.description)
+        }
+    }
+
     /// Every problem with this rule's values, with paths below `path`.
     func issues(path: String) -> [ConfigurationIssue] {
         var issues: [ConfigurationIssue] = []

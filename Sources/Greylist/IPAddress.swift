@@ -48,11 +48,16 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
     /// - Parameter text: The address text, for example `"203.0.113.9"` or `"2001:db8::1"`.
     /// - Throws: ``GreylistError/invalidAddress(_:reason:)`` quoting `text`.
     public init(_ text: String) throws(GreylistError) {
+        try self.init(text, foldingTranslated: true)
+    }
+
+    /// Parses address text, folding the NAT64 prefix or not (networks keep it as written).
+    init(_ text: String, foldingTranslated: Bool) throws(GreylistError) {
         if text.contains(":") {
             guard let bits = AddressParser.parseIPv6(text) else {
                 throw .invalidAddress(text, reason: "not an IPv6 address in RFC 4291 text form")
             }
-            self.init(bits: Self.foldingTranslated(bits))
+            self.init(bits: foldingTranslated ? Self.foldingTranslated(bits) : bits)
         } else {
             guard let value = AddressParser.parseIPv4(text) else {
                 throw .invalidAddress(text, reason: "not a dotted-quad IPv4 address")

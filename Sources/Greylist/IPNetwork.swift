@@ -45,7 +45,9 @@ public struct IPNetwork: Hashable, Sendable, Comparable, CustomStringConvertible
         let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         let address: IPAddress
         do {
-            address = try IPAddress(String(parts[0]))
+            // Written as a network, `64:ff9b::/96` is the IPv6 translation prefix itself: the
+            // NAT64 folding applies to peers' addresses, not to networks.
+            address = try IPAddress(String(parts[0]), foldingTranslated: false)
         } catch {
             throw .invalidNetwork(text, reason: "\"\(parts[0])\" is not an IP address")
         }

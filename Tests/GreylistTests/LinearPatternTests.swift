@@ -97,3 +97,21 @@ import Testing
         }
     }
 }
+
+/// Inputs the fuzzer found (FuzzTesting/): each once crashed, and must now be a clean error.
+@Suite struct PatternFuzzRegressionTests {
+    @Test("a group opened with (?< at the very end is an error, not an out-of-bounds read", arguments: ["^bd(?<", "(?<", "(?", "(?<="])
+    func truncatedGroup(pattern: String) {
+        #expect(throws: (any Error).self) { try LinearPattern(pattern) }
+    }
+}
+
+/// Address inputs the fuzzer found.
+@Suite struct AddressFuzzRegressionTests {
+    @Test("a network inside the NAT64 prefix round-trips through its text", arguments: ["64:ff9b:0:1922::7/32", "64:ff9b::/96", "64:ff9b::/32"])
+    func translationNetworks(text: String) throws {
+        let network = try IPNetwork(text)
+        #expect(try IPNetwork(network.description) == network)
+        #expect(!network.address.isIPv4)
+    }
+}

@@ -145,9 +145,11 @@ struct PatternParser {
             guard current == ">" else { throw PatternError(reason: "expected '>' after a group name", offset: index) }
             index += 1
         case "=", "!":
-            throw PatternError(reason: "lookahead (?\(current!)…) needs backtracking and is not supported", offset: start)
-        case "<":
+            throw PatternError(reason: "lookahead (?\(scalars[index])…) needs backtracking and is not supported", offset: start)
+        case "<" where index + 1 < scalars.count:
             throw PatternError(reason: "lookbehind (?<\(scalars[index + 1])…) needs backtracking and is not supported", offset: start)
+        case "<":
+            throw PatternError(reason: "a group name that ends early", offset: start)
         case ">":
             throw PatternError(reason: "atomic groups (?>…) are not supported", offset: start)
         default:
