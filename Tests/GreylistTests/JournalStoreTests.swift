@@ -153,3 +153,18 @@ func temporaryStateDirectory() -> String {
         await store.close()
     }
 }
+
+@Suite struct StateFileDecodingTests {
+    @Test("decodeStateFile reads a journal as start-up does: damaged and torn lines are skipped with warnings")
+    func decodesJournal() {
+        let clock = ManualClock(Date())
+        let good = JournalRecord(.banned(BanEntry(network: .cidr("192.0.2.1/32"), reason: .manual("x"),
+                                                  bannedAt: clock.now, expiresAt: clock.now.addingTimeInterval(60)))).line
+        let bytes = good + Array("00000000 {\"op\":\"ban\"}\n".utf8) + good + Array("12".utf8)
+        let snapshot = JournalStore.decodeStateFile(bytes, name: "journal-1")
+        #expect(snapshot.bans.map(\.network) == [.cidr("192.0.2.1/32")])
+        #expect(snapshot.warnings == ["journal-1: skipped a damaged record on line 2", "journal-1: skipped a torn record at the end (2 bytes)"])
+        #expect(JournalStore.decodeStateFile(Array("greylist-snapshot 2 covers=1 records=1 crc=0\nx\n".utf8), name: "snapshot")
+            .warnings.first?.contains("damaged") == true)
+    }
+}
