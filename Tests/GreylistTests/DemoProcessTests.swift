@@ -177,4 +177,43 @@ import Testing
         #expect(child.process.terminationReason == .exit)
         #expect(child.process.terminationStatus == 0)
     }
+
+    @Test("out of descriptors, the admin server pauses (logging it once) instead of spinning, and serves again once they are free")
+    func adminOutOfDescriptors() async throws {
+        let socketPath = "/tmp/greylist-process-\(UInt32.random(in: 0...UInt32.max)).sock"
+        let path = try writeConfig(#"{"server": {"port": 0, "adminSocket": "\#(socketPath)", "maxConnections": 8}, "greylist": {"stateDirectory": ""}}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // A child with a soft limit of 96 descriptors: 8 connections + 64 reserved fit, and a few
+        // dozen idle admin clients exhaust the rest.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "ulimit -n 96 && exec \"$0\" --config \"$1\"", try Self.executable.path, path]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        let ended = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in ended.signal() }
+        try process.run()
+        let child = Child(process: process, errors: errors, ended: ended)
+        #expect(await readLog(child, until: "admin socket").contains("listening on"))
+        var idle: [Int32] = []
+        for _ in 0..<120 {
+            let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var address = try AdminServer.address(socketPath)
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            if connected == 0 { idle.append(descriptor) } else { close(descriptor) }
+        }
+        #expect(await readLog(child, until: "pausing admin accepts").contains("Too many open files"))
+        for descriptor in idle { close(descriptor) }
+        // Freed: the server answers again (its idle clients' reads end at their EOF).
+        var answered = false
+        for _ in 0..<50 where !answered {
+            answered = try await admin(["stats"], socket: socketPath).status == 0
+        }
+        #expect(answered)
+        kill(process.processIdentifier, SIGTERM)
+        #expect(await child.exited())
+    }
 }
