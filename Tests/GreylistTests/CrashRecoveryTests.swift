@@ -44,7 +44,7 @@ import Testing
                 acknowledged.insert(try IPNetwork(String(line.dropFirst("stored ".count))))
             }
 
-            let store = try JournalStore(directory: directory)
+            let store = try await JournalStore.open(directory: directory)
             let stored = Set(try store.load().bans.map(\.network))
             let missing = acknowledged.subtracting(stored)
             #expect(missing.isEmpty, "round \(round): \(missing.count) acknowledged bans missing, e.g. \(missing.prefix(3))")

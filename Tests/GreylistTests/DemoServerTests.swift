@@ -216,12 +216,14 @@ import Testing
     func restartKeepsBans() async throws {
         let directory = temporaryStateDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var fixture = try DemoServerFixture { $0.greylist.stateDirectory = directory }
+        // The stores are opened with a wait for the lock: a child process of another suite between
+        // fork and exec may briefly hold a copy of it.
+        var fixture = try DemoServerFixture(store: try await JournalStore.open(directory: directory)) { $0.greylist.stateDirectory = directory }
         #expect(try await fixture.banningLogin("bad_user_12345", from: "127.0.0.13").hasSuffix("</stream:stream>"))
         // Stopping closes the store, so a second server in this process can open the directory.
         await fixture.stop()
 
-        fixture = try DemoServerFixture { $0.greylist.stateDirectory = directory }
+        fixture = try DemoServerFixture(store: try await JournalStore.open(directory: directory)) { $0.greylist.stateDirectory = directory }
         #expect(try await fixture.isRefused(from: "127.0.0.13"))
         let exported = try AdminClient.send(AdminRequest(command: "export"), to: fixture.adminSocket)
         #expect(exported.bans?.map(\.network) == ["127.0.0.13/32"])

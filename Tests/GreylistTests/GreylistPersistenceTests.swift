@@ -6,15 +6,17 @@ import Testing
     let clock = ManualClock(Date())
     let recorder = EventRecorder()
 
-    func open(_ directory: String, threshold: Int = 1 << 20, configuration: GreylistConfiguration = GreylistConfiguration(rules: [botnetRule])) throws -> (Greylist, JournalStore) {
-        let store = try JournalStore(directory: directory, compactionThreshold: threshold)
+    /// Opens (or reopens) `directory`, waiting for the lock: a child process between `fork` and
+    /// `exec` (other suites start some) may briefly hold a copy of it.
+    func open(_ directory: String, threshold: Int = 1 << 20, configuration: GreylistConfiguration = GreylistConfiguration(rules: [botnetRule])) async throws -> (Greylist, JournalStore) {
+        let store = try await JournalStore.open(directory: directory, compactionThreshold: threshold)
         return (try Greylist(configuration: configuration, clock: clock.wallClock, events: recorder.sink, store: store), store)
     }
 
     @Test("a restart keeps rule bans, manual bans and escalation history with their wall-clock expiry")
     func restartKeepsState() async throws {
         let directory = temporaryStateDirectory()
-        var (greylist, store) = try open(directory)
+        var (greylist, store) = try await open(directory)
         guard case .banned(let first, _) = await greylist.recordFailedAuth(user: "bad_user_12345", ip: .literal("203.0.113.1")) else {
             Issue.record("expected a ban")
             return
@@ -24,7 +26,7 @@ import Testing
         await store.close()
 
         clock.advance(by: .seconds(60))
-        (greylist, store) = try open(directory)
+        (greylist, store) = try await open(directory)
         let entries = await greylist.list()
         #expect(Set(entries.map(\.network)) == [.cidr("203.0.113.1/32"), .cidr("203.0.113.2/32"), .cidr("198.51.100.0/24")])
         #expect(entries.first { $0.network == .cidr("203.0.113.1/32") }?.expiresAt == first.expiresAt)
@@ -35,7 +37,7 @@ import Testing
         // After the ban ends, the history still escalates the next one.
         clock.advance(by: .seconds(4 * 3_600))
         await store.close()
-        (greylist, store) = try open(directory)
+        (greylist, store) = try await open(directory)
         #expect(greylist.shouldAccept(ip: .literal("203.0.113.1")))
         guard case .banned(let second, _) = await greylist.recordFailedAuth(user: "bad_user_12345", ip: .literal("203.0.113.1")) else {
             Issue.record("expected a ban")
@@ -49,17 +51,17 @@ import Testing
     @Test("an unban survives a restart: the address does not come back")
     func unbanSurvives() async throws {
         let directory = temporaryStateDirectory()
-        var (greylist, store) = try open(directory)
+        var (greylist, store) = try await open(directory)
         await greylist.recordFailedAuth(user: "bad_user_12345", ip: .literal("203.0.113.1"))
         await greylist.recordFailedAuth(user: "bad_user_12345", ip: .literal("203.0.113.2"))
         await greylist.unban(.cidr("203.0.113.1/32"))
         await store.close()
-        (greylist, store) = try open(directory)
+        (greylist, store) = try await open(directory)
         #expect(greylist.shouldAccept(ip: .literal("203.0.113.1")))
         #expect(!greylist.shouldAccept(ip: .literal("203.0.113.2")))
         await store.close()
         // And again after the consolidated snapshot is the only file.
-        (greylist, store) = try open(directory)
+        (greylist, store) = try await open(directory)
         #expect(await greylist.list().map(\.network) == [.cidr("203.0.113.2/32")])
         await store.close()
     }
@@ -67,12 +69,12 @@ import Testing
     @Test("expired bans are dropped at start-up")
     func expiredDropped() async throws {
         let directory = temporaryStateDirectory()
-        var (greylist, store) = try open(directory)
+        var (greylist, store) = try await open(directory)
         try await greylist.ban(.cidr("192.0.2.1/32"), for: .seconds(10), reason: "short")
         try await greylist.ban(.cidr("192.0.2.2/32"), for: .seconds(100), reason: "long")
         await store.close()
         clock.advance(by: .seconds(10))
-        (greylist, store) = try open(directory)
+        (greylist, store) = try await open(directory)
         #expect(await greylist.list().map(\.network) == [.cidr("192.0.2.2/32")])
         await store.close()
     }
@@ -80,7 +82,7 @@ import Testing
     @Test("compaction under concurrent bans loses nothing")
     func compactionUnderLoad() async throws {
         let directory = temporaryStateDirectory()
-        var (greylist, store) = try open(directory, threshold: 4_096)
+        var (greylist, store) = try await open(directory, threshold: 4_096)
         let sources = 5
         let perSource = 120
         let loaded = greylist
@@ -96,7 +98,7 @@ import Testing
         }
         await greylist.closeStore()
         let journals = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("journal-") }
-        (greylist, store) = try open(directory)
+        (greylist, store) = try await open(directory)
         #expect(await greylist.list().count == sources * perSource)
         #expect(journals.count < 5, "compaction should have dropped old journals: \(journals)")
         await store.close()
@@ -105,7 +107,7 @@ import Testing
     @Test("a store failure at runtime is reported, refusing carries on, and a full snapshot is written once the disk works")
     func runtimeFailure() async throws {
         let directory = temporaryStateDirectory()
-        let (greylist, _) = try open(directory)
+        let (greylist, _) = try await open(directory)
         try FileManager.default.removeItem(atPath: directory)
         try await greylist.ban(.cidr("192.0.2.1/32"), for: .seconds(600), reason: "during outage")
         #expect(recorder.events.contains { if case .storageFailed = $0 { return true } else { return false } })
@@ -116,7 +118,7 @@ import Testing
         // Closing waits for the owed snapshot, which runs in the background.
         await greylist.closeStore()
         #expect(FileManager.default.fileExists(atPath: "\(directory)/snapshot"))
-        let (restarted, reopened) = try open(directory)
+        let (restarted, reopened) = try await open(directory)
         #expect(Set(await restarted.list().map(\.network)) == [.cidr("192.0.2.1/32"), .cidr("192.0.2.2/32")])
         await reopened.close()
     }

@@ -11,15 +11,21 @@ struct DemoServerFixture {
     static let header = "<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
 
     init(configurationPath: String? = nil, log: Log = Log(minimum: .error), _ adjust: (inout DemoConfiguration) -> Void = { _ in }) throws {
-        try self.init(configurationPath: configurationPath, log: log, eventTap: nil, adjust: adjust)
+        try self.init(configurationPath: configurationPath, log: log, eventTap: nil, store: nil, adjust: adjust)
+    }
+
+    /// A fixture whose greylist keeps its state in `store` (opened by the caller, who can wait
+    /// for its lock without blocking a thread).
+    init(store: any GreylistStore, _ adjust: (inout DemoConfiguration) -> Void = { _ in }) throws {
+        try self.init(configurationPath: nil, log: Log(minimum: .error), eventTap: nil, store: store, adjust: adjust)
     }
 
     /// A fixture whose greylist events also go to `eventTap`.
     init(eventTap: @escaping @Sendable (GreylistEvent) -> Void) throws {
-        try self.init(configurationPath: nil, log: Log(minimum: .error), eventTap: eventTap, adjust: { _ in })
+        try self.init(configurationPath: nil, log: Log(minimum: .error), eventTap: eventTap, store: nil, adjust: { _ in })
     }
 
-    private init(configurationPath: String?, log: Log, eventTap: (@Sendable (GreylistEvent) -> Void)?,
+    private init(configurationPath: String?, log: Log, eventTap: (@Sendable (GreylistEvent) -> Void)?, store: (any GreylistStore)?,
                  adjust: (inout DemoConfiguration) -> Void) throws {
         var configuration = DemoConfiguration()
         if let configurationPath { configuration = try DemoConfiguration(contentsOf: configurationPath) }
@@ -27,7 +33,7 @@ struct DemoServerFixture {
         configuration.server.adminSocket = "/tmp/greylist-test-\(UInt32.random(in: 0...UInt32.max)).sock"
         configuration.greylist.stateDirectory = nil
         adjust(&configuration)
-        server = try DemoServer(configuration: configuration, configurationPath: configurationPath, log: log, eventTap: eventTap)
+        server = try DemoServer(configuration: configuration, configurationPath: configurationPath, log: log, store: store, eventTap: eventTap)
         port = try server.start()
         adminSocket = configuration.server.adminSocket ?? ""
     }
