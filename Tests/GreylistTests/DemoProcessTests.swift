@@ -43,10 +43,17 @@ import Testing
         }
     }
 
-    func launch(_ arguments: [String]) throws -> Child {
+    /// Starts the demo with `arguments`; with `descriptorLimit`, through a shell that first
+    /// lowers its soft limit on open descriptors.
+    func launch(_ arguments: [String], descriptorLimit: Int? = nil) throws -> Child {
         let process = Process()
-        process.executableURL = try Self.executable
-        process.arguments = arguments
+        if let descriptorLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -n \(descriptorLimit) && exec \"$0\" \"$@\"", try Self.executable.path] + arguments
+        } else {
+            process.executableURL = try Self.executable
+            process.arguments = arguments
+        }
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
@@ -185,16 +192,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         // A child with a soft limit of 96 descriptors: 8 connections + 64 reserved fit, and a few
         // dozen idle admin clients exhaust the rest.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "ulimit -n 96 && exec \"$0\" --config \"$1\"", try Self.executable.path, path]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        let ended = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in ended.signal() }
-        try process.run()
-        let child = Child(process: process, errors: errors, ended: ended)
+        let child = try launch(["--config", path], descriptorLimit: 96)
         #expect(await readLog(child, until: "admin socket").contains("listening on"))
         var idle: [Int32] = []
         for _ in 0..<120 {
@@ -213,7 +211,7 @@ import Testing
             answered = try await admin(["stats"], socket: socketPath).status == 0
         }
         #expect(answered)
-        kill(process.processIdentifier, SIGTERM)
+        kill(child.process.processIdentifier, SIGTERM)
         #expect(await child.exited())
     }
 }

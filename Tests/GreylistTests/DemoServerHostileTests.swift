@@ -51,9 +51,7 @@ import Testing
     ])
     func badSASL(input: String, condition: String) async throws {
         let fixture = try makeFixture()
-        let client = try fixture.connect()
-        client.send(DemoServerFixture.header)
-        await client.read(until: "</stream:features>")
+        let client = try await fixture.openStream()
         client.send(input)
         #expect(await client.read(until: "</failure>").contains("<\(condition)/>"))
         client.send(DemoServerFixture.plain("demo", "demo-password"))
@@ -106,9 +104,7 @@ import Testing
         let fixture = try makeFixture { $0.maxConnections = 4 }
         var idle: [TestSocket] = []
         for _ in 0..<4 {
-            let client = try fixture.connect()
-            client.send(DemoServerFixture.header)
-            await client.read(until: "</stream:features>")
+            let client = try await fixture.openStream()
             idle.append(client)
         }
         let extra = try fixture.connect()
@@ -145,9 +141,7 @@ import Testing
     func resetMidStanza() async throws {
         let fixture = try makeFixture()
         for _ in 0..<20 {
-            let client = try fixture.connect()
-            client.send(DemoServerFixture.header)
-            await client.read(until: "</stream:features>")
+            let client = try await fixture.openStream()
             client.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGRl")
             client.reset()
         }
@@ -169,9 +163,7 @@ import Testing
         }
         var idle: [TestSocket] = []
         for _ in 0..<3 {
-            let client = try fixture.connect(from: "127.0.0.51")
-            client.send(DemoServerFixture.header)
-            await client.read(until: "</stream:features>")
+            let client = try await fixture.openStream(from: "127.0.0.51")
             idle.append(client)
         }
         let (text, closed) = try await fixture.connect(from: "127.0.0.51").readToEnd()

@@ -17,9 +17,7 @@ import Testing
     @Test("after SASL success the restarted stream's header and features arrive in one read (one write, no Nagle wait)")
     func restartInOneWrite() async throws {
         let fixture = try DemoServerFixture()
-        let client = try fixture.connect()
-        client.send(DemoServerFixture.header)
-        await client.read(until: "</stream:features>")
+        let client = try await fixture.openStream()
         client.send(DemoServerFixture.plain("demo", "demo-password"))
         #expect(await client.read(until: "/>").contains("<success"))
         client.send(DemoServerFixture.header)
@@ -34,9 +32,7 @@ import Testing
     @Test("the demo reports unknown accounts as such: two within an hour ban the source under the recommended rules")
     func unknownAccounts() async throws {
         let fixture = try DemoServerFixture()
-        let client = try fixture.connect(from: "127.0.0.21")
-        client.send(DemoServerFixture.header)
-        await client.read(until: "</stream:features>")
+        let client = try await fixture.openStream(from: "127.0.0.21")
         client.send(DemoServerFixture.plain("admin", "admin"))
         #expect(await client.read(until: "</failure>").contains("<not-authorized/>"))
         client.send(DemoServerFixture.plain("test", "test"))
@@ -62,12 +58,8 @@ import Testing
                 _ = hold.wait(timeout: .now() + 5)
             }
         })
-        let holder = try fixture.connect(from: "127.0.0.31")
-        holder.send(DemoServerFixture.header)
-        await holder.read(until: "</stream:features>")
-        let bot = try fixture.connect(from: "127.0.0.32")
-        bot.send(DemoServerFixture.header)
-        await bot.read(until: "</stream:features>")
+        let holder = try await fixture.openStream(from: "127.0.0.31")
+        let bot = try await fixture.openStream(from: "127.0.0.32")
         holder.send(DemoServerFixture.plain("hold-the-actor", "x"))
         #expect(await Blocking.run { held.wait(timeout: .now() + 5) } == .success, "the actor is held")
         bot.send(DemoServerFixture.plain("bad_user_12345", "x"))
@@ -81,9 +73,7 @@ import Testing
     @Test("a matching failure bans: the stream closes and the next connection gets EOF with 0 bytes; other sources still log in")
     func matchingFailureBans() async throws {
         let fixture = try DemoServerFixture()
-        let bot = try fixture.connect(from: "127.0.0.2")
-        bot.send(DemoServerFixture.header)
-        await bot.read(until: "</stream:features>")
+        let bot = try await fixture.openStream(from: "127.0.0.2")
         bot.send(DemoServerFixture.plain("bad_user_348211", "x"))
         var answer = await bot.read(until: "</failure>")
         // The failure is sent only once the ban is in place: an immediate reconnect is refused.
@@ -106,9 +96,7 @@ import Testing
     func allowlisted() async throws {
         let fixture = try DemoServerFixture { $0.greylist.allowlist = [try! IPNetwork("127.0.0.4/32")] }
         for _ in 0..<3 {
-            let client = try fixture.connect(from: "127.0.0.4")
-            client.send(DemoServerFixture.header)
-            await client.read(until: "</stream:features>")
+            let client = try await fixture.openStream(from: "127.0.0.4")
             client.send(DemoServerFixture.plain("bad_user_12345", "x"))
             #expect(await client.read(until: "</failure>").contains("<not-authorized/>"))
         }
@@ -120,9 +108,7 @@ import Testing
     @Test("a wrong password is counted but does not ban under the default rule; too many close the stream")
     func wrongPasswords() async throws {
         let fixture = try DemoServerFixture()
-        let client = try fixture.connect(from: "127.0.0.5")
-        client.send(DemoServerFixture.header)
-        await client.read(until: "</stream:features>")
+        let client = try await fixture.openStream(from: "127.0.0.5")
         var text = ""
         for _ in 0..<3 {
             client.send(DemoServerFixture.plain("demo", "wrong"))
@@ -234,9 +220,7 @@ import Testing
     @Test("stopping ends open streams with system-shutdown")
     func shutdown() async throws {
         let fixture = try DemoServerFixture()
-        let client = try fixture.connect()
-        client.send(DemoServerFixture.header)
-        await client.read(until: "</stream:features>")
+        let client = try await fixture.openStream()
         await fixture.stop()
         let (text, closed) = await client.readToEnd()
         #expect(text.contains("<system-shutdown"))

@@ -28,9 +28,7 @@ import GreylistXMPP
         var pipeEnds: [Int32] = [0, 0]
         #expect(pipe(&pipeEnds) == 0)
         let fixture = try DemoServerFixture(log: Log(minimum: .info, descriptor: pipeEnds[1])) { _ in }
-        let client = try fixture.connect(from: "127.0.0.41")
-        client.send(DemoServerFixture.header)
-        await client.read(until: "</stream:features>")
+        let client = try await fixture.openStream(from: "127.0.0.41")
         client.send(DemoServerFixture.plain("eve\n2026-01-01T00:00:00Z INFO unbanned 10.0.0.0/8\u{1B}[2J", "x"))
         await client.read(until: "</failure>")
         let log = await Blocking.read(pipeEnds[0], until: "failed login", within: 10)

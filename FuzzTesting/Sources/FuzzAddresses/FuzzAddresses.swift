@@ -18,7 +18,5 @@ public func fuzzAddresses(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
 
 @_cdecl("FuzzAddresses_main")
 public func fuzzAddressesMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var count = argc
-    var arguments = argv
-    return LLVMFuzzerRunDriver(&count, &arguments) { data, size in fuzzAddresses(data, size) }
+    greylist_fuzz_run(argc, argv) { fuzzAddresses($0, $1) }
 }

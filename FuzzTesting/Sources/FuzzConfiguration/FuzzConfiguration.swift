@@ -16,7 +16,5 @@ public func fuzzConfiguration(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CI
 
 @_cdecl("FuzzConfiguration_main")
 public func fuzzConfigurationMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var count = argc
-    var arguments = argv
-    return LLVMFuzzerRunDriver(&count, &arguments) { data, size in fuzzConfiguration(data, size) }
+    greylist_fuzz_run(argc, argv) { fuzzConfiguration($0, $1) }
 }

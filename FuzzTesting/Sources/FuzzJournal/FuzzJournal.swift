@@ -14,7 +14,5 @@ public func fuzzJournal(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
 
 @_cdecl("FuzzJournal_main")
 public func fuzzJournalMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var count = argc
-    var arguments = argv
-    return LLVMFuzzerRunDriver(&count, &arguments) { data, size in fuzzJournal(data, size) }
+    greylist_fuzz_run(argc, argv) { fuzzJournal($0, $1) }
 }

@@ -16,7 +16,5 @@ public func fuzzPattern(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
 
 @_cdecl("FuzzPattern_main")
 public func fuzzPatternMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var count = argc
-    var arguments = argv
-    return LLVMFuzzerRunDriver(&count, &arguments) { data, size in fuzzPattern(data, size) }
+    greylist_fuzz_run(argc, argv) { fuzzPattern($0, $1) }
 }

@@ -33,7 +33,5 @@ public func fuzzXMPPEngine(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt 
 
 @_cdecl("FuzzXMPPEngine_main")
 public func fuzzXMPPEngineMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var count = argc
-    var arguments = argv
-    return LLVMFuzzerRunDriver(&count, &arguments) { data, size in fuzzXMPPEngine(data, size) }
+    greylist_fuzz_run(argc, argv) { fuzzXMPPEngine($0, $1) }
 }

@@ -175,54 +175,6 @@ public final class JournalStore: GreylistStore {
         return UInt64(name.dropFirst("journal-".count).dropLast(".log".count))
     }
 
-    /// Replays one journal's lines into `state`, as start-up does: a bad last line is a torn
-    /// record (skipped), a bad line before it a damaged one. Returns whether any was damaged.
-    static func replayJournal(_ bytes: [UInt8], name: String, into state: inout RecoveredState, warnings: inout [String]) -> Bool {
-        var damaged = false
-        let lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
-        for (index, line) in lines.enumerated() where !line.isEmpty {
-            let isLast = index == lines.count - 1
-            guard let record = JournalRecord.parse(line), record.apply(to: &state) else {
-                if isLast {
-                    warnings.append("\(name): skipped a torn record at the end (\(line.count) bytes)")
-                } else {
-                    warnings.append("\(name): skipped a damaged record on line \(index + 1)")
-                    damaged = true
-                }
-                continue
-            }
-        }
-        return damaged
-    }
-
-    /// Decodes one state file (a snapshot or a journal, told apart by the snapshot header) the
-    /// way start-up reads it, without touching a directory: for checking a file offline.
-    ///
-    /// - Parameters:
-    ///   - bytes: The file's contents.
-    ///   - name: Its name, for warnings.
-    /// - Returns: The state it holds, with warnings for what was skipped; a damaged snapshot
-    ///   gives an empty state and the reason.
-    public static func decodeStateFile(_ bytes: [UInt8], name: String) -> GreylistSnapshot {
-        var state = RecoveredState()
-        var warnings: [String] = []
-        if bytes.starts(with: Array("greylist-snapshot ".utf8)) {
-            switch SnapshotFile.decode(bytes) {
-            case .success(let (_, records)):
-                for record in records where !record.apply(to: &state) {
-                    warnings.append("\(name): skipped a record that makes no sense (\(record.op) \(record.network))")
-                }
-            case .failure(let problem):
-                warnings.append("\(name) is damaged (\(problem.reason))")
-            }
-        } else {
-            _ = replayJournal(bytes, name: name, into: &state, warnings: &warnings)
-        }
-        var snapshot = state.snapshot
-        snapshot.warnings = warnings
-        return snapshot
-    }
-
     // MARK: - GreylistStore
 
     /// Replays the snapshot and journals, then consolidates them into a fresh snapshot.
@@ -382,44 +334,5 @@ public final class JournalStore: GreylistStore {
             }
         }
         if synchronous { try FileSystem.syncDirectory(directory, operations) }
-    }
-}
-
-/// The snapshot file: a header line with the covered generation, record count and CRC, then records.
-enum SnapshotFile {
-    /// The version written; versions 1 and 2 are read.
-    static let formatVersion = 2
-
-    struct Problem: Error {
-        var reason: String
-    }
-
-    static func encode(_ records: [JournalRecord], covering generation: UInt64) -> [UInt8] {
-        let body = records.flatMap(\.line)
-        let header = "greylist-snapshot \(formatVersion) covers=\(generation) records=\(records.count) crc=\(String(CRC32.checksum(body), radix: 16))\n"
-        return Array(header.utf8) + body
-    }
-
-    static func decode(_ bytes: [UInt8]) -> Result<(UInt64, [JournalRecord]), Problem> {
-        guard let newline = bytes.firstIndex(of: 0x0A) else { return .failure(Problem(reason: "no header")) }
-        let fields = String(decoding: bytes[..<newline], as: UTF8.self).split(separator: " ")
-        guard fields.count == 5, fields[0] == "greylist-snapshot" else { return .failure(Problem(reason: "not a snapshot header")) }
-        guard fields[1] == "1" || fields[1] == "2" else { return .failure(Problem(reason: "unknown format version \(fields[1])")) }
-        func value(_ field: Substring, _ name: String) -> Substring? {
-            field.hasPrefix(name + "=") ? field.dropFirst(name.count + 1) : nil
-        }
-        guard let covers = value(fields[2], "covers").flatMap({ UInt64($0) }),
-              let count = value(fields[3], "records").flatMap({ Int($0) }),
-              let crc = value(fields[4], "crc").flatMap({ UInt32($0, radix: 16) }) else {
-            return .failure(Problem(reason: "unreadable header"))
-        }
-        let body = bytes[(newline + 1)...]
-        guard CRC32.checksum(body) == crc else { return .failure(Problem(reason: "checksum mismatch")) }
-        let lines = body.split(separator: 0x0A)
-        let records = lines.compactMap { JournalRecord.parse($0) }
-        guard records.count == count, lines.count == count else {
-            return .failure(Problem(reason: "expected \(count) records, found \(records.count)"))
-        }
-        return .success((covers, records))
     }
 }

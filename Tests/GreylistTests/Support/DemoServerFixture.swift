@@ -48,6 +48,14 @@ struct DemoServerFixture {
         try TestSocket(port: port, source: source, destination: source.contains(":") ? "::1" : "127.0.0.1")
     }
 
+    /// Connects from `source`, opens the stream and reads its features: ready for `<auth>`.
+    func openStream(from source: String = "127.0.0.1") async throws -> TestSocket {
+        let client = try connect(from: source)
+        client.send(Self.header)
+        await client.read(until: "</stream:features>")
+        return client
+    }
+
     /// Whether a new connection from `source` is closed before the server sends a byte.
     func isRefused(from source: String) async throws -> Bool {
         let (text, closed) = try await connect(from: source).readToEnd()

@@ -4,8 +4,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// libFuzzer's driver (from the -sanitize=fuzzer runtime). SwiftPM names an executable's entry
-/// point <Target>_main, so each harness defines that and hands libFuzzer its callback here.
-int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size));
+/// The harness's test function, as libFuzzer calls it.
+typedef int (*greylist_fuzz_callback)(const uint8_t *data, size_t size);
+
+/// Runs libFuzzer's driver (from the -sanitize=fuzzer runtime) on `callback`. SwiftPM names an
+/// executable's entry point <Target>_main, so each harness defines that and calls this.
+int greylist_fuzz_run(int argc, char **argv, greylist_fuzz_callback callback);
 
 #endif

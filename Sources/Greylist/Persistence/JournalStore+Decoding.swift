@@ -1,0 +1,50 @@
+/// Reading state files: what start-up replays, and the same for a file checked offline.
+extension JournalStore {
+    /// Replays one journal's lines into `state`, as start-up does: a bad last line is a torn
+    /// record (skipped), a bad line before it a damaged one. Returns whether any was damaged.
+    static func replayJournal(_ bytes: [UInt8], name: String, into state: inout RecoveredState, warnings: inout [String]) -> Bool {
+        var damaged = false
+        let lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
+        for (index, line) in lines.enumerated() where !line.isEmpty {
+            let isLast = index == lines.count - 1
+            guard let record = JournalRecord.parse(line), record.apply(to: &state) else {
+                if isLast {
+                    warnings.append("\(name): skipped a torn record at the end (\(line.count) bytes)")
+                } else {
+                    warnings.append("\(name): skipped a damaged record on line \(index + 1)")
+                    damaged = true
+                }
+                continue
+            }
+        }
+        return damaged
+    }
+
+    /// Decodes one state file (a snapshot or a journal, told apart by the snapshot header) the
+    /// way start-up reads it, without touching a directory: for checking a file offline.
+    ///
+    /// - Parameters:
+    ///   - bytes: The file's contents.
+    ///   - name: Its name, for warnings.
+    /// - Returns: The state it holds, with warnings for what was skipped; a damaged snapshot
+    ///   gives an empty state and the reason.
+    public static func decodeStateFile(_ bytes: [UInt8], name: String) -> GreylistSnapshot {
+        var state = RecoveredState()
+        var warnings: [String] = []
+        if bytes.starts(with: Array("greylist-snapshot ".utf8)) {
+            switch SnapshotFile.decode(bytes) {
+            case .success(let (_, records)):
+                for record in records where !record.apply(to: &state) {
+                    warnings.append("\(name): skipped a record that makes no sense (\(record.op) \(record.network))")
+                }
+            case .failure(let problem):
+                warnings.append("\(name) is damaged (\(problem.reason))")
+            }
+        } else {
+            _ = replayJournal(bytes, name: name, into: &state, warnings: &warnings)
+        }
+        var snapshot = state.snapshot
+        snapshot.warnings = warnings
+        return snapshot
+    }
+}
