@@ -53,8 +53,7 @@ final class ConnectionRegistry: Sendable {
     ///
     /// - Returns: `nil` when admitted; otherwise why, and the caller must close the descriptor.
     func admit(_ descriptor: Int32, from peer: IPAddress) -> Refusal? {
-        let source = IPNetwork(host: peer).address.isIPv4 ? IPNetwork(host: peer)
-            : ((try? IPNetwork(address: peer, prefixLength: 64)) ?? IPNetwork(host: peer))
+        let source = Self.source(of: peer)
         let admitted = state.withLock { state -> Result<ClientConnection, Refusal> in
             let counts = state.perAddress[source] ?? AddressCount()
             guard state.admitting, state.connections.count < state.policy.maxConnections,
@@ -99,12 +98,16 @@ final class ConnectionRegistry: Sendable {
 
     /// Open and not-yet-authenticated connections from `peer`'s address (for tests).
     func counts(from peer: IPAddress) -> (open: Int, unauthenticated: Int) {
-        let source = IPNetwork(host: peer).address.isIPv4 ? IPNetwork(host: peer)
-            : ((try? IPNetwork(address: peer, prefixLength: 64)) ?? IPNetwork(host: peer))
+        let source = Self.source(of: peer)
         return state.withLock { state in
             let counts = state.perAddress[source] ?? AddressCount()
             return (counts.open, counts.unauthenticated)
         }
+    }
+
+    /// What the per-address caps count under: the address, or its /64 for IPv6.
+    private static func source(of peer: IPAddress) -> IPNetwork {
+        peer.isIPv4 ? IPNetwork(host: peer) : ((try? IPNetwork(address: peer, prefixLength: 64)) ?? IPNetwork(host: peer))
     }
 
     /// Open client connections now.
