@@ -38,6 +38,10 @@ let package = Package(
             dependencies: [.product(name: "Greylist", package: rootIdentity)]
         ),
         .executableTarget(name: "GreylistLoad"),
+        .executableTarget(
+            name: "GreylistRestart",
+            dependencies: [.product(name: "Greylist", package: rootIdentity)]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -28,56 +28,86 @@ extension Greylist {
 
     /// Re-arms stored state at start-up, into the gate: bans that have not expired, with their
     /// wall-clock expiry, and escalation histories not yet forgotten (past `maxBans`, the
-    /// latest-expiring are kept). Returns the reason table, the recent usernames it built, and
-    /// how many records it clamped.
+    /// latest-expiring are kept). The recovered tables are filtered in place and installed as
+    /// they are. Returns the reason table, the recent usernames, and how many records it clamped.
     ///
     /// Stored records are not trusted blindly, even with a valid CRC: a rule ban ends at most
     /// `escalation.maxBan` from now and starts no later than now; a history ends no later than
     /// now (a future one would act as a ban); a trust lasts at most `trust.memory` from now.
     /// Operators' bans keep the length they were given.
-    static func restore(_ snapshot: GreylistSnapshot, configuration: GreylistConfiguration, now: Int64, into gate: AcceptGate)
+    static func restore(_ state: consuming RecoveredState, configuration: GreylistConfiguration, now: Int64, into gate: AcceptGate)
         -> (ReasonTable, RecentUsers, clamped: Int) {
         let forgetAfter = configuration.escalation.forgetAfter.wholeMilliseconds
         let latestRuleExpiry = now.addingClamped(configuration.escalation.maxBan.wholeMilliseconds)
+        let historyReason = state.historyReason
         var clamped = 0
-        func clamp(_ value: Int64, to limit: Int64) -> Int64 {
-            guard value > limit else { return value }
-            clamped += 1
-            return limit
+        var users = state.users
+        for table in state.bans.indices {
+            let prefix = state.bans[table]
+            let dropped = state.bans[table].sweep { slot in
+                if slot.reason == historyReason || (slot.isRuleBan && slot.expiresAt <= now) {
+                    // A history: it ends no later than now.
+                    if slot.expiresAt > now {
+                        clamped += 1
+                        slot.expiresAt = now
+                        slot.bannedAt = now
+                    }
+                    slot.reason = historyReason
+                    return now < slot.expiresAt.addingClamped(forgetAfter)
+                }
+                if slot.isRuleBan {
+                    if slot.expiresAt > latestRuleExpiry {
+                        clamped += 1
+                        slot.expiresAt = latestRuleExpiry
+                    }
+                    if slot.bannedAt > now {
+                        clamped += 1
+                        slot.bannedAt = now
+                    }
+                    return true
+                }
+                return slot.expiresAt > now
+            }
+            for slot in dropped { users[prefix.network(slot)] = nil }
         }
-        var reasons = ReasonTable()
-        var users = RecentUsers(capacity: 16_384)
-        var slots: [(IPNetwork, BanSlot)] = []
-        let historyReason = reasons.index(.rule("(history)"))
-        for history in snapshot.histories {
-            let end = clamp(WallClock.milliseconds(history.lastBanEnd), to: now)
-            guard now < end.addingClamped(forgetAfter) else { continue }
-            slots.append((history.network, BanSlot(key: history.network.address.bits, expiresAt: end, bannedAt: end,
-                                                   banCount: history.banCount, reason: historyReason, isRuleBan: true)))
+        state.bans.removeAll { $0.count == 0 }
+        let held = state.bans.reduce(0) { $0 + $1.count }
+        if held > configuration.limits.maxBans {
+            // Rare (a lower cap than before): keep the latest-expiring.
+            var expiries = state.bans.flatMap { $0.slots.lazy.filter { !$0.isEmpty }.map(\.expiresAt) }
+            expiries.sort(by: >)
+            let cut = expiries[configuration.limits.maxBans - 1]
+            var room = configuration.limits.maxBans - expiries.prefix(configuration.limits.maxBans).count { $0 > cut }
+            for table in state.bans.indices {
+                _ = state.bans[table].sweep { slot in
+                    if slot.expiresAt > cut { return true }
+                    guard slot.expiresAt == cut, room > 0 else { return false }
+                    room -= 1
+                    return true
+                }
+            }
+            state.bans.removeAll { $0.count == 0 }
         }
-        for ban in snapshot.bans {
-            let isRule: Bool
-            if case .rule = ban.reason { isRule = true } else { isRule = false }
-            let expiresAt = isRule ? clamp(ban.expiresAtMilliseconds, to: latestRuleExpiry) : ban.expiresAtMilliseconds
-            guard expiresAt > now || (isRule && now < expiresAt.addingClamped(forgetAfter)) else { continue }
-            slots.append((ban.network, BanSlot(key: ban.network.address.bits, expiresAt: expiresAt,
-                                               bannedAt: clamp(ban.bannedAtMilliseconds, to: now), banCount: ban.banCount,
-                                               reason: reasons.index(ban.reason), isRuleBan: isRule)))
-            if let user = ban.user, expiresAt > now { users[ban.network] = user }
-        }
-        if slots.count > configuration.limits.maxBans {
-            slots = Array(slots.sorted { $0.1.expiresAt > $1.1.expiresAt }.prefix(configuration.limits.maxBans))
-        }
-        for (network, slot) in slots { gate.upsert(network, slot) }
+        var trust: [PrefixTable] = []
         if configuration.trust.memory > .zero {
             let latestTrust = now.addingClamped(configuration.trust.memory.wholeMilliseconds)
-            for trusted in snapshot.trusted {
-                let until = clamp(WallClock.milliseconds(trusted.until), to: latestTrust)
-                if until > now { gate.trust(trusted.network, until: until) }
+            trust = state.trust
+            for table in trust.indices {
+                _ = trust[table].sweep { slot in
+                    if slot.expiresAt > latestTrust {
+                        clamped += 1
+                        slot.expiresAt = latestTrust
+                    }
+                    return slot.expiresAt > now
+                }
             }
+            trust.removeAll { $0.count == 0 }
+        }
+        gate.install(bans: state.bans, trust: trust)
+        if configuration.trust.memory > .zero {
             gate.purgeTrust(now: now, limit: configuration.trust.maxTrustedKeys)
         }
-        return (reasons, users, clamped)
+        return (state.reasons, users, clamped)
     }
 
     /// Waits until every change is stored, then closes the store (a ``JournalStore`` lets go of
@@ -91,7 +121,17 @@ extension Greylist {
     /// Queues a change with the store, in the same turn as the state change it describes.
     func persist(_ change: GreylistChange) {
         guard let store else { return }
-        lastStoredSequence = store.append(change) { export() }
+        if let journal = store as? JournalStore {
+            lastStoredSequence = journal.append(change) { image() }
+        } else {
+            lastStoredSequence = store.append(change) { export() }
+        }
+    }
+
+    /// The persistent state in compact form, for a snapshot: the slot tables copied a bounded
+    /// slice at a time, so the accept path never waits for a whole-table copy.
+    func image() -> StateImage {
+        StateImage(tables: gate.image(), reasons: reasons.all, users: recentUsers.all)
     }
 
     /// Waits until every change made so far is stored; a failure is reported, and the store

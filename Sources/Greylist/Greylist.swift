@@ -40,7 +40,7 @@ public actor Greylist {
     /// Ban reasons, interned: a ban slot holds a 2-byte index.
     var reasons = ReasonTable()
     /// Usernames behind recent rule bans, for listings.
-    var recentUsers = RecentUsers(capacity: 16_384)
+    var recentUsers = RecentUsers(capacity: RecentUsers.standardCapacity)
     /// Where bans survive restarts, if anywhere.
     nonisolated let store: (any GreylistStore)?
     var lastStoredSequence: UInt64 = 0
@@ -77,12 +77,24 @@ public actor Greylist {
         }
         gate.configure(allowlist: configuration.allowlist, dryRun: configuration.dryRun, knocking: Self.knockingPolicy(configuration))
         if let store = self.store {
-            let snapshot = try store.load()
+            let recovered: RecoveredState
+            let warnings: [String]
+            if let journal = store as? JournalStore {
+                (recovered, warnings) = try journal.recover()
+            } else {
+                let snapshot = try store.load()
+                (recovered, warnings) = (RecoveredState(snapshot), snapshot.warnings)
+            }
             let clamped: Int
-            (reasons, recentUsers, clamped) = Self.restore(snapshot, configuration: configuration, now: clock.nowMilliseconds, into: gate)
-            for warning in snapshot.warnings { events?(.storageWarning(warning)) }
+            (reasons, recentUsers, clamped) = Self.restore(recovered, configuration: configuration, now: clock.nowMilliseconds, into: gate)
+            for warning in warnings { events?(.storageWarning(warning)) }
             if clamped > 0 {
                 events?(.storageWarning("clamped \(clamped) stored record(s) dated beyond what the configuration allows (maxBan, trust memory, or in the future)"))
+            }
+            if let journal = store as? JournalStore {
+                // An older snapshot format or damage found: write a fresh snapshot now, in the background.
+                let (tables, reasonList, userList) = (gate, reasons.all, recentUsers.all)
+                journal.compactIfOwed { StateImage(tables: tables.image(), reasons: reasonList, users: userList) }
             }
             store.subscribe { [weak self] notice in
                 await self?.receive(notice)

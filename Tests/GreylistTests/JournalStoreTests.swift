@@ -89,14 +89,16 @@ func temporaryStateDirectory() -> String {
     @Test("a snapshot with garbage appended or a flipped byte is detected and kept aside", arguments: ["append", "flip"])
     func damagedSnapshot(damage: String) async throws {
         let directory = temporaryStateDirectory()
-        let store = try JournalStore(directory: directory)
+        // A zero threshold compacts at the first change: the snapshot then holds the ban.
+        let store = try JournalStore(directory: directory, compactionThreshold: 0)
         _ = try store.load()
-        try await store.waitUntilStored(store.append(.banned(manualBan("198.51.100.7/32"))))
+        let ban = manualBan("198.51.100.7/32")
+        try await store.waitUntilStored(store.append(.banned(ban)) { GreylistSnapshot(bans: [ban]) })
         await store.close()
-        // Reopening consolidates the journal into the snapshot.
-        let consolidating = try await JournalStore.open(directory: directory)
-        #expect(try consolidating.load().bans.count == 1)
-        await consolidating.close()
+        let intact = try await JournalStore.open(directory: directory)
+        #expect(try intact.load().bans.count == 1)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/snapshot")).starts(with: Array("greylist-snapshot 3 ".utf8)))
+        await intact.close()
 
         let path = "\(directory)/snapshot"
         var bytes = try Data(contentsOf: URL(fileURLWithPath: path))

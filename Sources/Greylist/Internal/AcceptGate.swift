@@ -231,3 +231,47 @@ struct AcceptState {
         return position
     }
 }
+
+extension AcceptGate {
+    /// Slots copied per lock hold by scans that visit the whole table.
+    static let sliceSize = 4_096
+
+    /// Replaces every table at once (start-up, before the accept path runs).
+    func install(bans: [PrefixTable], trust: [PrefixTable]) {
+        state.withLock { state in
+            state.tables = bans.sorted { $0.widePrefixLength > $1.widePrefixLength }
+            state.trustTables = trust
+        }
+    }
+
+    /// Copies every occupied slot, ban and trust tables, `sliceSize` slots per lock hold.
+    ///
+    /// Only the actor changes the tables' shape, and it is busy calling this, so the slices
+    /// form one consistent copy; the accept path may update refused counts in between.
+    func image(sliceSize: Int = AcceptGate.sliceSize) -> [StateImage.Table] {
+        var result: [StateImage.Table] = []
+        for isTrust in [false, true] {
+            let shapes = state.withLock { state in
+                (isTrust ? state.trustTables : state.tables).map { ($0.isIPv4, $0.widePrefixLength, $0.slots.count, $0.count) }
+            }
+            for (table, shape) in shapes.enumerated() {
+                var slots: [BanSlot] = []
+                slots.reserveCapacity(shape.3)
+                var start = 0
+                while start < shape.2 {
+                    let end = min(start + sliceSize, shape.2)
+                    state.withLock { state in
+                        let tables = isTrust ? state.trustTables : state.tables
+                        guard table < tables.count, end <= tables[table].slots.count else { return }
+                        tables[table].slots.withUnsafeBufferPointer { buffer in
+                            for slot in buffer[start..<end] where !slot.isEmpty { slots.append(slot) }
+                        }
+                    }
+                    start = end
+                }
+                result.append(StateImage.Table(isTrust: isTrust, isIPv4: shape.0, widePrefixLength: shape.1, slots: slots))
+            }
+        }
+        return result
+    }
+}

@@ -14,6 +14,11 @@ struct ReasonTable {
         return index
     }
 
+    /// Every reason, by index.
+    var all: [BanEntry.Reason] {
+        reasons
+    }
+
     subscript(index: UInt16) -> BanEntry.Reason {
         Int(index) < reasons.count ? reasons[Int(index)] : reasons[0]
     }
@@ -32,8 +37,16 @@ struct RecentUsers {
     private var head = 0
     let capacity: Int
 
+    /// The capacity the greylist uses.
+    static let standardCapacity = 16_384
+
     init(capacity: Int) {
         self.capacity = capacity
+    }
+
+    /// Every key with its username.
+    var all: [(IPNetwork, String)] {
+        users.map { ($0.key, $0.value) }
     }
 
     subscript(network: IPNetwork) -> String? {

@@ -23,6 +23,11 @@ struct JournalRecord: Codable, Equatable {
     var banCount: Int?
     var lastBanEnd: Int64?
 
+    init(op: String, network: String) {
+        self.op = op
+        self.network = network
+    }
+
     init(_ change: GreylistChange) {
         switch change {
         case .banned(let entry):
@@ -123,7 +128,9 @@ struct JournalRecord: Codable, Equatable {
               let crc = UInt32(String(decoding: line.prefix(8), as: UTF8.self), radix: 16) else { return nil }
         let json = line.dropFirst(9)
         guard CRC32.checksum(json) == crc else { return nil }
-        return try? JSONDecoder().decode(JournalRecord.self, from: Data(json))
+        // The hand-written reader takes every line this code writes; the decoder is the fallback
+        // for other valid JSON (another writer's spacing or escapes).
+        return JournalLineParser.parse(json) ?? (try? JSONDecoder().decode(JournalRecord.self, from: Data(json)))
     }
 
     /// Applies the record to state being rebuilt; `false` when the record makes no sense.
@@ -133,42 +140,22 @@ struct JournalRecord: Codable, Equatable {
         case "ban":
             guard let bannedAt, let expiresAt, let banCount, (rule == nil) != (manual == nil) else { return false }
             let reason: BanEntry.Reason = rule.map { .rule($0) } ?? .manual(manual ?? "")
-            state.bans[key] = BanEntry(network: key, reason: reason, user: user, bannedAtMilliseconds: bannedAt,
-                                       expiresAtMilliseconds: expiresAt, banCount: banCount, refusedCount: 0)
-            if rule != nil {
-                state.histories[key] = BanHistory(network: key, banCount: banCount, lastBanEnd: WallClock.date(expiresAt))
-            }
+            state.placeBan(key, reason: reason, user: user, bannedAt: bannedAt, expiresAt: expiresAt, banCount: banCount)
         case "remove":
-            state.bans[key] = nil
+            state.removeBan(key)
         case "unban":
-            state.bans = state.bans.filter { !key.contains($0.key) }
-            state.histories = state.histories.filter { !key.contains($0.key) }
+            state.unban(key)
         case "history":
             guard let banCount, let lastBanEnd else { return false }
-            state.histories[key] = BanHistory(network: key, banCount: banCount, lastBanEnd: WallClock.date(lastBanEnd))
+            state.placeHistory(key, banCount: banCount, end: lastBanEnd)
         case "trust":
             guard let expiresAt else { return false }
-            state.trusted[key] = expiresAt
+            state.setTrust(key, until: expiresAt)
         case "untrust":
-            state.trusted[key] = nil
+            state.setTrust(key, until: nil)
         default:
             return false
         }
         return true
-    }
-}
-
-/// State rebuilt from a snapshot and journals.
-struct RecoveredState {
-    var bans: [IPNetwork: BanEntry] = [:]
-    var histories: [IPNetwork: BanHistory] = [:]
-    var trusted: [IPNetwork: Int64] = [:]
-
-    var snapshot: GreylistSnapshot {
-        GreylistSnapshot(
-            bans: bans.values.sorted { $0.network < $1.network },
-            histories: histories.filter { bans[$0.key] == nil }.values.sorted { $0.network < $1.network },
-            trusted: trusted.map { TrustedKey(network: $0.key, until: WallClock.date($0.value)) }.sorted { $0.network < $1.network }
-        )
     }
 }

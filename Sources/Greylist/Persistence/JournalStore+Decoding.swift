@@ -1,3 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 /// Reading state files: what start-up replays, and the same for a file checked offline.
 extension JournalStore {
     /// Replays one journal's lines into `state`, as start-up does: a bad last line is a torn
@@ -32,18 +38,17 @@ extension JournalStore {
         var state = RecoveredState()
         var warnings: [String] = []
         if bytes.starts(with: Array("greylist-snapshot ".utf8)) {
-            switch SnapshotFile.decode(bytes) {
-            case .success(let (_, records)):
-                for record in records where !record.apply(to: &state) {
-                    warnings.append("\(name): skipped a record that makes no sense (\(record.op) \(record.network))")
-                }
+            switch SnapshotFile.decode(bytes, into: &state) {
+            case .success(let (_, skipped)):
+                warnings += skipped
             case .failure(let problem):
+                state = RecoveredState()
                 warnings.append("\(name) is damaged (\(problem.reason))")
             }
         } else {
             _ = replayJournal(bytes, name: name, into: &state, warnings: &warnings)
         }
-        var snapshot = state.snapshot
+        var snapshot = state.snapshot(now: WallClock.milliseconds(Date()))
         snapshot.warnings = warnings
         return snapshot
     }

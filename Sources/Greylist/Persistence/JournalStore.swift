@@ -14,11 +14,13 @@ import Foundation
 /// crash loses nothing, a power cut may lose what the kernel had not yet written back (by
 /// default up to about 30 seconds on Linux).
 ///
-/// Files (format version 2, which reads version 1): `journal-<generation>.log` holds one record per line,
-/// `<crc32> <json>`; `snapshot` starts with
-/// `greylist-snapshot 1 covers=<generation> records=<n> crc=<crc32>` and then record lines.
+/// Files: `journal-<generation>.log` holds one record per line, `<crc32> <json>` (format version
+/// 2, which reads version 1; read by hand, not by a JSON decoder per line); `snapshot` is binary
+/// (format version 3, ``BinarySnapshot``: a header line, then fixed 40-byte slots) and text
+/// snapshots of versions 1 and 2 are still read, then replaced at the first compaction.
 /// The snapshot holds everything before journal `covers`; start-up replays the snapshot, then
-/// every journal from `covers` on. A torn last record is skipped with a warning; a damaged file
+/// every journal from `covers` on, and writes nothing (a million bans load in well under a
+/// second). A torn last record is skipped with a warning; a damaged file
 /// is renamed `*.damaged-<ms>` and kept. A `lock` file stops a second process from sharing the
 /// directory.
 public final class JournalStore: GreylistStore {
@@ -177,12 +179,25 @@ public final class JournalStore: GreylistStore {
 
     // MARK: - GreylistStore
 
-    /// Replays the snapshot and journals, then consolidates them into a fresh snapshot.
+    /// Replays the snapshot and journals.
     ///
     /// - Returns: The state found, expired entries included, with warnings for what was skipped
     ///   or set aside.
-    /// - Throws: ``GreylistError/storage(_:reason:)`` when the directory cannot be read or written.
+    /// - Throws: ``GreylistError/storage(_:reason:)`` when the directory cannot be read.
     public func load() throws(GreylistError) -> GreylistSnapshot {
+        let (state, warnings) = try recover()
+        var snapshot = state.snapshot(now: WallClock.milliseconds(Date()))
+        snapshot.warnings = warnings
+        return snapshot
+    }
+
+    /// Replays the snapshot and the journals since it into the compact form start-up installs,
+    /// writing nothing: the journals replayed stay until the next compaction, which is due at
+    /// the first change (or at once, through ``compactIfOwed(_:)``) when the snapshot is of an
+    /// older format or anything was damaged.
+    ///
+    /// - Returns: The state, and warnings for what was skipped or set aside.
+    func recover() throws(GreylistError) -> (RecoveredState, [String]) {
         let now = WallClock.milliseconds(Date())
         var state = RecoveredState()
         var warnings: [String] = []
@@ -190,41 +205,59 @@ public final class JournalStore: GreylistStore {
             _ = System.removeFile(directory + "/" + name)  // left by a crash mid-write
         }
         var covers: UInt64 = 0
+        var owed = false
         let snapshotPath = directory + "/snapshot"
+        var snapshotBytes = 0
         if let bytes = try FileSystem.read(snapshotPath) {
-            switch SnapshotFile.decode(bytes) {
-            case .success(let (generation, records)):
+            snapshotBytes = bytes.count
+            owed = !bytes.starts(with: Array("greylist-snapshot \(BinarySnapshot.formatVersion) ".utf8))
+            switch SnapshotFile.decode(bytes, into: &state) {
+            case .success(let (generation, skipped)):
                 covers = generation
-                for record in records where !record.apply(to: &state) {
-                    warnings.append("snapshot: skipped a record that makes no sense (\(record.op) \(record.network))")
-                }
+                warnings += skipped
+                owed = owed || !skipped.isEmpty
             case .failure(let problem):
+                state = RecoveredState()
                 let aside = FileSystem.setAside(snapshotPath, stamp: now)
                 warnings.append("snapshot is damaged (\(problem.reason)); kept as \(aside), replaying every journal")
+                owed = true
             }
         }
         let current = bookkeeping.withLock { $0.generation }
         let journals = try FileSystem.list(directory)
             .compactMap { name in Self.generation(of: name).map { (generation: $0, name: name) } }
-            .filter { $0.generation >= covers && $0.generation < current }
+            .filter { $0.generation < current }
             .sorted { $0.generation < $1.generation }
-        var damaged: Set<String> = []
+        var journalBytes = 0
         for journal in journals {
             let path = directory + "/" + journal.name
+            guard journal.generation >= covers else {
+                _ = operations.removeFile(path)  // covered by the snapshot: left by a crash after it was written
+                continue
+            }
             guard let bytes = try FileSystem.read(path) else { continue }
+            journalBytes += bytes.count
             if Self.replayJournal(bytes, name: journal.name, into: &state, warnings: &warnings) {
-                damaged.insert(journal.name)
+                let aside = FileSystem.setAside(path, stamp: now)
+                warnings.append("kept the damaged journal as \(aside)")
+                owed = true
             }
         }
-        for name in damaged {
-            let aside = FileSystem.setAside(directory + "/" + name, stamp: now)
-            warnings.append("kept the damaged journal as \(aside)")
+        bookkeeping.withLock { books in
+            books.journalBytes = journalBytes
+            books.snapshotBytes = snapshotBytes
+            books.snapshotOwed = books.snapshotOwed || owed
         }
-        var snapshot = state.snapshot
-        try writeSnapshot(snapshot, covering: current)
-        try removeJournals(before: current)
-        snapshot.warnings = warnings
-        return snapshot
+        return (state, warnings)
+    }
+
+    /// Starts a compaction at once when one is owed (an older snapshot format, damage found at
+    /// start-up, or a failed write), taking `image` as the state.
+    ///
+    /// - Parameter image: The greylist's state; called only when compacting.
+    func compactIfOwed(_ image: () -> StateImage) {
+        let due = bookkeeping.withLock { $0.compaction == nil && $0.snapshotOwed }
+        if due { compact(image()) }
     }
 
     /// Queues a change for the journal's next batch; never waits for the disk. When the journal
@@ -237,6 +270,11 @@ public final class JournalStore: GreylistStore {
     ///   - state: The greylist's whole state including `change`; called only when compacting.
     /// - Returns: Its sequence number, for ``waitUntilStored(_:)``.
     public func append(_ change: GreylistChange, state: () -> GreylistSnapshot) -> UInt64 {
+        append(change, image: { StateImage(state()) })
+    }
+
+    /// ``append(_:state:)`` with the state in compact form (what the greylist passes).
+    func append(_ change: GreylistChange, image: () -> StateImage) -> UInt64 {
         let line = JournalRecord(change).line
         let due = bookkeeping.withLock { books -> Bool in
             books.journalBytes += line.count
@@ -244,7 +282,7 @@ public final class JournalStore: GreylistStore {
                 && (books.snapshotOwed || books.journalBytes > max(compactionThreshold, 2 * books.snapshotBytes))
         }
         let sequence = writer.append(line)
-        if due { compact(state()) }
+        if due { compact(image()) }
         return sequence
     }
 
@@ -263,7 +301,7 @@ public final class JournalStore: GreylistStore {
 
     /// Rotates to a new journal and writes `snapshot` as covering every journal before it, in
     /// the background. The caller took `snapshot` in the same turn as the change just appended.
-    private func compact(_ snapshot: GreylistSnapshot) {
+    private func compact(_ snapshot: StateImage) {
         let point = bookkeeping.withLock { books -> UInt64 in
             books.generation += 1
             books.bytesAtRotation = books.journalBytes
@@ -289,7 +327,7 @@ public final class JournalStore: GreylistStore {
 
     /// Writes `snapshot` (temporary file, `fsync`, rename, directory `fsync`) as covering every
     /// journal before `point`, then deletes those journals.
-    private func finishCompaction(_ point: UInt64, snapshot: GreylistSnapshot) async throws(GreylistError) {
+    private func finishCompaction(_ point: UInt64, snapshot: StateImage) async throws(GreylistError) {
         // Everything before the rotation is on disk before the snapshot replaces it.
         try await writer.waitUntilStored(writer.lastSequence)
         let result: Result<Void, GreylistError> = await withCheckedContinuation { continuation in
@@ -318,10 +356,8 @@ public final class JournalStore: GreylistStore {
 
     // MARK: - Files
 
-    private func writeSnapshot(_ snapshot: GreylistSnapshot, covering generation: UInt64) throws(GreylistError) {
-        let records = snapshot.bans.map { JournalRecord(.banned($0)) } + snapshot.histories.map { JournalRecord($0) }
-            + snapshot.trusted.map { JournalRecord($0) }
-        let bytes = SnapshotFile.encode(records, covering: generation)
+    private func writeSnapshot(_ snapshot: StateImage, covering generation: UInt64) throws(GreylistError) {
+        let bytes = BinarySnapshot.encode(snapshot, covering: generation)
         try FileSystem.replace(directory + "/snapshot", in: directory, with: bytes, synchronous: synchronous, operations)
         bookkeeping.withLock { $0.snapshotBytes = bytes.count }
     }
