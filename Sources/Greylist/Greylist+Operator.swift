@@ -51,12 +51,37 @@ extension Greylist {
 
     /// The bans in force, soonest expiry first; rule bans on trusted keys are marked soft.
     ///
+    /// At a million bans, pass a `limit` (and a network to look into): the table is scanned a
+    /// slice at a time through a bounded heap, so neither the accept path nor memory pays for
+    /// the bans not shown.
+    ///
+    /// - Parameters:
+    ///   - limit: The most entries to return (the soonest-expiring); `nil` for all.
+    ///   - network: Only bans that overlap it: bans inside it, and bans that cover it.
     /// - Returns: One entry per banned key, with its refused-connection count.
-    public func list() -> [BanEntry] {
+    /// - Complexity: O(n log k) for n slots and a limit of k.
+    public func list(limit: Int? = nil, overlapping network: IPNetwork? = nil) -> [BanEntry] {
         let now = clock.nowMilliseconds
-        return gate.all().filter { $0.1.expiresAt > now }
-            .map { entry($0.0, $0.1, now: now) }
+        let matches = gate.soonestExpiring(max(limit ?? Int.max, 0)) { key, slot in
+            slot.expiresAt > now && (network.map { $0.contains(key) || key.contains($0) } ?? true)
+        }
+        return matches.map { entry($0.0, $0.1, now: now) }
             .sorted { ($0.expiresAt, $0.network) < ($1.expiresAt, $1.network) }
+    }
+
+    /// How many bans are in force inside or over `network` (all bans when `nil`), counted a
+    /// slice at a time: what a limited ``list(limit:overlapping:)`` left out.
+    ///
+    /// - Parameter network: The network to look into.
+    /// - Returns: The number of bans in force that overlap it.
+    public func countBans(overlapping network: IPNetwork? = nil) -> Int {
+        let now = clock.nowMilliseconds
+        var count = 0
+        gate.sweep { key, slot in
+            if slot.expiresAt > now && (network.map { $0.contains(key) || key.contains($0) } ?? true) { count += 1 }
+            return true
+        }
+        return count
     }
 
     /// Counters since creation and the current table sizes.
@@ -70,9 +95,8 @@ extension Greylist {
         snapshot.wouldHaveRefused = gateCounters.wouldHaveRefused
         snapshot.softAccepted = gateCounters.softAccepted
         snapshot.banExtensions = gateCounters.extensions
-        let now = clock.nowMilliseconds
-        snapshot.activeBans = gate.count { $0.expiresAt > now }
-        snapshot.trustedKeys = gate.allTrusted().count { $0.1 > now }
+        snapshot.activeBans = gate.liveBans
+        snapshot.trustedKeys = gate.trustedCount
         snapshot.trackedAddresses = trackers.count
         return snapshot
     }
@@ -204,7 +228,7 @@ extension Greylist {
         let excess = gate.count - max(limit, 0)
         guard excess > 0 else { return }
         let now = clock.nowMilliseconds
-        for key in gate.soonestExpiring(max(excess, limit / 64), keeping: keeping) {
+        for (key, _) in gate.soonestExpiring(max(excess, limit / 64), where: { key, _ in key != keeping }) {
             guard let slot = gate.remove(key) else { continue }
             recentUsers[key] = nil
             persist(.removed(key))

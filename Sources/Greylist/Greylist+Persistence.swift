@@ -53,8 +53,11 @@ extension Greylist {
                         slot.bannedAt = now
                     }
                     slot.reason = historyReason
+                    slot.expiryReported = true
                     return now < slot.expiresAt.addingClamped(forgetAfter)
                 }
+                slot.expiryReported = false
+                slot.extendedSinceStored = false
                 if slot.isRuleBan {
                     if slot.expiresAt > latestRuleExpiry {
                         clamped += 1

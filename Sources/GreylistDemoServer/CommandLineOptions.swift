@@ -54,6 +54,7 @@ enum CommandLineOptions: Equatable {
             throw CommandLineError("admin needs one of: list, stats, export, ban CIDR, unban CIDR")
         }
         var request = AdminRequest(command: command)
+        if command == "list" { request.limit = 1_000 }
         if command == "ban" || command == "unban" {
             guard let network = rest.popFirst(), !network.hasPrefix("--") else {
                 throw CommandLineError("admin \(command) needs a network, such as 203.0.113.0/24")
@@ -70,6 +71,12 @@ enum CommandLineOptions: Equatable {
             case "--config": configurationPath = try value(for: argument, from: &rest)
             case "--for" where command == "ban": request.duration = try value(for: argument, from: &rest)
             case "--reason" where command == "ban": request.reason = try value(for: argument, from: &rest)
+            case "--limit" where command == "list":
+                let text = try value(for: argument, from: &rest)
+                guard let number = Int(text), number > 0 else { throw CommandLineError("--limit: \"\(text)\" is not a positive number") }
+                request.limit = number
+            case "--all" where command == "list": request.limit = nil
+            case "--network" where command == "list": request.network = try value(for: argument, from: &rest)
             default: throw CommandLineError("unknown argument \"\(argument)\" for admin \(command) (see --help)")
             }
         }
@@ -106,7 +113,8 @@ enum CommandLineOptions: Equatable {
 
     USAGE
       GreylistDemoServer [--config FILE] [--host HOST] [--port PORT] [--verbose]
-      GreylistDemoServer admin list|stats|export [--json] [--socket PATH | --config FILE]
+      GreylistDemoServer admin list [--limit N | --all] [--network CIDR] [--json] [--socket PATH | --config FILE]
+      GreylistDemoServer admin stats|export [--json] [--socket PATH | --config FILE]
       GreylistDemoServer admin ban CIDR [--for DURATION] [--reason TEXT] [--json] [--socket PATH | --config FILE]
       GreylistDemoServer admin unban CIDR [--json] [--socket PATH | --config FILE]
       GreylistDemoServer ban-flood --state DIR [--count N] [--no-fsync]
@@ -130,8 +138,10 @@ enum CommandLineOptions: Equatable {
     ADMIN
       Talks to the running server over its Unix socket (server.adminSocket, default
       admin.sock in the state directory, mode 0600; only the server's user or root is served). ban takes any CIDR and --for 90s|10m|4h|7d (default 1h);
-      unban lifts every ban inside the CIDR. export prints bans and escalation histories (the
-      persistent state). --json prints the raw response.
+      unban lifts every ban inside the CIDR. list shows the bans in force, soonest expiry first:
+      at most --limit (default 1000; --all for every one), only those inside or over --network
+      CIDR when given, and how many matched in all. export prints bans and escalation histories
+      (the persistent state). --json prints the raw response.
 
     BAN-FLOOD
       Checks a disk's durability: bans 10.0.0.0/8 addresses one after another in the state

@@ -49,7 +49,10 @@ import Testing
         ([], CommandLineOptions.serve(configurationPath: nil, host: nil, port: nil, verbose: false)),
         (["--config", "x.json", "--host", "::", "--port", "0"], .serve(configurationPath: "x.json", host: "::", port: 0, verbose: false)),
         (["--help"], .help),
-        (["admin", "list", "--json"], .admin(AdminRequest(command: "list"), socketPath: nil, configurationPath: nil, json: true)),
+        (["admin", "list", "--json"], .admin(AdminRequest(command: "list", limit: 1_000), socketPath: nil, configurationPath: nil, json: true)),
+        (["admin", "list", "--limit", "5", "--network", "2001:db8::/32"],
+         .admin(AdminRequest(command: "list", network: "2001:db8::/32", limit: 5), socketPath: nil, configurationPath: nil, json: false)),
+        (["admin", "list", "--all"], .admin(AdminRequest(command: "list"), socketPath: nil, configurationPath: nil, json: false)),
         (["admin", "ban", "10.0.0.0/8", "--for", "2h", "--reason", "spam", "--socket", "/tmp/s"],
          .admin(AdminRequest(command: "ban", network: "10.0.0.0/8", duration: "2h", reason: "spam"), socketPath: "/tmp/s", configurationPath: nil, json: false)),
     ])
@@ -60,6 +63,7 @@ import Testing
     @Test("refuses bad flags, naming them", arguments: [
         (["--port", "99999"], "\"99999\""), (["--port", "http"], "\"http\""), (["--prot", "1"], "\"--prot\""),
         (["--config"], "--config needs a value"), (["admin", "ban"], "needs a network"), (["admin", "frobnicate"], "admin needs one of"),
+        (["admin", "list", "--limit", "0"], "--limit: \"0\""), (["admin", "stats", "--limit", "3"], "\"--limit\" for admin stats"),
     ])
     func refusesArguments(arguments: [String], fragment: String) {
         do {

@@ -134,6 +134,17 @@ import Testing
         #expect(listed.bans?.map(\.network) == ["127.0.0.6/31"])
         #expect(listed.bans?.first?.refusedCount == 1)
         #expect(AdminClient.format(listed, command: "list").contains("127.0.0.6/31"))
+        for (index, minutes) in [(1, "30m"), (2, "20m"), (3, "40m")] {
+            #expect(try AdminClient.send(AdminRequest(command: "ban", network: "2001:db8:\(index)::/48", duration: minutes), to: fixture.adminSocket).ok)
+        }
+        let limited = try AdminClient.send(AdminRequest(command: "list", network: "2001:db8::/32", limit: 2), to: fixture.adminSocket)
+        #expect(limited.bans?.map(\.network) == ["2001:db8:2::/48", "2001:db8:1::/48"], "the two expiring soonest inside the filter")
+        #expect(limited.total == 3)
+        #expect(AdminClient.format(limited, command: "list").hasPrefix("3 bans match; the 2 expiring soonest"))
+        let inside = try AdminClient.send(AdminRequest(command: "list", network: "2001:db8:3:4::/64", limit: 10), to: fixture.adminSocket)
+        #expect(inside.bans?.map(\.network) == ["2001:db8:3::/48"] && inside.total == 1, "a ban covering the filter matches")
+        #expect(try AdminClient.send(AdminRequest(command: "list", network: "2001:db8::/99x"), to: fixture.adminSocket).error?.contains("2001:db8::/99x") == true)
+        #expect(try AdminClient.send(AdminRequest(command: "unban", network: "2001:db8::/32"), to: fixture.adminSocket).bans?.count == 3)
         let statistics = try AdminClient.send(AdminRequest(command: "stats"), to: fixture.adminSocket)
         #expect(statistics.statistics?["refused"] == 1)
         let lifted = try AdminClient.send(AdminRequest(command: "unban", network: "127.0.0.0/8"), to: fixture.adminSocket)

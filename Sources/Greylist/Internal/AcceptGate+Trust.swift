@@ -6,7 +6,15 @@ extension AcceptGate {
     /// - Returns: The previous end of trust, if any, and how many keys are trusted now.
     @discardableResult
     func trust(_ key: IPNetwork, until: Int64) -> (previous: Int64?, count: Int) {
-        state.withLock { state in
+        let growth = state.withLock { state -> (table: Int, capacity: Int)? in
+            let table = state.trustTableIndex(for: key)
+            guard let capacity = state.trustTables[table].capacityForOneMore, state.trustTables[table].index(of: key.address.bits) == nil else {
+                return nil
+            }
+            return (table, capacity)
+        }
+        if let growth { rebuild(growth.table, trust: true, capacity: growth.capacity) }
+        return state.withLock { state in
             let index = state.trustTableIndex(for: key)
             let previous = state.trustTables[index].upsert(BanSlot(key: key.address.bits, expiresAt: until, bannedAt: until, banCount: 0, reason: 0))
             return (previous?.expiresAt, state.trustTables.reduce(0) { $0 + $1.count })
@@ -34,44 +42,39 @@ extension AcceptGate {
         state.withLock { state in
             guard let table = state.trustTables.firstIndex(where: { $0.matches(key) }),
                   let index = state.trustTables[table].index(of: key.address.bits) else { return false }
-            state.trustTables[table].remove(at: index)
+            state.trustTables[table].remove(at: index, shrinking: false)
             if state.trustTables[table].count == 0 { state.trustTables.remove(at: table) }
             return true
         }
     }
 
-    /// Drops trust that ended at or before `now`, and, past `limit` keys, the soonest-ending.
+    /// Drops trust that ended at or before `now`, and, past `limit` keys, the soonest-ending;
+    /// a slice of the table per lock hold.
     ///
     /// - Returns: The keys dropped because of `limit` (ended trust is dropped silently).
     @discardableResult
     func purgeTrust(now: Int64, limit: Int) -> [IPNetwork] {
-        state.withLock { state in
-            for index in state.trustTables.indices {
-                _ = state.trustTables[index].sweep { $0.expiresAt > now }
-            }
-            state.trustTables.removeAll { $0.count == 0 }
-            var count = state.trustTables.reduce(0) { $0 + $1.count }
-            guard count > limit else { return [] }
-            // Rare (a cap reached): sort once and drop the soonest-ending down to 63/64 of the cap.
-            var all = state.trustTables.flatMap { table in table.slots.filter { !$0.isEmpty }.map { (table.network($0), $0.expiresAt) } }
-            all.sort { $0.1 < $1.1 }
-            var dropped: [IPNetwork] = []
-            for (key, _) in all where count > limit - limit / 64 {
-                guard let table = state.trustTables.firstIndex(where: { $0.matches(key) }),
-                      let index = state.trustTables[table].index(of: key.address.bits) else { continue }
-                state.trustTables[table].remove(at: index)
-                dropped.append(key)
-                count -= 1
-            }
-            state.trustTables.removeAll { $0.count == 0 }
-            return dropped
+        sweep(trust: true) { _, slot in slot.expiresAt > now }
+        var count = trustedCount
+        guard count > limit else { return [] }
+        // Rare (a cap reached): sort once and drop the soonest-ending down to 63/64 of the cap.
+        var all = allTrusted()
+        all.sort { $0.1 < $1.1 }
+        var dropped: [IPNetwork] = []
+        for (key, _) in all where count > limit - limit / 64 {
+            guard distrust(key) else { continue }
+            dropped.append(key)
+            count -= 1
         }
+        shrinkSparseTables(trust: true)
+        return dropped
     }
 
-    /// Every trusted key with the end of its trust.
+    /// Every trusted key with the end of its trust, copied a slice at a time.
     func allTrusted() -> [(IPNetwork, Int64)] {
-        state.withLock { state in
-            state.trustTables.flatMap { table in table.slots.filter { !$0.isEmpty }.map { (table.network($0), $0.expiresAt) } }
+        image(trust: true).flatMap { table in
+            let prefix = PrefixTable(isIPv4: table.isIPv4, widePrefixLength: table.widePrefixLength, capacity: 8)
+            return table.slots.map { (prefix.network($0), $0.expiresAt) }
         }
     }
 

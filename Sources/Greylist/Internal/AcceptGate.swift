@@ -2,10 +2,13 @@
 ///
 /// The accept loop reads it synchronously: a lookup masks the address once per prefix length in
 /// use (usually one or two) and probes an open-addressing table: O(1), no allocation, and the
-/// clock is read only when a key is found. The actor is the only writer; its scans (purge,
-/// eviction, listing) hold the lock for one pass over the table.
+/// clock is read only when a key is found. The actor is the only writer of the tables' shape;
+/// its scans (purge, eviction, listing, snapshots) and table rebuilds hold the lock for a
+/// bounded slice of slots at a time (``AcceptGate/sliceSize``), never a whole-table pass.
 final class AcceptGate: Sendable {
     let state = LockedValue(AcceptState())
+    /// Lock holds taken by whole-table scans and rebuilds so far (tests check their slices).
+    let scanHolds = LockedValue(0)
 
     /// Decides one connection and counts it. On a hit it also asks the trust table (a trusted
     /// key passes a rule ban) and extends a rule ban whose source keeps knocking.
@@ -58,86 +61,51 @@ final class AcceptGate: Sendable {
     }
 
     /// Inserts or replaces the slot of `network`, keeping its refused count, in one locked step.
+    /// A table about to outgrow its capacity is first rebuilt larger off the lock
+    /// (``rebuild(_:trust:capacity:)``), so the accept path never waits for a whole-table pass.
     ///
     /// - Returns: The slot it replaced, if any, and how many slots the gate holds now.
     @discardableResult
     func upsert(_ network: IPNetwork, _ slot: BanSlot) -> (previous: BanSlot?, count: Int) {
-        state.withLock { state in
+        let growth = state.withLock { state -> (table: Int, capacity: Int)? in
+            let table = state.tableIndex(for: network)
+            guard let capacity = state.tables[table].capacityForOneMore, state.tables[table].index(of: network.address.bits) == nil else {
+                return nil
+            }
+            return (table, capacity)
+        }
+        if let growth { rebuild(growth.table, trust: false, capacity: growth.capacity) }
+        return state.withLock { state in
             let table = state.tableIndex(for: network)
             var slot = slot
             if let index = state.tables[table].index(of: network.address.bits) {
                 slot.refusedCount = state.tables[table][index].refusedCount
             }
             let previous = state.tables[table].upsert(slot)
+            if previous == nil || previous?.expiryReported == true { state.liveBans += 1 }
             return (previous, state.tables.reduce(0) { $0 + $1.count })
         }
     }
 
-    /// Removes the slot of exactly `network`.
+    /// Removes the slot of exactly `network`; a table left sparse is shrunk off the lock.
     @discardableResult
     func remove(_ network: IPNetwork) -> BanSlot? {
-        state.withLock { state in
+        let removed = state.withLock { state -> BanSlot? in
             guard let table = state.tables.firstIndex(where: { $0.matches(network) }),
                   let index = state.tables[table].index(of: network.address.bits) else { return nil }
             let slot = state.tables[table][index]
-            state.tables[table].remove(at: index)
+            state.tables[table].remove(at: index, shrinking: false)
+            if !slot.expiryReported { state.liveBans -= 1 }
             if state.tables[table].count == 0 { state.tables.remove(at: table) }
             return slot
         }
-    }
-
-    /// Visits every slot; `body` may change it and returns `false` to remove it. Returns the removed ones.
-    @discardableResult
-    func sweep(_ body: (IPNetwork, inout BanSlot) -> Bool) -> [(IPNetwork, BanSlot)] {
-        state.withLock { state in
-            var removed: [(IPNetwork, BanSlot)] = []
-            for table in state.tables.indices {
-                let prefix = state.tables[table]
-                removed += state.tables[table].sweep { slot in body(prefix.network(slot), &slot) }.map { (prefix.network($0), $0) }
-            }
-            state.tables.removeAll { $0.count == 0 }
-            return removed
-        }
-    }
-
-    /// Every slot, with its network.
-    func all() -> [(IPNetwork, BanSlot)] {
-        state.withLock { state in
-            state.tables.flatMap { table in table.slots.filter { !$0.isEmpty }.map { (table.network($0), $0) } }
-        }
-    }
-
-    /// How many slots satisfy `predicate`, in one pass without copying.
-    func count(where predicate: (BanSlot) -> Bool) -> Int {
-        state.withLock { state in
-            state.tables.reduce(0) { total, table in total + table.slots.reduce(0) { $0 + (!$1.isEmpty && predicate($1) ? 1 : 0) } }
-        }
+        if removed != nil { shrinkSparseTables(trust: false) }
+        return removed
     }
 
     /// How many slots are held (bans in force and remembered ones).
     var count: Int {
         state.withLock { $0.tables.reduce(0) { $0 + $1.count } }
-    }
-
-    /// The `limit` slots that expire soonest, in one pass (remembered ones, already expired,
-    /// first), never `keeping`.
-    func soonestExpiring(_ limit: Int, keeping: IPNetwork? = nil) -> [IPNetwork] {
-        state.withLock { state in
-            // A bounded max-heap of the best candidates so far: O(n log k) time, O(k) memory.
-            var heap = MinimumHeap<LatestFirst>()
-            for table in state.tables {
-                let kept = keeping.flatMap { table.matches($0) ? $0.address.bits : nil }
-                for slot in table.slots where !slot.isEmpty && slot.key != kept {
-                    if heap.count < limit {
-                        heap.insert(LatestFirst(expiresAt: slot.expiresAt, network: table.network(slot)))
-                    } else if let top = heap.minimum, slot.expiresAt < top.expiresAt {
-                        heap.removeMinimum()
-                        heap.insert(LatestFirst(expiresAt: slot.expiresAt, network: table.network(slot)))
-                    }
-                }
-            }
-            return heap.elements.sorted { $0.expiresAt < $1.expiresAt }.map(\.network)
-        }
     }
 
     /// Sets what the accept path needs from the configuration.
@@ -157,16 +125,6 @@ final class AcceptGate: Sendable {
     /// The accept path's counters.
     var counters: (accepted: Int, refused: Int, wouldHaveRefused: Int, softAccepted: Int, extensions: Int) {
         state.withLock { (Int($0.accepted), Int($0.refused), Int($0.wouldHaveRefused), Int($0.softAccepted), Int($0.extensions)) }
-    }
-}
-
-/// Orders the latest expiry first, so a `MinimumHeap` of it keeps the k soonest on its way.
-private struct LatestFirst: Comparable {
-    var expiresAt: Int64
-    var network: IPNetwork
-
-    static func < (lhs: LatestFirst, rhs: LatestFirst) -> Bool {
-        lhs.expiresAt > rhs.expiresAt
     }
 }
 
@@ -211,6 +169,9 @@ struct AcceptState {
     var wouldHaveRefused: UInt64 = 0
     var softAccepted: UInt64 = 0
     var extensions: UInt64 = 0
+    /// Ban slots whose expiry purge has not yet reported: bans in force at the last purge and
+    /// bans placed since. Kept as slots change, so statistics never walk the table.
+    var liveBans = 0
 
     /// Whether a trusted key covers `address` now.
     func isTrusted(_ address: IPAddress, now: Int64) -> Bool {
@@ -229,49 +190,5 @@ struct AcceptState {
         let position = tables.firstIndex { $0.widePrefixLength < wide } ?? tables.endIndex
         tables.insert(PrefixTable(isIPv4: network.address.isIPv4, widePrefixLength: wide), at: position)
         return position
-    }
-}
-
-extension AcceptGate {
-    /// Slots copied per lock hold by scans that visit the whole table.
-    static let sliceSize = 4_096
-
-    /// Replaces every table at once (start-up, before the accept path runs).
-    func install(bans: [PrefixTable], trust: [PrefixTable]) {
-        state.withLock { state in
-            state.tables = bans.sorted { $0.widePrefixLength > $1.widePrefixLength }
-            state.trustTables = trust
-        }
-    }
-
-    /// Copies every occupied slot, ban and trust tables, `sliceSize` slots per lock hold.
-    ///
-    /// Only the actor changes the tables' shape, and it is busy calling this, so the slices
-    /// form one consistent copy; the accept path may update refused counts in between.
-    func image(sliceSize: Int = AcceptGate.sliceSize) -> [StateImage.Table] {
-        var result: [StateImage.Table] = []
-        for isTrust in [false, true] {
-            let shapes = state.withLock { state in
-                (isTrust ? state.trustTables : state.tables).map { ($0.isIPv4, $0.widePrefixLength, $0.slots.count, $0.count) }
-            }
-            for (table, shape) in shapes.enumerated() {
-                var slots: [BanSlot] = []
-                slots.reserveCapacity(shape.3)
-                var start = 0
-                while start < shape.2 {
-                    let end = min(start + sliceSize, shape.2)
-                    state.withLock { state in
-                        let tables = isTrust ? state.trustTables : state.tables
-                        guard table < tables.count, end <= tables[table].slots.count else { return }
-                        tables[table].slots.withUnsafeBufferPointer { buffer in
-                            for slot in buffer[start..<end] where !slot.isEmpty { slots.append(slot) }
-                        }
-                    }
-                    start = end
-                }
-                result.append(StateImage.Table(isTrust: isTrust, isIPv4: shape.0, widePrefixLength: shape.1, slots: slots))
-            }
-        }
-        return result
     }
 }

@@ -149,8 +149,27 @@ struct PrefixTable {
         count += 1
     }
 
-    /// Removes the slot at `index`, shifting later members of its probe run back.
-    mutating func remove(at index: Int) {
+    /// The capacity to rebuild to before one more key is inserted, or `nil` when it fits.
+    var capacityForOneMore: Int? {
+        Double(count + 1) > Double(slots.count) * Self.maximumLoad ? Int(Double(count + 1) / Self.targetLoad) + 1 : nil
+    }
+
+    /// Whether the table is sparse enough to shrink, and to what capacity.
+    var capacityWhenSparse: Int? {
+        slots.count > 64 && Double(count) < Double(slots.count) * 0.2 ? max(Int(Double(count) / Self.targetLoad) + 1, 8) : nil
+    }
+
+    /// A table of `capacity` slots holding `slots` (occupied ones), built in one pass.
+    init(isIPv4: Bool, widePrefixLength: Int, capacity: Int, holding occupied: [BanSlot]) {
+        self.init(isIPv4: isIPv4, widePrefixLength: widePrefixLength, capacity: max(capacity, Int(Double(occupied.count) / Self.maximumLoad) + 1))
+        for slot in occupied { place(slot) }
+    }
+
+    /// Removes the slot at `index`, shifting later members of its probe run back; a table left
+    /// sparse shrinks unless `shrinking` is `false` (the gate shrinks its tables off the lock).
+    ///
+    /// Another slot may move into `index`: a scan that removes re-examines that index.
+    mutating func remove(at index: Int, shrinking: Bool = true) {
         var hole = index
         var next = index
         while true {
@@ -168,8 +187,8 @@ struct PrefixTable {
         }
         slots[hole] = .empty
         count -= 1
-        if slots.count > 64 && Double(count) < Double(slots.count) * 0.2 {
-            resize(to: Int(Double(count) / Self.targetLoad) + 1)
+        if shrinking, let capacity = capacityWhenSparse {
+            resize(to: capacity)
         }
     }
 

@@ -66,7 +66,10 @@ enum AdminClient {
         if bans.isEmpty && (response.histories ?? []).isEmpty {
             return command == "unban" ? "no ban inside that network" : "no bans"
         }
-        let header = command == "unban" ? "lifted \(bans.count) ban(s):\n" : command == "ban" ? "banned:\n" : ""
+        var header = command == "unban" ? "lifted \(bans.count) ban(s):\n" : command == "ban" ? "banned:\n" : ""
+        if command == "list", let total = response.total, total > bans.count {
+            header = "\(total) bans match; the \(bans.count) expiring soonest (--limit N or --all for more):\n"
+        }
         let histories = (response.histories ?? []).map { "history \(safe($0.network))  \($0.banCount) ban(s), last ended \(safe($0.lastBanEnd))" }
         let rows = bans.map { ban in
             [safe(ban.network).padding(toLength: 24, withPad: " ", startingAt: 0), safe(ban.expiresAt),

@@ -5,8 +5,10 @@ import Greylist
 struct AdminRequest: Codable, Equatable {
     /// `list`, `stats`, `export`, `ban` or `unban`.
     var command: String
-    /// The CIDR for `ban` and `unban`.
+    /// The CIDR for `ban` and `unban`; for `list`, only bans overlapping it.
     var network: String?
+    /// For `list`: the most bans to return (the soonest-expiring).
+    var limit: Int?
     /// The ban length for `ban` (`"1h"`, `"30m"`, …).
     var duration: String?
     /// The reason for `ban`.
@@ -20,6 +22,8 @@ struct AdminResponse: Codable, Equatable {
     var bans: [AdminBan]?
     var histories: [AdminHistory]?
     var statistics: [String: Int]?
+    /// For `list`: how many bans matched in all (more than `bans` holds when a limit cut it).
+    var total: Int?
 }
 
 /// A remembered escalation history, for `export`.

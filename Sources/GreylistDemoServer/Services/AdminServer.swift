@@ -153,7 +153,18 @@ final class AdminServer: ServerService, @unchecked Sendable {
         }
         switch request.command {
         case "list":
-            return AdminResponse(ok: true, bans: await greylist.list().map(AdminBan.init))
+            var network: IPNetwork?
+            do {
+                network = try request.network.map { text throws(GreylistError) in try IPNetwork(text) }
+            } catch {
+                return AdminResponse(ok: false, error: "\(error)")
+            }
+            if let limit = request.limit, limit < 1 {
+                return AdminResponse(ok: false, error: "limit \(limit) is not a positive number")
+            }
+            let bans = await greylist.list(limit: request.limit, overlapping: network)
+            let total = request.limit == nil || bans.count < request.limit! ? bans.count : await greylist.countBans(overlapping: network)
+            return AdminResponse(ok: true, bans: bans.map(AdminBan.init), total: total)
         case "export":
             let snapshot = await greylist.export()
             return AdminResponse(ok: true, bans: snapshot.bans.map(AdminBan.init), histories: snapshot.histories.map(AdminHistory.init))
