@@ -39,6 +39,10 @@ let package = Package(
         ),
         .executableTarget(name: "GreylistLoad"),
         .executableTarget(
+            name: "GreylistStalls",
+            dependencies: [.product(name: "Greylist", package: rootIdentity)]
+        ),
+        .executableTarget(
             name: "GreylistRestart",
             dependencies: [.product(name: "Greylist", package: rootIdentity)]
         ),

@@ -115,19 +115,27 @@ extension Greylist {
         let forgetAfter = configuration.escalation.forgetAfter.wholeMilliseconds
         var expired: [BanEntry] = []
         var extended: [BanEntry] = []
-        let removed = gate.sweep { key, slot in
+        // Noted under the gate's lock, a slice at a time; moved to the lists above between slices.
+        var sliceExpired: [(IPNetwork, BanSlot)] = []
+        var sliceExtended: [(IPNetwork, BanSlot)] = []
+        let removed = gate.sweep({ key, slot in
             if slot.expiresAt <= now && !slot.expiryReported {
-                expired.append(entry(key, slot))
+                sliceExpired.append((key, slot))
                 slot.expiryReported = true
             }
             if slot.extendedSinceStored && slot.expiresAt > now {
                 // Refused connections lengthened it on the accept path: store the new expiry.
-                extended.append(entry(key, slot))
+                sliceExtended.append((key, slot))
                 slot.extendedSinceStored = false
             }
             // A rule ban's slot stays as the key's escalation history until forgetAfter.
             return slot.expiresAt > now || (reasons.isRule(slot.reason) && now < slot.expiresAt.addingClamped(forgetAfter))
-        }
+        }, afterEachSlice: {
+            expired += sliceExpired.map { entry($0.0, $0.1) }
+            extended += sliceExtended.map { entry($0.0, $0.1) }
+            sliceExpired.removeAll(keepingCapacity: true)
+            sliceExtended.removeAll(keepingCapacity: true)
+        })
         for (key, _) in removed { recentUsers[key] = nil }
         for entry in extended { persist(.banned(entry)) }
         gate.purgeTrust(now: now, limit: configuration.trust.maxTrustedKeys)

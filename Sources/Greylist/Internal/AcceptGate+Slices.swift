@@ -33,17 +33,27 @@ extension AcceptGate {
 
     /// Visits every ban slot, a slice per lock hold; `body` may change a slot and returns
     /// `false` to remove it (a slot may be visited twice when a removal wraps a probe run
-    /// around, so `body` must be idempotent). Sparse tables are shrunk afterwards, off the lock.
+    /// around, so `body` must be idempotent). `afterEachSlice` runs between slices, off the lock:
+    /// where a caller moves what `body` noted into larger collections. Sparse tables are shrunk
+    /// afterwards, off the lock.
     ///
     /// - Returns: The removed slots.
     @discardableResult
-    func sweep(trust: Bool = false, _ body: (IPNetwork, inout BanSlot) -> Bool) -> [(IPNetwork, BanSlot)] {
+    func sweep(trust: Bool = false, _ body: (IPNetwork, inout BanSlot) -> Bool, afterEachSlice: () -> Void = {}) -> [(IPNetwork, BanSlot)] {
         var removed: [(IPNetwork, BanSlot)] = []
+        // What a slice removed, kept small, and moved to `removed` off the lock (growing a large
+        // array under the lock would copy it there).
+        var sliceRemoved: [(IPNetwork, BanSlot)] = []
         let tableCount = withTables(trust) { tables, _ in tables.count }
         for table in 0..<tableCount {
             var index = 0
             var finished = false
             while !finished {
+                defer {
+                    removed += sliceRemoved
+                    sliceRemoved.removeAll(keepingCapacity: true)
+                    afterEachSlice()
+                }
                 withTables(trust) { tables, liveBans in
                     guard table < tables.count else { finished = true; return }
                     let end = min(index + Self.sliceSize, tables[table].slots.count)
@@ -62,7 +72,7 @@ extension AcceptGate {
                             index += 1
                         } else {
                             if wasLive { liveBans -= 1 }
-                            removed.append((network, tables[table][index]))
+                            sliceRemoved.append((network, tables[table][index]))
                             // A later slot of the probe run may move into `index`: look at it again.
                             tables[table].remove(at: index, shrinking: false)
                         }
@@ -71,8 +81,8 @@ extension AcceptGate {
                 }
             }
         }
-        withTables(trust) { tables, _ in tables.removeAll { $0.count == 0 } }
         shrinkSparseTables(trust: trust)
+        withTables(trust) { tables, _ in tables.removeAll { $0.count == 0 } }
         return removed
     }
 
@@ -105,10 +115,14 @@ extension AcceptGate {
             table < tables.count ? (tables[table].isIPv4, tables[table].widePrefixLength) : nil
         }) else { return }
         let rebuilt = PrefixTable(isIPv4: shape.0, widePrefixLength: shape.1, capacity: capacity, holding: copySlots(table, trust: trust))
+        // The old table is freed after the lock is released: freeing tens of megabytes takes time.
+        var retired: PrefixTable?
         withTables(trust) { tables, _ in
             guard table < tables.count, tables[table].count == rebuilt.count else { return }
+            retired = tables[table]
             tables[table] = rebuilt
         }
+        withExtendedLifetime(retired) {}
     }
 
     /// Shrinks, off the lock, every table that fell below a fifth full.
