@@ -20,6 +20,8 @@ final class DemoServer: @unchecked Sendable {
     private var stopping = false
     /// The log budget for failed-login lines; what it suppresses goes into the summary.
     private let failedLoginLines: LineBudget
+    /// The kernel offload, once started (events reach it from any thread).
+    private let offload: LockedValue<KernelOffload?>
 
     /// The port the listener is bound to, known after ``start()``.
     private(set) var port = 0
@@ -37,7 +39,13 @@ final class DemoServer: @unchecked Sendable {
         self.log = log
         let failedLogins = LineBudget()
         self.failedLoginLines = failedLogins
-        let sink = EventLogPolicy.sink(log, failedLogins: failedLogins)
+        let logSink = EventLogPolicy.sink(log, failedLogins: failedLogins)
+        let offload = LockedValue<KernelOffload?>(nil)
+        self.offload = offload
+        let sink: @Sendable (GreylistEvent) -> Void = { event in
+            logSink(event)
+            offload.withLock { $0 }?.receive(event)
+        }
         let events: @Sendable (GreylistEvent) -> Void
         if let eventTap {
             events = { event in
@@ -76,6 +84,12 @@ final class DemoServer: @unchecked Sendable {
             registry.admit(client, from: peer) == nil
         }
         var services: [any ServerService] = [PurgeLoop(greylist: greylist)]
+        if server.kernelOffload.enabled {
+            let kernel = KernelOffload(settings: server.kernelOffload, port: boundPort, greylist: greylist,
+                                       allowlist: configuration.greylist.allowlist, dryRun: configuration.greylist.dryRun, log: log)
+            offload.withLock { $0 = kernel }
+            services.append(kernel)
+        }
         if let path = configuration.adminSocketPath {
             services.append(AdminServer(path: path, greylist: greylist, log: log))
         }
@@ -206,6 +220,10 @@ final class DemoServer: @unchecked Sendable {
                         log.warning("reload: host, port and adminSocket changes take effect on restart")
                     }
                     registry.update(Self.policy(configuration.server))
+                    offload.withLock { $0 }?.reconfigure(allowlist: fresh.greylist.allowlist, dryRun: fresh.greylist.dryRun)
+                    if fresh.server.kernelOffload != old.kernelOffload {
+                        log.warning("reload: kernelOffload changes take effect on restart")
+                    }
                     summary?.schedule(every: fresh.server.refusalSummaryInterval)
                     log.info("reload applied from \(configurationPath); bans and counters kept")
                     completion(true)

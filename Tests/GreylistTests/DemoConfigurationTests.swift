@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Greylist
 @testable import GreylistDemoServer
 
 @Suite struct DemoConfigurationTests {
@@ -72,5 +73,45 @@ import Testing
         } catch {
             #expect(error.description.contains(fragment))
         }
+    }
+}
+
+/// The kernel offload's settings and which bans it takes; the offload itself runs in
+/// KernelOffloadTests, in a network namespace.
+@Suite struct KernelOffloadSettingsTests {
+    @Test("server.kernelOffload is read and checked field by field")
+    func reading() throws {
+        let good = try DemoConfiguration(json: Data(#"{"server": {"kernelOffload": {"enabled": true, "table": "xmpp_bans", "minimumBan": "30m", "repeatOffenders": 0, "action": "drop"}}}"#.utf8), file: "t")
+        #expect(good.server.kernelOffload.enabled && good.server.kernelOffload.table == "xmpp_bans")
+        #expect(good.server.kernelOffload.minimumBan == .seconds(1_800) && good.server.kernelOffload.action == .drop)
+        #expect(DemoConfiguration().server.kernelOffload.enabled == false, "off by default")
+        do {
+            _ = try DemoConfiguration(json: Data(#"{"server": {"kernelOffload": {"table": "a b;", "action": "tarpit", "repeatOffenders": -1, "minimumBan": "0s", "enable": true}}}"#.utf8), file: "t")
+            Issue.record("accepted bad kernelOffload values")
+        } catch {
+            for fragment in ["server.kernelOffload.table = \"a b;\"", "server.kernelOffload.action = \"tarpit\"", "server.kernelOffload.repeatOffenders = -1",
+                             "server.kernelOffload.minimumBan", "server.kernelOffload.enable = true: unknown key"] {
+                #expect(error.description.contains(fragment), "missing \(fragment) in \(error)")
+            }
+        }
+    }
+
+    @Test("bans that qualify: long enough or repeated; never soft, never over an allowlisted address, never about to end")
+    func qualifying() {
+        let settings = KernelOffloadSettings()
+        let now = Date()
+        let milliseconds = Int64(now.timeIntervalSince1970 * 1_000)
+        func ban(_ network: String, hours: Double, count: Int = 1, soft: Bool = false) -> BanEntry {
+            var entry = BanEntry(network: .cidr(network), reason: .rule("botnet"), bannedAt: now, expiresAt: now.addingTimeInterval(hours * 3_600), banCount: count)
+            entry.isSoft = soft
+            return entry
+        }
+        let allowlist = [IPNetwork.cidr("198.51.100.20/32")]
+        #expect(settings.qualifies(ban("203.0.113.7/32", hours: 4), allowlist: allowlist, nowMilliseconds: milliseconds))
+        #expect(!settings.qualifies(ban("203.0.113.7/32", hours: 0.5), allowlist: allowlist, nowMilliseconds: milliseconds))
+        #expect(settings.qualifies(ban("203.0.113.7/32", hours: 0.5, count: 2), allowlist: allowlist, nowMilliseconds: milliseconds))
+        #expect(!settings.qualifies(ban("203.0.113.7/32", hours: 4, soft: true), allowlist: allowlist, nowMilliseconds: milliseconds))
+        #expect(!settings.qualifies(ban("198.51.100.0/24", hours: 4), allowlist: allowlist, nowMilliseconds: milliseconds))
+        #expect(!settings.qualifies(ban("203.0.113.7/32", hours: 4), allowlist: allowlist, nowMilliseconds: milliseconds + 4 * 3_600_000 - 500))
     }
 }

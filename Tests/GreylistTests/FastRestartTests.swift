@@ -143,7 +143,8 @@ import Testing
             .appendingPathComponent("FuzzTesting/Corpus/FuzzJournal/raw-binary-snapshot")
         let state = JournalStore.decodeStateFile(Array(try Data(contentsOf: seed).dropFirst()), name: "seed")
         #expect(state.warnings.isEmpty)
-        #expect(state.bans.map(\.network) == [.cidr("192.0.2.1/32"), .cidr("198.51.100.0/24"), .cidr("2001:db8:0:1::/64")])
+        // Fixed instants: the bans end in 2100, the history ended in 2020.
+        try #require(state.bans.map(\.network) == [.cidr("192.0.2.1/32"), .cidr("198.51.100.0/24"), .cidr("2001:db8:0:1::/64")])
         #expect(state.bans.first?.user == "bad_user_12345" && state.bans.first?.refusedCount == 3)
         #expect(state.bans[1].reason == .manual("abuse report") && state.bans[2].reason == .rule("botnet"))
         #expect(state.histories.map(\.network) == [.cidr("192.0.2.2/32")])

@@ -3,7 +3,8 @@ import Greylist
 import Synchronization
 
 // How long `shouldAccept` waits while the actor does whole-table work, measured from a probe
-// thread of its own (not the Swift pool) that calls it back to back and times every call:
+// thread of its own (not the Swift pool) that calls it once per microsecond and times each call
+// from when it was due:
 //   idle    the table holds COUNT bans; nothing else runs
 //   growth  COUNT bans are placed from empty (the table grows, by rebuilds)
 //   purge   all COUNT bans have expired; one purgeExpired() removes them
@@ -19,25 +20,33 @@ func source(_ index: Int) -> IPNetwork {
     try! IPNetwork(address: IPAddress(bits: UInt128(0x2001_0db8) << 96 | UInt128(index) << 64), prefixLength: 64)
 }
 
-/// Calls `shouldAccept` back to back on a thread of its own while `running` is set, timing each call.
+/// Calls `shouldAccept` on a fixed schedule (one call per microsecond) on a thread of its own
+/// while `running` is set. Each call's latency counts from when it was due, not from when it
+/// started: a call held up by a lock delays every call due meanwhile, and each of those counts
+/// (no coordinated omission: one 200 ms stall is 200,000 late calls, not one slow sample).
 final class Probe: @unchecked Sendable {
     let running = Atomic<Bool>(true)
     private let done = DispatchSemaphore(value: 0)
     private var latencies: [UInt64] = []
 
+    static func now() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+
     init(_ greylist: Greylist) {
-        latencies.reserveCapacity(50_000_000)
+        latencies.reserveCapacity(20_000_000)
         let thread = Thread { [self] in
             let banned = IPAddress(bits: UInt128(0x2001_0db8) << 96 | 1 << 64 | 7)
             let stranger = IPAddress(bits: UInt128(0x2001_0db9) << 96 | 7)
-            var time = timespec()
+            var due = Probe.now()
             var call = 0
-            while running.load(ordering: .relaxed) && latencies.count < 50_000_000 {
-                clock_gettime(CLOCK_MONOTONIC, &time)
-                let before = UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+            while running.load(ordering: .relaxed) && latencies.count < 20_000_000 {
+                while Probe.now() < due {}
                 _ = greylist.shouldAccept(ip: call & 1 == 0 ? banned : stranger)
-                clock_gettime(CLOCK_MONOTONIC, &time)
-                latencies.append(UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec) - before)
+                latencies.append(Probe.now() - due)
+                due += 1_000
                 call += 1
             }
             done.signal()
@@ -55,7 +64,7 @@ final class Probe: @unchecked Sendable {
 
 func report(_ name: String, _ sorted: [UInt64], idle: [UInt64]?) {
     func quantile(_ values: [UInt64], _ q: Double) -> UInt64 { values[min(values.count - 1, Int(Double(values.count) * q))] }
-    var line = String(format: "%-7@ calls %9d  p50 %6d ns  p99 %7d ns  p99.9 %8d ns  max %9d ns", name as NSString, sorted.count,
+    var line = String(format: "%-7@ calls %9d  p50 %7d ns  p99 %9d ns  p99.9 %10d ns  max %10d ns", name as NSString, sorted.count,
                       quantile(sorted, 0.5), quantile(sorted, 0.99), quantile(sorted, 0.999), sorted.last ?? 0)
     if let idle {
         line += String(format: "   p99.9 %.2fx idle, max %.0fx idle", Double(quantile(sorted, 0.999)) / Double(quantile(idle, 0.999)),

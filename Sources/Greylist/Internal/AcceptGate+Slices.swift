@@ -13,7 +13,7 @@ extension AcceptGate {
     /// tables, in place (no copy of a table).
     private func withTables<Result>(_ trust: Bool, _ body: (inout [PrefixTable], inout Int) -> Result) -> Result {
         scanHolds.withLock { $0 += 1 }
-        return state.withLock { state in
+        return state.withLockAfterWaiters { state in
             if trust {
                 var unused = 0
                 return body(&state.trustTables, &unused)

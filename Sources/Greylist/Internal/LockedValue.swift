@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// A value guarded by a `pthread_mutex_t`.
 ///
@@ -15,9 +16,16 @@ import Darwin
 ///
 /// `@unchecked Sendable` is sound here: `value` is only reached through `withLock`, which holds
 /// the mutex for the whole access, and `Value` itself is `Sendable`.
+///
+/// Bulk work (a scan of a million slots, a slice at a time) takes the lock through
+/// ``withLockAfterWaiters(_:)``: a pthread mutex is not fair, and a thread that takes it again
+/// right after letting go would keep a woken waiter out for the whole scan. A waiter announces
+/// itself in `waiting` (only when the lock is busy: uncontended, `withLock` costs one atomic
+/// exchange as before), and bulk work lets it go first.
 package final class LockedValue<Value: Sendable>: @unchecked Sendable {
     private var value: Value
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let waiting = Atomic<Int>(0)
 
     package init(_ value: Value) {
         self.value = value
@@ -35,6 +43,23 @@ package final class LockedValue<Value: Sendable>: @unchecked Sendable {
     /// Runs `body` with exclusive access to the value.
     @inline(__always)
     package func withLock<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result) throws(Failure) -> Result {
+        if pthread_mutex_trylock(mutex) != 0 {
+            waiting.add(1, ordering: .relaxed)
+            pthread_mutex_lock(mutex)
+            waiting.subtract(1, ordering: .relaxed)
+        }
+        defer { pthread_mutex_unlock(mutex) }
+        return try body(&value)
+    }
+
+    /// Runs `body` with exclusive access, after the threads waiting for the lock have had it
+    /// (waiting a bounded time for them: about a thousand yields at most).
+    package func withLockAfterWaiters<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result) throws(Failure) -> Result {
+        var yields = 0
+        while waiting.load(ordering: .relaxed) > 0 && yields < 1_000 {
+            sched_yield()
+            yields += 1
+        }
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&value)

@@ -35,6 +35,8 @@ struct ServerConfiguration: Equatable, Sendable {
     var maxAuthAttempts = 3
     /// How often refused connections are summarised in the log.
     var refusalSummaryInterval: Duration = .seconds(60)
+    /// Bans also enforced by the kernel (nftables); off by default.
+    var kernelOffload = KernelOffloadSettings()
 
     /// Reads the section, reporting every bad field.
     init(reading value: JSONValue?, path: String, report: @escaping (ConfigurationIssue) -> Void) {
@@ -84,6 +86,7 @@ struct ServerConfiguration: Equatable, Sendable {
         idleTimeout = reader.duration("idleTimeout", default: defaults.idleTimeout)
         maxAuthAttempts = reader.integer("maxAuthAttempts", default: defaults.maxAuthAttempts, in: 1...100)
         refusalSummaryInterval = reader.duration("refusalSummaryInterval", default: defaults.refusalSummaryInterval)
+        kernelOffload = reader.object("kernelOffload") { KernelOffloadSettings(reading: &$0) }
         reader.finish()
     }
 

@@ -1,0 +1,155 @@
+import Foundation
+import Glibc
+import Testing
+@testable import GreylistDemoServer
+
+/// The kernel offload, with a real nftables in a network namespace the test creates: the demo
+/// runs inside it, clients connect from inside it, and nothing outside is touched.
+@Suite(.serialized, .enabled(if: NetworkNamespace.isAvailable,
+                             "needs root (or CAP_SYS_ADMIN and CAP_NET_ADMIN), nftables and iproute2 to create a network namespace"))
+struct KernelOffloadTests {
+    /// The demo as a child process inside `namespace`, with its log gathered as it comes.
+    final class Server: @unchecked Sendable {
+        let process = Process()
+        private let errors = Pipe()
+        private let lock = NSLock()
+        private var text = ""
+
+        init(_ namespace: NetworkNamespace, configuration: String) throws {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = namespace.wrapping([try DemoProcessTests.executable.path, "--config", configuration, "--verbose"])
+            process.standardError = errors
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+        }
+
+        /// Everything logged so far once `marker` is in it (at most 20 s: a regression fails, never hangs).
+        @discardableResult
+        func log(until marker: String) async -> String {
+            let descriptor = errors.fileHandleForReading.fileDescriptor
+            return await Blocking.run { [self] in
+                let deadline = Date().addingTimeInterval(20)
+                while !lock.withLock({ text.contains(marker) }) && deadline.timeIntervalSinceNow > 0 {
+                    let more = Pipes.read(descriptor, until: "\n", within: deadline.timeIntervalSinceNow)
+                    if more.isEmpty { break }
+                    lock.withLock { text += more }
+                }
+                return lock.withLock { text }
+            }
+        }
+
+        /// SIGTERM, then waits for the exit (killed past 20 s).
+        func stop() async -> Int32 {
+            kill(process.processIdentifier, SIGTERM)
+            let process = process
+            return await Blocking.run {
+                let deadline = Date().addingTimeInterval(20)
+                while process.isRunning && deadline.timeIntervalSinceNow > 0 { usleep(10_000) }
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                process.waitUntilExit()
+                return process.terminationStatus
+            }
+        }
+    }
+
+    /// How a connection from `source` fares: refused by the kernel (a reset to the SYN), closed
+    /// by the server before a byte, or served (the server sends its stream header).
+    enum Fate: Equatable {
+        case refusedByKernel, closedByServer, served
+    }
+
+    func fate(from source: String, in namespace: NetworkNamespace) async throws -> Fate {
+        let client: TestSocket
+        do {
+            client = try namespace.inside { try TestSocket(port: 5222, source: source) }
+        } catch let error as POSIXError where error.code == .ECONNREFUSED {
+            return .refusedByKernel
+        }
+        client.send(DemoServerFixture.header)
+        // A served stream answers with its header; a refused one is closed without a byte.
+        return await client.readOnce().isEmpty ? .closedByServer : .served
+    }
+
+    func elements(_ namespace: NetworkNamespace) throws -> String {
+        try namespace.run(["nft", "list", "table", "inet", "greylist"])
+    }
+
+    @Test("qualifying bans are refused by the kernel before accept; short ones stay in user space; unban, stop and restart follow")
+    func offload() async throws {
+        let namespace = try NetworkNamespace()
+        defer { namespace.delete() }
+        let directory = temporaryStateDirectory()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let socket = directory + "/admin.sock"
+        let configuration = directory + ".json"
+        try #"""
+        {"server": {"port": 5222, "adminSocket": "\#(socket)", "kernelOffload": {"enabled": true, "minimumBan": "1h", "batchInterval": "10ms"}},
+         "greylist": {"stateDirectory": "\#(directory)/state", "rules": [{"name": "botnet", "pattern": "^bad_user_[0-9]{5,}$", "banFor": "4h"}]}}
+        """#.write(toFile: configuration, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: configuration) }
+        let admin = DemoProcessTests()
+
+        var server = try Server(namespace, configuration: configuration)
+        await server.log(until: "kernel offload: table inet greylist, 0 ban(s)")
+        #expect(try await fate(from: "127.0.0.7", in: namespace) == .served)
+
+        // An operator's 2 h ban goes to the kernel; a 10 min one does not.
+        #expect(try await admin.admin(["ban", "127.0.0.7/32", "--for", "2h"], socket: socket).status == 0)
+        await server.log(until: "kernel offload: +1 -0, 1 in the kernel")
+        #expect(try await admin.admin(["ban", "127.0.0.9/32", "--for", "10m"], socket: socket).status == 0)
+        #expect(try elements(namespace).contains("127.0.0.7 timeout"))
+        #expect(try !elements(namespace).contains("127.0.0.9"))
+        #expect(try await fate(from: "127.0.0.7", in: namespace) == .refusedByKernel)
+        #expect(try await fate(from: "127.0.0.9", in: namespace) == .closedByServer)
+        #expect(try await fate(from: "127.0.0.8", in: namespace) == .served)
+        let stats = try await admin.admin(["stats", "--json"], socket: socket).output
+        #expect(stats.contains("\"refused\" : 1"), "the server saw only the user-space refusal: \(stats)")
+
+        // A rule ban (4 h) from a failed login goes there too.
+        let bot = try namespace.inside { try TestSocket(port: 5222, source: "127.0.0.10") }
+        bot.send(DemoServerFixture.header)
+        await bot.read(until: "</stream:features>")
+        bot.send(DemoServerFixture.plain("bad_user_34821", "x"))
+        _ = await bot.readToEnd()
+        await server.log(until: "kernel offload: +1 -0, 2 in the kernel")
+        #expect(try await fate(from: "127.0.0.10", in: namespace) == .refusedByKernel)
+
+        // Unban lifts it in the kernel too.
+        #expect(try await admin.admin(["unban", "127.0.0.7/32"], socket: socket).status == 0)
+        await server.log(until: "kernel offload: +0 -1, 1 in the kernel")
+        #expect(try await fate(from: "127.0.0.7", in: namespace) == .served)
+
+        // A clean stop leaves no firewall state; a restart rebuilds it from the state directory.
+        #expect(await server.stop() == 0)
+        #expect(try !namespace.run(["nft", "list", "tables"]).contains("greylist"))
+        server = try Server(namespace, configuration: configuration)
+        await server.log(until: "kernel offload: table inet greylist, 1 ban(s)")
+        #expect(try await fate(from: "127.0.0.10", in: namespace) == .refusedByKernel)
+        #expect(try await fate(from: "127.0.0.7", in: namespace) == .served)
+        #expect(await server.stop() == 0)
+    }
+
+    @Test("without permission (a user namespace without CAP_NET_ADMIN over this network), one clear warning; refusing goes on in user space")
+    func unavailable() async throws {
+        let namespace = try NetworkNamespace()
+        defer { namespace.delete() }
+        let configuration = temporaryStateDirectory() + ".json"
+        try #"{"server": {"port": 5222, "adminSocket": "", "kernelOffload": {"enabled": true}}, "greylist": {"stateDirectory": ""}}"#
+            .write(toFile: configuration, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: configuration) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = namespace.wrapping(["unshare", "--user", try DemoProcessTests.executable.path, "--config", configuration])
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let log = await Blocking.read(errors.fileHandleForReading.fileDescriptor, until: "listening", within: 20)
+        kill(process.processIdentifier, SIGTERM)
+        await Blocking.run { process.waitUntilExit() }
+        #expect(log.contains("WARN kernel offload unavailable (nft exited with 1: "))
+        #expect(log.contains("banned sources are refused in user space only"))
+        #expect(!log.contains("kernel offload: table"))
+        #expect(log.components(separatedBy: "kernel offload").count == 2, "one line, not one per ban")
+    }
+}
