@@ -6,7 +6,9 @@ public struct GreylistStatistics: Hashable, Sendable {
     public var refused: Int
     /// Connections a dry run accepted that a live run would have refused.
     public var wouldHaveRefused: Int
-    /// Bans in force now.
+    /// Bans in force: counted as bans are placed, purged and removed, so reading it never walks
+    /// the table. A ban that expired since the last purge (every `cleanupInterval`) still
+    /// counts until that purge reports it.
     public var activeBans: Int
     /// Addresses with failure counters now (failed, not banned).
     public var trackedAddresses: Int
@@ -24,7 +26,8 @@ public struct GreylistStatistics: Hashable, Sendable {
     public var bansEvicted: Int
     /// Failure counters or escalation histories removed because their table was full.
     public var countersEvicted: Int
-    /// Keys trusted now (a successful login within `trust.memory`).
+    /// Keys trusted (a successful login within `trust.memory`); a trust that ended since the
+    /// last purge still counts until that purge drops it.
     public var trustedKeys: Int = 0
     /// Connections accepted despite a rule ban because their key is trusted (soft bans).
     public var softAccepted: Int = 0

@@ -12,12 +12,18 @@ import Synchronization
 // are bounded; loopback only.
 //
 // Usage: GreylistLoad --server PATH/TO/GreylistDemoServer [--connections N] [--seconds S] [--threads T]
+//
+// With --offload (run it inside a network namespace: Benchmarks/offload.sh), instead: attempts
+// from banned sources against the demo refusing in user space, then against the demo with
+// kernelOffload on (the kernel resets the SYN), each reported as the WHOLE MACHINE's CPU per
+// attempt (from /proc/stat, client included) and the server process's own.
 
 struct Options {
     var server = ""
     var connections = 40_000
     var seconds = 20.0
     var threads = 3
+    var offload = false
 
     init(_ arguments: [String]) {
         var rest = arguments[...]
@@ -27,6 +33,7 @@ struct Options {
             case "--connections": connections = Int(rest.popFirst() ?? "") ?? connections
             case "--seconds": seconds = Double(rest.popFirst() ?? "") ?? seconds
             case "--threads": threads = Int(rest.popFirst() ?? "") ?? threads
+            case "--offload": offload = true
             default:
                 FileHandle.standardError.write(Data("unknown argument \(argument)\n".utf8))
                 exit(2)
@@ -105,13 +112,15 @@ enum Dialogue {
     case readToClose
     /// A full failed login, then a clean close.
     case failedLogin
+    /// Connect; a reset to the SYN (refused by the kernel) counts as a finished attempt too.
+    case attempt
 
     func run(port: Int, source: UInt32) -> (ok: Bool, bytes: Int) {
         let descriptor = connect(to: port, from: source)
-        guard descriptor >= 0 else { return (false, 0) }
+        guard descriptor >= 0 else { return (self == .attempt && errno == ECONNREFUSED, 0) }
         defer { close(descriptor) }
         switch self {
-        case .readToClose:
+        case .readToClose, .attempt:
             return (true, read(descriptor, until: nil))
         case .failedLogin:
             send(descriptor, header)
@@ -136,6 +145,16 @@ func cpuMicroseconds(_ pid: Int32) -> Double {
     return ticks * 1_000_000 / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
+/// Busy time of every core since boot, from the first line of /proc/stat (idle and iowait excluded).
+func machineMicroseconds() -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) else { return 0 }
+    let ticks = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+    guard ticks.count >= 8 else { return 0 }
+    let busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]
+    return busy * 1_000_000 / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
 struct Result {
     var name: String
     var connections = 0
@@ -143,6 +162,8 @@ struct Result {
     var bytes = 0
     var seconds = 0.0
     var cpu = 0.0
+    /// The whole machine's busy CPU time (every core, every process, the kernel).
+    var machineCPU = 0.0
 
     var perSecond: Double { Double(connections) / seconds }
     var cpuPerConnection: Double { cpu / Double(max(connections, 1)) }
@@ -156,6 +177,7 @@ func measure(_ name: String, pid: Int32, port: Int, dialogue: Dialogue, sourceBa
     let perThread = options.connections / options.threads
     let deadline = Date().addingTimeInterval(options.seconds)
     let cpuBefore = cpuMicroseconds(pid)
+    let machineBefore = machineMicroseconds()
     let start = Date()
     DispatchQueue.concurrentPerform(iterations: options.threads) { thread in
         var local = Result(name: name)
@@ -176,6 +198,7 @@ func measure(_ name: String, pid: Int32, port: Int, dialogue: Dialogue, sourceBa
     var result = total.withLock { $0 }
     result.seconds = Date().timeIntervalSince(start)
     result.cpu = cpuMicroseconds(pid) - cpuBefore
+    result.machineCPU = machineMicroseconds() - machineBefore
     return result
 }
 
@@ -188,6 +211,63 @@ let options = Options(Array(CommandLine.arguments.dropFirst()))
 guard FileManager.default.isExecutableFile(atPath: options.server) else {
     FileHandle.standardError.write(Data("--server must name the GreylistDemoServer executable\n".utf8))
     exit(2)
+}
+
+/// Starts the demo with `server` settings merged in; returns it, its port and its admin socket.
+func startDemo(_ directory: String, extraServer: String) throws -> (Process, Int, String) {
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let socket = directory + "/admin.sock"
+    try """
+    {"server": {"host": "127.0.0.1", "port": 5222, "adminSocket": "\(socket)", "maxConnections": 4096, "refusalSummaryInterval": "1h"\(extraServer)},
+     "greylist": {"stateDirectory": ""}}
+    """.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: options.server)
+    process.arguments = ["--config", directory + "/config.json", "--verbose"]
+    let log = Pipe()
+    process.standardError = log
+    try process.run()
+    var text = ""
+    while !text.contains("admin socket") {
+        let data = log.fileHandleForReading.availableData
+        if data.isEmpty { break }
+        text += String(decoding: data, as: UTF8.self)
+    }
+    DispatchQueue.global().async { while !log.fileHandleForReading.availableData.isEmpty {} }
+    // Ban 127.1.0.0/16 for an hour through the admin socket.
+    let admin = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    var unixAddress = sockaddr_un()
+    unixAddress.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &unixAddress.sun_path) { $0.copyBytes(from: Array(socket.utf8)) }
+    withUnsafePointer(to: &unixAddress) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = Glibc.connect(admin, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+    send(admin, #"{"command":"ban","network":"127.1.0.0/16","duration":"1h","reason":"load test"}"# + "\n")
+    _ = read(admin, until: nil)
+    close(admin)
+    usleep(300_000)  // the offload's first batch (100 ms) is in the kernel before measuring
+    return (process, 5222, socket)
+}
+
+if options.offload {
+    let directory = NSTemporaryDirectory() + "greylist-offload-\(getpid())"
+    var results: [Result] = []
+    for (name, extra) in [("user space: accept + close", ""), ("kernel offload: SYN reset", #", "kernelOffload": {"enabled": true, "minimumBan": "1h"}"#)] {
+        let (demo, port, _) = try startDemo(directory + "-\(results.count)", extraServer: extra)
+        results.append(measure(name, pid: demo.processIdentifier, port: port, dialogue: .attempt, sourceBase: 0x7F01_0000, options: options))
+        demo.terminate()
+        demo.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: directory + "-\(results.count - 1)")
+    }
+    print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; client threads: \(options.threads); attempts from banned sources")
+    print("| refusal | attempts | attempts/s | machine CPU µs/attempt (client included) | server CPU µs/attempt | failed |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for result in results {
+        print(String(format: "| %@ | %d | %.0f | %.1f | %.2f | %d |", result.name, result.connections, result.perSecond,
+                     result.machineCPU / Double(max(result.connections, 1)), result.cpuPerConnection, result.failures))
+    }
+    print(String(format: "kernel offload vs user space: machine CPU per attempt %.2fx, server CPU per attempt %.3fx",
+                 (results[1].machineCPU / Double(max(results[1].connections, 1))) / (results[0].machineCPU / Double(max(results[0].connections, 1))),
+                 results[1].cpuPerConnection / max(results[0].cpuPerConnection, 0.001)))
+    exit(0)
 }
 
 let state = NSTemporaryDirectory() + "greylist-load-\(getpid())"
