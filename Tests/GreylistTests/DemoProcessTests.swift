@@ -111,20 +111,9 @@ import Testing
     func admin(_ arguments: [String], socket: String) async throws -> (status: Int32, output: String) {
         let executable = try Self.executable
         return try await Blocking.run {
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = ["admin"] + arguments + ["--socket", socket]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            let ended = DispatchSemaphore(value: 0)
-            process.terminationHandler = { _ in ended.signal() }
-            try process.run()
             // Bounded: the admin command has its own 10 s timeout; past 20 s it is killed.
-            let text = Pipes.read(output.fileHandleForReading.fileDescriptor, until: nil, within: 20)
-            if ended.wait(timeout: .now() + 20) != .success { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-            return (process.terminationStatus, text)
+            let result = try Processes.run(executable, ["admin"] + arguments + ["--socket", socket])
+            return (result.status, result.output + result.errors)
         }
     }
 

@@ -72,6 +72,28 @@ enum Pipes {
     }
 }
 
+enum Processes {
+    /// Runs `executable` with `arguments` to its end, blocking (call it off the concurrency
+    /// pool); killed past 20 s, so a hung child fails the test instead of hanging it.
+    static func run(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        let ended = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in ended.signal() }
+        try process.run()
+        let text = Pipes.read(output.fileHandleForReading.fileDescriptor, until: nil, within: 20)
+        let problems = Pipes.read(errors.fileHandleForReading.fileDescriptor, until: nil, within: 1)
+        if ended.wait(timeout: .now() + 20) != .success { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return (process.terminationStatus, text, problems)
+    }
+}
+
 enum Blocking {
     /// Reads `descriptor` until `marker` appears or `seconds` pass (each wait is a `poll` with the
     /// time left): a regression fails the test instead of hanging it.

@@ -213,17 +213,24 @@ guard FileManager.default.isExecutableFile(atPath: options.server) else {
     exit(2)
 }
 
-/// Starts the demo with `server` settings merged in; returns it, its port and its admin socket.
-func startDemo(_ directory: String, extraServer: String) throws -> (Process, Int, String) {
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    let socket = directory + "/admin.sock"
-    try """
-    {"server": {"host": "127.0.0.1", "port": 5222, "adminSocket": "\(socket)", "maxConnections": 4096, "refusalSummaryInterval": "1h"\(extraServer)},
-     "greylist": {"stateDirectory": ""}}
-    """.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+/// Bans 127.1.0.0/16 for an hour through the admin socket at `adminSocket`.
+func banLoadSources(adminSocket: String) {
+    let admin = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    var unixAddress = sockaddr_un()
+    unixAddress.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &unixAddress.sun_path) { $0.copyBytes(from: Array(adminSocket.utf8)) }
+    withUnsafePointer(to: &unixAddress) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = Glibc.connect(admin, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+    send(admin, #"{"command":"ban","network":"127.1.0.0/16","duration":"1h","reason":"load test"}"# + "\n")
+    _ = read(admin, until: nil)
+    close(admin)
+}
+
+/// Runs the demo with `configuration`; returns it and its log up to the settings line, then
+/// keeps draining the log so the server never blocks on a full pipe.
+func launchDemo(configuration: String) throws -> (Process, String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: options.server)
-    process.arguments = ["--config", directory + "/config.json", "--verbose"]
+    process.arguments = ["--config", configuration]
     let log = Pipe()
     process.standardError = log
     try process.run()
@@ -234,15 +241,19 @@ func startDemo(_ directory: String, extraServer: String) throws -> (Process, Int
         text += String(decoding: data, as: UTF8.self)
     }
     DispatchQueue.global().async { while !log.fileHandleForReading.availableData.isEmpty {} }
-    // Ban 127.1.0.0/16 for an hour through the admin socket.
-    let admin = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    var unixAddress = sockaddr_un()
-    unixAddress.sun_family = sa_family_t(AF_UNIX)
-    withUnsafeMutableBytes(of: &unixAddress.sun_path) { $0.copyBytes(from: Array(socket.utf8)) }
-    withUnsafePointer(to: &unixAddress) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = Glibc.connect(admin, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-    send(admin, #"{"command":"ban","network":"127.1.0.0/16","duration":"1h","reason":"load test"}"# + "\n")
-    _ = read(admin, until: nil)
-    close(admin)
+    return (process, text)
+}
+
+/// Starts the demo with `server` settings merged in; returns it, its port and its admin socket.
+func startDemo(_ directory: String, extraServer: String) throws -> (Process, Int, String) {
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let socket = directory + "/admin.sock"
+    try """
+    {"server": {"host": "127.0.0.1", "port": 5222, "adminSocket": "\(socket)", "maxConnections": 4096, "refusalSummaryInterval": "1h"\(extraServer)},
+     "greylist": {"stateDirectory": ""}}
+    """.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+    let (process, _) = try launchDemo(configuration: directory + "/config.json")
+    banLoadSources(adminSocket: socket)
     usleep(300_000)  // the offload's first batch (100 ms) is in the kernel before measuring
     return (process, 5222, socket)
 }
@@ -280,25 +291,12 @@ let configuration = """
 """
 try configuration.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
 
-let demo = Process()
-demo.executableURL = URL(fileURLWithPath: options.server)
-demo.arguments = ["--config", state + "/config.json"]
-let demoLog = Pipe()
-demo.standardError = demoLog
-try demo.run()
-var startup = ""
-while !startup.contains("admin socket") {
-    let data = demoLog.fileHandleForReading.availableData
-    if data.isEmpty { break }
-    startup += String(decoding: data, as: UTF8.self)
-}
+let (demo, startup) = try launchDemo(configuration: state + "/config.json")
 guard let portText = startup.split(separator: "listening on 127.0.0.1:").dropFirst().first?.prefix(while: \.isNumber),
       let demoPort = Int(portText) else {
     FileHandle.standardError.write(Data("the demo server did not start:\n\(startup)\n".utf8))
     exit(1)
 }
-// Keep draining the server's log so it never blocks on a full pipe.
-DispatchQueue.global().async { while !demoLog.fileHandleForReading.availableData.isEmpty {} }
 
 let baseline = Process()
 baseline.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
@@ -308,15 +306,7 @@ baseline.standardOutput = baselineOut
 try baseline.run()
 let baselinePort = Int(String(decoding: baselineOut.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))!
 
-// Ban 127.1.0.0/16 through the admin socket.
-let admin = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-var unixAddress = sockaddr_un()
-unixAddress.sun_family = sa_family_t(AF_UNIX)
-withUnsafeMutableBytes(of: &unixAddress.sun_path) { $0.copyBytes(from: Array(adminSocket.utf8)) }
-withUnsafePointer(to: &unixAddress) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = Glibc.connect(admin, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-send(admin, #"{"command":"ban","network":"127.1.0.0/16","duration":"1h","reason":"load test"}"# + "\n")
-_ = read(admin, until: nil)
-close(admin)
+banLoadSources(adminSocket: adminSocket)
 
 let machine = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
     .split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"

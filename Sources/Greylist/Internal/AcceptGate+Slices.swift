@@ -125,6 +125,18 @@ extension AcceptGate {
         withExtendedLifetime(retired) {}
     }
 
+    /// Before `key` is inserted: rebuilds its table larger, off the lock, when one more key
+    /// would overfill it (the table is created first if needed).
+    func growIfFull(for key: IPNetwork, trust: Bool) {
+        let growth = state.withLock { state -> (table: Int, capacity: Int)? in
+            let table = trust ? state.trustTableIndex(for: key) : state.tableIndex(for: key)
+            let prefix = trust ? state.trustTables[table] : state.tables[table]
+            guard let capacity = prefix.capacityForOneMore, prefix.index(of: key.address.bits) == nil else { return nil }
+            return (table, capacity)
+        }
+        if let growth { rebuild(growth.table, trust: trust, capacity: growth.capacity) }
+    }
+
     /// Shrinks, off the lock, every table that fell below a fifth full.
     func shrinkSparseTables(trust: Bool) {
         let sparse = withTables(trust) { tables, _ in

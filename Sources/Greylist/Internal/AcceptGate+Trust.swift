@@ -6,14 +6,7 @@ extension AcceptGate {
     /// - Returns: The previous end of trust, if any, and how many keys are trusted now.
     @discardableResult
     func trust(_ key: IPNetwork, until: Int64) -> (previous: Int64?, count: Int) {
-        let growth = state.withLock { state -> (table: Int, capacity: Int)? in
-            let table = state.trustTableIndex(for: key)
-            guard let capacity = state.trustTables[table].capacityForOneMore, state.trustTables[table].index(of: key.address.bits) == nil else {
-                return nil
-            }
-            return (table, capacity)
-        }
-        if let growth { rebuild(growth.table, trust: true, capacity: growth.capacity) }
+        growIfFull(for: key, trust: true)
         return state.withLock { state in
             let index = state.trustTableIndex(for: key)
             let previous = state.trustTables[index].upsert(BanSlot(key: key.address.bits, expiresAt: until, bannedAt: until, banCount: 0, reason: 0))

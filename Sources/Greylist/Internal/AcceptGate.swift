@@ -67,14 +67,7 @@ final class AcceptGate: Sendable {
     /// - Returns: The slot it replaced, if any, and how many slots the gate holds now.
     @discardableResult
     func upsert(_ network: IPNetwork, _ slot: BanSlot) -> (previous: BanSlot?, count: Int) {
-        let growth = state.withLock { state -> (table: Int, capacity: Int)? in
-            let table = state.tableIndex(for: network)
-            guard let capacity = state.tables[table].capacityForOneMore, state.tables[table].index(of: network.address.bits) == nil else {
-                return nil
-            }
-            return (table, capacity)
-        }
-        if let growth { rebuild(growth.table, trust: false, capacity: growth.capacity) }
+        growIfFull(for: network, trust: false)
         return state.withLock { state in
             let table = state.tableIndex(for: network)
             var slot = slot

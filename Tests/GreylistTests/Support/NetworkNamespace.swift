@@ -75,24 +75,11 @@ struct NetworkNamespace: Sendable {
     /// Runs a command to its end (at most 20 s); returns standard output, throws with standard error.
     @discardableResult
     static func command(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        let ended = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in ended.signal() }
-        try process.run()
-        let text = Pipes.read(output.fileHandleForReading.fileDescriptor, until: nil, within: 20)
-        let problem = Pipes.read(errors.fileHandleForReading.fileDescriptor, until: nil, within: 1)
-        if ended.wait(timeout: .now() + 20) != .success { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CommandError(description: "\(arguments.joined(separator: " ")): exit \(process.terminationStatus): \(problem)")
+        let result = try Processes.run(URL(fileURLWithPath: "/usr/bin/env"), arguments)
+        guard result.status == 0 else {
+            throw CommandError(description: "\(arguments.joined(separator: " ")): exit \(result.status): \(result.errors)")
         }
-        return text
+        return result.output
     }
 
     struct CommandError: Error, CustomStringConvertible {
