@@ -12,6 +12,20 @@ SCRATCH = os.path.join(ROOT, ".build-mutants", "package")
 
 # (name, file, original text, mutated text)
 MUTANTS = [
+    ("sweep-skips-after-removal", "Sources/Greylist/Internal/AcceptGate+Slices.swift",
+     "                            tables[table].remove(at: index, shrinking: false)\n",
+     "                            tables[table].remove(at: index, shrinking: false)\n                            index += 1\n"),
+    ("slices-unbounded", "Sources/Greylist/Internal/AcceptGate+Slices.swift",
+     "    static let sliceSize = 4_096", "    static let sliceSize = 1 << 40"),
+    ("live-bans-not-uncounted", "Sources/Greylist/Internal/AcceptGate+Slices.swift",
+     "                            if wasLive { liveBans -= 1 }", ""),
+    ("snapshot-key-unchecked", "Sources/Greylist/Persistence/BinarySnapshot.swift",
+     "guard key & ~table.mask == 0, IPAddress(bits: key).isIPv4 == table.isIPv4, slot.expiresAt != 0 else {",
+     "guard slot.expiresAt != 0 else {"),
+    ("journal-reader-drops-newline-escape", "Sources/Greylist/Persistence/JournalLineParser.swift",
+     "case UInt8(ascii: \"n\"): decoded.append(0x0A)", "case UInt8(ascii: \"n\"): decoded.append(0x6E)"),
+    ("offload-ignores-minimum", "Sources/GreylistDemoServer/Offload/KernelOffloadSettings.swift",
+     "        return ban.duration >= minimumBan ||", "        return true ||"),
     ("journal-fsync-removed", "Sources/Greylist/Persistence/JournalWriter.swift",
      "let code = operations.syncFile(descriptor, path: directory + \"/\" + name)",
      "let code: Int32 = 0"),
