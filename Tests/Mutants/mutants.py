@@ -81,10 +81,12 @@ MUTANTS = [
 
 def sync_scratch():
     os.makedirs(SCRATCH, exist_ok=True)
-    for entry in ["Package.swift", "Sources", "Tests", "config.example.json"]:
+    # The fuzzing seeds too: a test decodes one as a check of the documented snapshot format.
+    for entry in ["Package.swift", "Sources", "Tests", "config.example.json", "FuzzTesting/Corpus"]:
         source, target = os.path.join(ROOT, entry), os.path.join(SCRATCH, entry)
         if os.path.isdir(source):
             shutil.rmtree(target, ignore_errors=True)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copytree(source, target)
         else:
             shutil.copy2(source, target)
