@@ -276,6 +276,11 @@ final class DemoServer: @unchecked Sendable {
         registry.counts(from: peer)
     }
 
+    /// The descriptors of the open connections from `peer`'s address (for tests).
+    func connectionDescriptors(from peer: IPAddress) -> [Int32] {
+        registry.descriptors(from: peer)
+    }
+
     /// Open client connections now (for tests and summaries).
     var openConnections: Int {
         registry.count

@@ -26,6 +26,14 @@ import Testing
         let first = await client.readOnce()
         #expect(first.hasPrefix("<?xml version='1.0'?><stream:stream"))
         #expect(first.hasSuffix("</stream:features>"))
+        // Whether Nagle would hold a write back depends on timing; the option itself does not.
+        let descriptors = fixture.server.connectionDescriptors(from: .literal("127.0.0.1"))
+        #expect(!descriptors.isEmpty)
+        for descriptor in descriptors {
+            var value: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            #expect(getsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &value, &length) == 0 && value == 1, "TCP_NODELAY is set")
+        }
         await fixture.stop()
     }
 

@@ -150,4 +150,19 @@ import Testing
         #expect(state.histories.map(\.network) == [.cidr("192.0.2.2/32")])
         #expect(state.trusted.map(\.network) == [.cidr("192.0.2.50/32")])
     }
+
+    @Test("a journal record whose JSON is still valid after a flipped digit fails its checksum and is skipped")
+    func flippedDigit() {
+        let ban = BanEntry(network: .cidr("192.0.2.1/32"), reason: .manual("x"), bannedAt: clock.now, expiresAt: clock.now.addingTimeInterval(3_600))
+        let other = BanEntry(network: .cidr("192.0.2.2/32"), reason: .manual("x"), bannedAt: clock.now, expiresAt: clock.now.addingTimeInterval(3_600))
+        var first = JournalRecord(.banned(ban)).line
+        // The last digit of expiresAt, one higher: still a valid record, only the CRC tells.
+        let key = Array(#""expiresAt":"#.utf8)
+        let start = (0...(first.count - key.count)).first { Array(first[$0..<($0 + key.count)]) == key }! + key.count
+        let digit = first[start...].firstIndex { !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }! - 1
+        first[digit] = first[digit] == UInt8(ascii: "9") ? UInt8(ascii: "8") : first[digit] + 1
+        let state = JournalStore.decodeStateFile(first + JournalRecord(.banned(other)).line, name: "journal")
+        #expect(state.bans.map(\.network) == [.cidr("192.0.2.2/32")])
+        #expect(state.warnings == ["journal: skipped a damaged record on line 1"])
+    }
 }

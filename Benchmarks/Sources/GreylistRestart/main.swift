@@ -9,7 +9,9 @@ import Greylist
 //   measure DIR [RUNS]            opens the directory RUNS times (default 5): the time until
 //                                 `Greylist(configuration:)` returns, which is what the demo does
 //                                 before it listens; prints each run and the median
-// Usage: GreylistRestart generate|measure DIR [COUNT|RUNS] [JOURNAL]
+//   demo DIR SERVER [RUNS]        the same for the demo server (SERVER: its executable): the time
+//                                 from exec until it logs that it listens, on a fresh copy each run
+// Usage: GreylistRestart generate|measure|demo DIR [COUNT|RUNS|SERVER] [JOURNAL|RUNS]
 
 func source(_ index: Int) -> IPAddress {
     IPAddress(bits: UInt128(0x2001_0db8) << 96 | UInt128(index) << 64 | 1)
@@ -79,6 +81,45 @@ enum Restart {
         }
         print(String(format: "median: %.3f s", seconds.sorted()[seconds.count / 2]))
     }
+
+    /// Starts the demo on a copy of `directory` until it logs "listening", `runs` times.
+    nonisolated static func measureDemo(_ directory: String, server: String, runs: Int) throws {
+        var seconds: [Double] = []
+        for run in 1...runs {
+            let copy = directory + ".demo"
+            try? FileManager.default.removeItem(atPath: copy)
+            try FileManager.default.copyItem(atPath: directory, toPath: copy)
+            let configuration = copy + ".json"
+            try """
+            {"server": {"port": 0, "adminSocket": ""},
+             "greylist": {"stateDirectory": "\(copy)", "stateSync": false, "limits": {"maxBans": 10000000},
+                          "spraying": {"distinctSources": 0}, "ranges": {"bannedKeys": 0}}}
+            """.write(toFile: configuration, atomically: true, encoding: .utf8)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: server)
+            process.arguments = ["--config", configuration]
+            let log = Pipe()
+            process.standardError = log
+            let start = ContinuousClock.now
+            try process.run()
+            var text = ""
+            while !text.contains("listening") {
+                let data = log.fileHandleForReading.availableData
+                if data.isEmpty { break }
+                text += String(decoding: data, as: UTF8.self)
+            }
+            let elapsed = ContinuousClock.now - start
+            process.terminate()
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(atPath: copy)
+            try? FileManager.default.removeItem(atPath: configuration)
+            guard text.contains("listening") else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: text]) }
+            let value = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            seconds.append(value)
+            print(String(format: "run %d: %.3f s until the demo listens", run, value))
+        }
+        print(String(format: "median: %.3f s", seconds.sorted()[seconds.count / 2]))
+    }
 }
 
 let arguments = CommandLine.arguments
@@ -91,6 +132,12 @@ case "generate":
     let count = arguments.count > 3 ? Int(arguments[3]) ?? 1_000_000 : 1_000_000
     let journal = arguments.count > 4 ? Int(arguments[4]) ?? count / 10 : count / 10
     try await Restart.generate(arguments[2], count: count, journal: journal)
+case "demo":
+    guard arguments.count > 3 else {
+        print("usage: GreylistRestart demo DIR SERVER [RUNS]")
+        exit(2)
+    }
+    try Restart.measureDemo(arguments[2], server: arguments[3], runs: arguments.count > 4 ? Int(arguments[4]) ?? 3 : 3)
 case "measure":
     try await Restart.measure(arguments[2], runs: arguments.count > 3 ? Int(arguments[3]) ?? 5 : 5)
 default:

@@ -105,6 +105,13 @@ final class ConnectionRegistry: Sendable {
         }
     }
 
+    /// The descriptors of the open connections from `peer`'s address (for tests that check
+    /// socket options).
+    func descriptors(from peer: IPAddress) -> [Int32] {
+        let source = Self.source(of: peer)
+        return state.withLock { state in state.connections.values.filter { $0.source == source }.map(\.connection.descriptor) }
+    }
+
     /// What the per-address caps count under: the address, or its /64 for IPv6.
     private static func source(of peer: IPAddress) -> IPNetwork {
         peer.isIPv4 ? IPNetwork(host: peer) : ((try? IPNetwork(address: peer, prefixLength: 64)) ?? IPNetwork(host: peer))
