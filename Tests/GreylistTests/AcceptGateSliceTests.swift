@@ -31,7 +31,7 @@ import Testing
             return slot.expiresAt > 500
         }
         #expect(visited.count == expiries.count, "every slot visited")
-        #expect(visitsPerHold.values.max()! <= 4_096, "at most one slice (4,096 slots) per lock hold")
+        #expect(visitsPerHold.values.max()! <= 1_024, "at most one slice (1,024 slots) per lock hold")
         #expect(visitsPerHold.count >= expiries.count / AcceptGate.sliceSize)
         let expected = Set(expiries.indices.filter { expiries[$0] <= 500 }.map(key))
         #expect(Set(removed.map(\.0)) == expected && removed.count == expected.count)

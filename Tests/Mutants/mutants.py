@@ -16,7 +16,7 @@ MUTANTS = [
      "                            tables[table].remove(at: index, shrinking: false)\n",
      "                            tables[table].remove(at: index, shrinking: false)\n                            index += 1\n"),
     ("slices-unbounded", "Sources/Greylist/Internal/AcceptGate+Slices.swift",
-     "    static let sliceSize = 4_096", "    static let sliceSize = 1 << 40"),
+     "    static let sliceSize = 1_024", "    static let sliceSize = 1 << 40"),
     ("live-bans-not-uncounted", "Sources/Greylist/Internal/AcceptGate+Slices.swift",
      "                            if wasLive { liveBans -= 1 }", ""),
     ("snapshot-key-unchecked", "Sources/Greylist/Persistence/BinarySnapshot.swift",

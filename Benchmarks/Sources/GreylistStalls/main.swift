@@ -3,15 +3,18 @@ import Greylist
 import Synchronization
 
 // How long `shouldAccept` waits while the actor does whole-table work, measured from a probe
-// thread of its own (not the Swift pool) that calls it once per microsecond and times each call
+// thread of its own (not the Swift pool) that calls it on a fixed schedule and times each call
 // from when it was due:
 //   idle    the table holds COUNT bans; nothing else runs
 //   growth  COUNT bans are placed from empty (the table grows, by rebuilds)
 //   purge   all COUNT bans have expired; one purgeExpired() removes them
 // Prints p50 / p99 / p99.9 / max per phase and the ratio of each to idle.
-// Usage: GreylistStalls [COUNT]   (default 1,000,000)
+// Usage: GreylistStalls [COUNT] [INTERVAL_NS]   (defaults 1,000,000 bans, a call every 10,000 ns)
 
 let count = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 1_000_000 : 1_000_000
+/// Nanoseconds between the probe's calls: 10 µs is 100,000 connections a second, four times
+/// the most the demo refuses over loopback here.
+let interval = CommandLine.arguments.count > 2 ? UInt64(CommandLine.arguments[2]) ?? 10_000 : 10_000
 let offset = Atomic<Int64>(0)
 let start = Date()
 let clock = WallClock { start.addingTimeInterval(Double(offset.load(ordering: .relaxed)) / 1_000) }
@@ -20,7 +23,7 @@ func source(_ index: Int) -> IPNetwork {
     try! IPNetwork(address: IPAddress(bits: UInt128(0x2001_0db8) << 96 | UInt128(index) << 64), prefixLength: 64)
 }
 
-/// Calls `shouldAccept` on a fixed schedule (one call per microsecond) on a thread of its own
+/// Calls `shouldAccept` on a fixed schedule (one call per `interval`) on a thread of its own
 /// while `running` is set. Each call's latency counts from when it was due, not from when it
 /// started: a call held up by a lock delays every call due meanwhile, and each of those counts
 /// (no coordinated omission: one 200 ms stall is 200,000 late calls, not one slow sample).
@@ -28,6 +31,10 @@ final class Probe: @unchecked Sendable {
     let running = Atomic<Bool>(true)
     private let done = DispatchSemaphore(value: 0)
     private var latencies: [UInt64] = []
+    /// Calls more than 5 ms late: when they were due (monotonic ns) and how late.
+    var lateCalls: [(UInt64, UInt64)] = []
+    /// The longest single `shouldAccept` call, lock wait included.
+    var longestCall: UInt64 = 0
 
     static func now() -> UInt64 {
         var time = timespec()
@@ -36,17 +43,29 @@ final class Probe: @unchecked Sendable {
     }
 
     init(_ greylist: Greylist) {
-        latencies.reserveCapacity(20_000_000)
+        // Touched now, so recording a latency never page-faults (a fault waits for the process's
+        // memory map, which a large free elsewhere in the process holds).
+        latencies = [UInt64](repeating: 1, count: 20_000_000)
+        latencies.removeAll(keepingCapacity: true)
         let thread = Thread { [self] in
             let banned = IPAddress(bits: UInt128(0x2001_0db8) << 96 | 1 << 64 | 7)
             let stranger = IPAddress(bits: UInt128(0x2001_0db9) << 96 | 7)
             var due = Probe.now()
             var call = 0
             while running.load(ordering: .relaxed) && latencies.count < 20_000_000 {
+                // Sleep through most of the wait (a spinning probe would take a core from the
+                // work it measures), then spin the last 60 µs for precision.
+                let now = Probe.now()
+                if due > now + 60_000 { usleep(UInt32((due - now - 60_000) / 1_000)) }
                 while Probe.now() < due {}
+                let callStart = Probe.now()
                 _ = greylist.shouldAccept(ip: call & 1 == 0 ? banned : stranger)
-                latencies.append(Probe.now() - due)
-                due += 1_000
+                let callEnd = Probe.now()
+                longestCall = max(longestCall, callEnd - callStart)
+                let latency = callEnd - due
+                latencies.append(latency)
+                if latency > 5_000_000 && lateCalls.count < 100 { lateCalls.append((due, latency)) }
+                due += interval
                 call += 1
             }
             done.signal()
@@ -54,21 +73,24 @@ final class Probe: @unchecked Sendable {
         thread.start()
     }
 
-    /// Stops the probe and returns its sorted latencies in nanoseconds.
-    func finish() -> [UInt64] {
+    /// Stops the probe; returns its sorted latencies and its longest single call, in nanoseconds.
+    func finish() -> (latencies: [UInt64], longestCall: UInt64) {
         running.store(false, ordering: .relaxed)
         done.wait()
-        return latencies.sorted()
+        return (latencies.sorted(), longestCall)
     }
 }
 
-func report(_ name: String, _ sorted: [UInt64], idle: [UInt64]?) {
+func report(_ name: String, _ phase: (latencies: [UInt64], longestCall: UInt64), idle: (latencies: [UInt64], longestCall: UInt64)?) {
     func quantile(_ values: [UInt64], _ q: Double) -> UInt64 { values[min(values.count - 1, Int(Double(values.count) * q))] }
-    var line = String(format: "%-7@ calls %9d  p50 %7d ns  p99 %9d ns  p99.9 %10d ns  max %10d ns", name as NSString, sorted.count,
-                      quantile(sorted, 0.5), quantile(sorted, 0.99), quantile(sorted, 0.999), sorted.last ?? 0)
+    let sorted = phase.latencies
+    var line = String(format: "| %@ | %d | %.1f | %.1f | %.1f | %.1f | %.1f |", name as NSString, sorted.count,
+                      Double(quantile(sorted, 0.5)) / 1_000, Double(quantile(sorted, 0.99)) / 1_000, Double(quantile(sorted, 0.999)) / 1_000,
+                      Double(sorted.last ?? 0) / 1_000, Double(phase.longestCall) / 1_000)
     if let idle {
-        line += String(format: "   p99.9 %.2fx idle, max %.0fx idle", Double(quantile(sorted, 0.999)) / Double(quantile(idle, 0.999)),
-                       Double(sorted.last ?? 0) / Double(idle.last ?? 1))
+        line += String(format: " %.2f× |", Double(quantile(sorted, 0.999)) / Double(quantile(idle.latencies, 0.999)))
+    } else {
+        line += " 1 |"
     }
     print(line)
 }
@@ -79,10 +101,18 @@ enum Stalls {
 
         var probe = Probe(greylist)
         let growthStart = ContinuousClock.now
+        var slowest: [(UInt64, UInt64)] = []
         for index in 0..<count {
+            let before = Probe.now()
             _ = try await greylist.ban(source(index), for: .seconds(3_600), reason: "load")
+            let took = Probe.now() - before
+            if took > 2_000_000 { slowest.append((before, took)) }
         }
         let growth = probe.finish()
+        if ProcessInfo.processInfo.environment["STALLS_DEBUG"] != nil {
+            print("slow bans (start ms, took ms): " + slowest.map { "\($0.0 / 1_000_000 % 100_000) +\($0.1 / 1_000_000)" }.joined(separator: ", "))
+            print("late probe calls (due ms, late ms): " + probe.lateCalls.map { "\($0.0 / 1_000_000 % 100_000) +\($0.1 / 1_000_000)" }.joined(separator: ", "))
+        }
         print("placed \(count) bans in \(ContinuousClock.now - growthStart)")
 
         probe = Probe(greylist)
@@ -96,6 +126,9 @@ enum Stalls {
         let purge = probe.finish()
         print("purged \(expired) expired bans in \(ContinuousClock.now - purgeStart)")
 
+        print("probe: one shouldAccept every \(interval / 1_000) µs; latency counted from when each call was due (µs)")
+        print("| phase | calls | p50 | p99 | p99.9 | max | longest call | p99.9 vs idle |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         report("idle", idle, idle: nil)
         report("growth", growth, idle: idle)
         report("purge", purge, idle: idle)

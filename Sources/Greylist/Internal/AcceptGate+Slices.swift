@@ -7,7 +7,7 @@
 /// extensions) between slices.
 extension AcceptGate {
     /// Slots visited per lock hold by scans and rebuilds.
-    static let sliceSize = 4_096
+    static let sliceSize = 1_024
 
     /// Runs `body` under the lock on the ban tables (with the live-ban count) or the trust
     /// tables, in place (no copy of a table).
@@ -86,23 +86,30 @@ extension AcceptGate {
         return removed
     }
 
-    /// Copies the occupied slots of table `table`, a slice per lock hold.
+    /// Copies the occupied slots of table `table`, a slice per lock hold. The copy's memory is
+    /// allocated and touched before the first hold: a page fault under the lock (a fresh huge
+    /// page is zeroed on first touch) would stall the accept path.
     private func copySlots(_ table: Int, trust: Bool) -> [BanSlot] {
-        var copy: [BanSlot] = []
+        let occupied = withTables(trust) { tables, _ in table < tables.count ? tables[table].count : 0 }
+        var copy = [BanSlot](repeating: .empty, count: occupied)
+        var filled = 0
         var start = 0
         var finished = false
         while !finished {
             withTables(trust) { tables, _ in
                 guard table < tables.count else { finished = true; return }
-                if start == 0 { copy.reserveCapacity(tables[table].count) }
                 let end = min(start + Self.sliceSize, tables[table].slots.count)
                 tables[table].slots.withUnsafeBufferPointer { buffer in
-                    for slot in buffer[start..<end] where !slot.isEmpty { copy.append(slot) }
+                    for slot in buffer[start..<end] where !slot.isEmpty && filled < occupied {
+                        copy[filled] = slot
+                        filled += 1
+                    }
                 }
                 start = end
                 finished = end >= tables[table].slots.count
             }
         }
+        copy.removeLast(occupied - filled)
         return copy
     }
 
@@ -114,15 +121,15 @@ extension AcceptGate {
         guard let shape = withTables(trust, { tables, _ in
             table < tables.count ? (tables[table].isIPv4, tables[table].widePrefixLength) : nil
         }) else { return }
-        let rebuilt = PrefixTable(isIPv4: shape.0, widePrefixLength: shape.1, capacity: capacity, holding: copySlots(table, trust: trust))
-        // The old table is freed after the lock is released: freeing tens of megabytes takes time.
-        var retired: PrefixTable?
+        var rebuilt = PrefixTable(isIPv4: shape.0, widePrefixLength: shape.1, capacity: capacity, holding: copySlots(table, trust: trust))
+        // Swapped, not assigned: the gate must hold the only reference to the new slots, or
+        // the accept path's next write to a slot would copy the whole table under the lock.
+        // `rebuilt` leaves with the old table, freed after the lock is released.
         withTables(trust) { tables, _ in
             guard table < tables.count, tables[table].count == rebuilt.count else { return }
-            retired = tables[table]
-            tables[table] = rebuilt
+            swap(&tables[table], &rebuilt)
         }
-        withExtendedLifetime(retired) {}
+        withExtendedLifetime(rebuilt) {}
     }
 
     /// Before `key` is inserted: rebuilds its table larger, off the lock, when one more key
