@@ -9,12 +9,15 @@ import Synchronization
 //   growth  COUNT bans are placed from empty (the table grows, by rebuilds)
 //   purge   all COUNT bans have expired; one purgeExpired() removes them
 // Prints p50 / p99 / p99.9 / max per phase and the ratio of each to idle.
-// Usage: GreylistStalls [COUNT] [INTERVAL_NS]   (defaults 1,000,000 bans, a call every 10,000 ns)
+// Usage: GreylistStalls [COUNT] [INTERVAL_NS] [ROUNDS]   (defaults 1,000,000 bans, a call every
+// 100,000 ns, 5 rounds pooled)
 
 let count = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 1_000_000 : 1_000_000
-/// Nanoseconds between the probe's calls: 10 µs is 100,000 connections a second, four times
-/// the most the demo refuses over loopback here.
-let interval = CommandLine.arguments.count > 2 ? UInt64(CommandLine.arguments[2]) ?? 10_000 : 10_000
+/// Nanoseconds between the probe's calls: 100 µs (the probe sleeps between calls, as an accept
+/// thread blocks in accept); 10 µs makes it spin, a stress test that takes a core of its own.
+let interval = CommandLine.arguments.count > 2 ? UInt64(CommandLine.arguments[2]) ?? 100_000 : 100_000
+/// Fill, idle, purge rounds whose samples are pooled (a purge lasts a fraction of a second).
+let rounds = CommandLine.arguments.count > 3 ? Int(CommandLine.arguments[3]) ?? 5 : 5
 let offset = Atomic<Int64>(0)
 let start = Date()
 let clock = WallClock { start.addingTimeInterval(Double(offset.load(ordering: .relaxed)) / 1_000) }
@@ -31,8 +34,6 @@ final class Probe: @unchecked Sendable {
     let running = Atomic<Bool>(true)
     private let done = DispatchSemaphore(value: 0)
     private var latencies: [UInt64] = []
-    /// Calls more than 5 ms late: when they were due (monotonic ns) and how late.
-    var lateCalls: [(UInt64, UInt64)] = []
     /// The longest single `shouldAccept` call, lock wait included.
     var longestCall: UInt64 = 0
 
@@ -45,14 +46,14 @@ final class Probe: @unchecked Sendable {
     init(_ greylist: Greylist) {
         // Touched now, so recording a latency never page-faults (a fault waits for the process's
         // memory map, which a large free elsewhere in the process holds).
-        latencies = [UInt64](repeating: 1, count: 20_000_000)
+        latencies = [UInt64](repeating: 1, count: 4_000_000)
         latencies.removeAll(keepingCapacity: true)
         let thread = Thread { [self] in
             let banned = IPAddress(bits: UInt128(0x2001_0db8) << 96 | 1 << 64 | 7)
             let stranger = IPAddress(bits: UInt128(0x2001_0db9) << 96 | 7)
             var due = Probe.now()
             var call = 0
-            while running.load(ordering: .relaxed) && latencies.count < 20_000_000 {
+            while running.load(ordering: .relaxed) && latencies.count < 4_000_000 {
                 // Sleep through most of the wait (a spinning probe would take a core from the
                 // work it measures), then spin the last 60 µs for precision.
                 let now = Probe.now()
@@ -64,7 +65,6 @@ final class Probe: @unchecked Sendable {
                 longestCall = max(longestCall, callEnd - callStart)
                 let latency = callEnd - due
                 latencies.append(latency)
-                if latency > 5_000_000 && lateCalls.count < 100 { lateCalls.append((due, latency)) }
                 due += interval
                 call += 1
             }
@@ -96,42 +96,43 @@ func report(_ name: String, _ phase: (latencies: [UInt64], longestCall: UInt64),
 }
 
 enum Stalls {
+    /// Pools the samples of several runs of one phase.
+    static func merge(_ phases: [(latencies: [UInt64], longestCall: UInt64)]) -> (latencies: [UInt64], longestCall: UInt64) {
+        (phases.flatMap(\.latencies).sorted(), phases.map(\.longestCall).max() ?? 0)
+    }
+
     nonisolated static func run() async throws {
         let greylist = try Greylist(configuration: GreylistConfiguration(limits: .init(maxBans: count + 1)), clock: clock)
+        var growths: [(latencies: [UInt64], longestCall: UInt64)] = []
+        var purges: [(latencies: [UInt64], longestCall: UInt64)] = []
+        var idles: [(latencies: [UInt64], longestCall: UInt64)] = []
+        for round in 1...rounds {
+            let probe = Probe(greylist)
+            let growthStart = ContinuousClock.now
+            for index in 0..<count {
+                _ = try await greylist.ban(source(index), for: .seconds(3_600), reason: "load")
+            }
+            growths.append(probe.finish())
+            let placed = ContinuousClock.now - growthStart
 
-        var probe = Probe(greylist)
-        let growthStart = ContinuousClock.now
-        var slowest: [(UInt64, UInt64)] = []
-        for index in 0..<count {
-            let before = Probe.now()
-            _ = try await greylist.ban(source(index), for: .seconds(3_600), reason: "load")
-            let took = Probe.now() - before
-            if took > 2_000_000 { slowest.append((before, took)) }
+            let idleProbe = Probe(greylist)
+            try await Task.sleep(for: .seconds(1))
+            idles.append(idleProbe.finish())
+
+            offset.add(2 * 3_600_000, ordering: .relaxed)
+            let purgeProbe = Probe(greylist)
+            let purgeStart = ContinuousClock.now
+            let expired = await greylist.purgeExpired().count
+            purges.append(purgeProbe.finish())
+            print("round \(round): placed \(count) bans in \(placed), purged \(expired) in \(ContinuousClock.now - purgeStart)")
         }
-        let growth = probe.finish()
-        if ProcessInfo.processInfo.environment["STALLS_DEBUG"] != nil {
-            print("slow bans (start ms, took ms): " + slowest.map { "\($0.0 / 1_000_000 % 100_000) +\($0.1 / 1_000_000)" }.joined(separator: ", "))
-            print("late probe calls (due ms, late ms): " + probe.lateCalls.map { "\($0.0 / 1_000_000 % 100_000) +\($0.1 / 1_000_000)" }.joined(separator: ", "))
-        }
-        print("placed \(count) bans in \(ContinuousClock.now - growthStart)")
-
-        probe = Probe(greylist)
-        try await Task.sleep(for: .seconds(2))
-        let idle = probe.finish()
-
-        offset.store(2 * 3_600_000, ordering: .relaxed)
-        probe = Probe(greylist)
-        let purgeStart = ContinuousClock.now
-        let expired = await greylist.purgeExpired().count
-        let purge = probe.finish()
-        print("purged \(expired) expired bans in \(ContinuousClock.now - purgeStart)")
-
-        print("probe: one shouldAccept every \(interval / 1_000) µs; latency counted from when each call was due (µs)")
+        let idle = merge(idles)
+        print("probe: one shouldAccept every \(interval / 1_000) µs; latency counted from when each call was due (µs); \(rounds) rounds pooled")
         print("| phase | calls | p50 | p99 | p99.9 | max | longest call | p99.9 vs idle |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         report("idle", idle, idle: nil)
-        report("growth", growth, idle: idle)
-        report("purge", purge, idle: idle)
+        report("growth", merge(growths), idle: idle)
+        report("purge", merge(purges), idle: idle)
     }
 }
 
