@@ -75,6 +75,36 @@ public struct IPNetwork: Hashable, Sendable, Comparable, CustomStringConvertible
         self.init(unchecked: address, prefixLength: length)
     }
 
+    /// Parses CIDR text in UTF-8 bytes exactly as ``init(_:)`` does, without allocating (the
+    /// journal reader's path); `nil` where that initializer throws.
+    static func parse(_ bytes: ArraySlice<UInt8>) -> IPNetwork? {
+        let slash = bytes.firstIndex(of: UInt8(ascii: "/"))
+        let addressBytes = bytes[..<(slash ?? bytes.endIndex)]
+        let writtenAsIPv6 = addressBytes.contains(UInt8(ascii: ":"))
+        let address: IPAddress
+        if writtenAsIPv6 {
+            guard let bits = AddressParser.parseIPv6(addressBytes) else { return nil }
+            address = IPAddress(bits: bits)
+        } else {
+            guard let value = AddressParser.parseIPv4(addressBytes) else { return nil }
+            address = IPAddress(ipv4: value)
+        }
+        guard let slash else { return IPNetwork(host: address) }
+        let digits = bytes[(slash + 1)...]
+        guard !digits.isEmpty, digits.count <= 3 else { return nil }
+        var length = 0
+        for byte in digits {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            length = length * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        if writtenAsIPv6 && address.isIPv4 {
+            guard length >= 96 else { return nil }
+            length -= 96
+        }
+        guard length <= (address.isIPv4 ? 32 : 128) else { return nil }
+        return IPNetwork(unchecked: address, prefixLength: length)
+    }
+
     /// The prefix length over all 128 bits (an IPv4 /24 is a /120 here).
     var widePrefixLength: Int {
         (address.isIPv4 ? 96 : 0) + prefixLength

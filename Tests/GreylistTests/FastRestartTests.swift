@@ -58,6 +58,8 @@ import Testing
                     #"{"op":"ban","network":"a","banCount":01}"#, "{\"op\":\"ban\",\"network\":\"a\u{1}\"}"] {
             #expect(JournalLineParser.parse(ArraySlice(bad.utf8)) == nil, "\(bad)")
         }
+        let invalidUTF8 = Array(#"{"op":"ban","network":"a"#.utf8) + [0xFF] + Array(#""}"#.utf8)
+        #expect(JournalLineParser.parse(invalidUTF8[...]) == nil, "bytes that are not UTF-8 are refused, as the decoder refuses them")
     }
 
     @Test("bans, histories, trust, users and refused counts survive a binary snapshot; reopening writes nothing")
@@ -164,5 +166,31 @@ import Testing
         let state = JournalStore.decodeStateFile(first + JournalRecord(.banned(other)).line, name: "journal")
         #expect(state.bans.map(\.network) == [.cidr("192.0.2.2/32")])
         #expect(state.warnings == ["journal: skipped a damaged record on line 1"])
+    }
+}
+
+/// The journal reader parses networks from bytes; it must agree with the public parser.
+@Suite struct NetworkBytesParserTests {
+    @Test("IPNetwork.parse(bytes) agrees with IPNetwork(text) on chosen and on 50,000 random inputs")
+    func agrees() {
+        var inputs = ["192.0.2.1/32", "192.0.2.0/24", "10.1.2.3/8", "0.0.0.0/0", "2001:db8::/32", "2001:db8:0:1::/64", "::/0", "::1/128",
+                      "::ffff:10.0.0.0/104", "::ffff:10.0.0.0/95", "64:ff9b::192.0.2.33/128", "1::2:3:4:5:6:7", "1:2:3:4:5:6:7:8",
+                      "1:2:3:4:5:6:7:8:9", "1::2::3", ":1::", "1:", "::", "1.2.3.4", "01.2.3.4/8", "1.2.3.4/33", "1.2.3.4/", "1.2.3.4/+8",
+                      "1.2.3.4/0008", "2001:db8::/129", "fe80::1%eth0/64", "[::1]/128", "1.2.3.4/24/5", "::1.2.3.4", "::ffff:1.2.3.4/128",
+                      "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:7:1.2.3.4", "", "/", "/24", "ABCD::ef/16", "12345::/16", "1::g/16"]
+        var generator = SeededRandom(state: 11)
+        let alphabet = Array("0123456789abcdef:./".utf8)
+        for _ in 0..<50_000 {
+            let length = Int.random(in: 1...45, using: &generator)
+            inputs.append(String(decoding: (0..<length).map { _ in alphabet.randomElement(using: &generator)! }, as: UTF8.self))
+        }
+        for input in inputs {
+            let fast = IPNetwork.parse(Array(input.utf8)[...])
+            let reference = try? IPNetwork(input)
+            if fast != reference {
+                Issue.record("\"\(input)\": bytes \(String(describing: fast)), text \(String(describing: reference))")
+                return
+            }
+        }
     }
 }

@@ -61,7 +61,7 @@ struct KernelOffloadTests {
     func fate(from source: String, in namespace: NetworkNamespace) async throws -> Fate {
         let client: TestSocket
         do {
-            client = try namespace.inside { try TestSocket(port: 5222, source: source) }
+            client = try await namespace.inside { try TestSocket(port: 5222, source: source) }
         } catch let error as POSIXError where error.code == .ECONNREFUSED {
             return .refusedByKernel
         }
@@ -70,14 +70,16 @@ struct KernelOffloadTests {
         return await client.readOnce().isEmpty ? .closedByServer : .served
     }
 
-    func elements(_ namespace: NetworkNamespace) throws -> String {
-        try namespace.run(["nft", "list", "table", "inet", "greylist"])
+    func elements(_ namespace: NetworkNamespace) async throws -> String {
+        try await namespace.run(["nft", "list", "table", "inet", "greylist"])
     }
 
     @Test("qualifying bans are refused by the kernel before accept; short ones stay in user space; unban, stop and restart follow")
     func offload() async throws {
-        let namespace = try NetworkNamespace()
-        defer { namespace.delete() }
+        try await NetworkNamespace.with { namespace in try await offload(in: namespace) }
+    }
+
+    func offload(in namespace: NetworkNamespace) async throws {
         let directory = temporaryStateDirectory()
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -98,8 +100,8 @@ struct KernelOffloadTests {
         #expect(try await admin.admin(["ban", "127.0.0.7/32", "--for", "2h"], socket: socket).status == 0)
         await server.log(until: "kernel offload: +1 -0, 1 in the kernel")
         #expect(try await admin.admin(["ban", "127.0.0.9/32", "--for", "10m"], socket: socket).status == 0)
-        #expect(try elements(namespace).contains("127.0.0.7 timeout"))
-        #expect(try !elements(namespace).contains("127.0.0.9"))
+        #expect(try await elements(namespace).contains("127.0.0.7 timeout"))
+        #expect(try await !elements(namespace).contains("127.0.0.9"))
         #expect(try await fate(from: "127.0.0.7", in: namespace) == .refusedByKernel)
         #expect(try await fate(from: "127.0.0.9", in: namespace) == .closedByServer)
         #expect(try await fate(from: "127.0.0.8", in: namespace) == .served)
@@ -107,7 +109,7 @@ struct KernelOffloadTests {
         #expect(stats.contains("\"refused\" : 1"), "the server saw only the user-space refusal: \(stats)")
 
         // A rule ban (4 h) from a failed login goes there too.
-        let bot = try namespace.inside { try TestSocket(port: 5222, source: "127.0.0.10") }
+        let bot = try await namespace.inside { try TestSocket(port: 5222, source: "127.0.0.10") }
         bot.send(DemoServerFixture.header)
         await bot.read(until: "</stream:features>")
         bot.send(DemoServerFixture.plain("bad_user_34821", "x"))
@@ -122,7 +124,7 @@ struct KernelOffloadTests {
 
         // A clean stop leaves no firewall state; a restart rebuilds it from the state directory.
         #expect(await server.stop() == 0)
-        #expect(try !namespace.run(["nft", "list", "tables"]).contains("greylist"))
+        #expect(try await !namespace.run(["nft", "list", "tables"]).contains("greylist"))
         server = try Server(namespace, configuration: configuration)
         await server.log(until: "kernel offload: table inet greylist, 1 ban(s)")
         #expect(try await fate(from: "127.0.0.10", in: namespace) == .refusedByKernel)
@@ -132,8 +134,10 @@ struct KernelOffloadTests {
 
     @Test("without permission (a user namespace without CAP_NET_ADMIN over this network), one clear warning; refusing goes on in user space")
     func unavailable() async throws {
-        let namespace = try NetworkNamespace()
-        defer { namespace.delete() }
+        try await NetworkNamespace.with { namespace in try await unavailable(in: namespace) }
+    }
+
+    func unavailable(in namespace: NetworkNamespace) async throws {
         let configuration = temporaryStateDirectory() + ".json"
         try #"{"server": {"port": 5222, "adminSocket": "", "kernelOffload": {"enabled": true}}, "greylist": {"stateDirectory": ""}}"#
             .write(toFile: configuration, atomically: true, encoding: .utf8)

@@ -4,8 +4,9 @@ import Greylist
 // Restart time of a greylist with a large state directory, through the public API only (so the
 // same source measures an older build of the library too).
 //   generate DIR COUNT [JOURNAL]  a state directory with COUNT rule bans (each IPv6 source its own
-//                                 /64, with a username, 24 h long), then JOURNAL more bans left in
-//                                 the journal after the last snapshot (default COUNT / 10)
+//                                 /64, with a username, 24 h long), then, after a reopen, JOURNAL
+//                                 more (default COUNT / 10); the files are what the store left:
+//                                 the last snapshot and the journals since (as after a crash)
 //   measure DIR [RUNS]            opens the directory RUNS times (default 5): the time until
 //                                 `Greylist(configuration:)` returns, which is what the demo does
 //                                 before it listens; prints each run and the median
@@ -51,15 +52,22 @@ enum Restart {
             await ban(0..<count, in: greylist)
             await greylist.closeStore()
         }
-        // Reopening consolidates everything into one snapshot; the journal bans then stay in the
-        // journal, as after a crash between compactions.
         let greylist = try Greylist(configuration: configuration(directory, capacity: capacity))
         await ban(count..<(count + journal), in: greylist)
         await greylist.closeStore()
-        let bytes = try FileManager.default.contentsOfDirectory(atPath: directory).reduce(0) { total, name in
-            total + ((try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size] as? Int) ?? 0)
+        var snapshotBytes = 0
+        var journalBytes = 0
+        var journalLines = 0
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory) {
+            let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + name))
+            if name == "snapshot" { snapshotBytes = data.count }
+            if name.hasPrefix("journal-") {
+                journalBytes += data.count
+                journalLines += data.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+            }
         }
-        print("state directory \(directory): \(count) bans in the snapshot, \(journal) in the journal, \(bytes / 1_048_576) MiB")
+        print("state directory \(directory): \(count + journal) bans; snapshot \(snapshotBytes / 1_048_576) MiB, "
+            + "journals \(journalBytes / 1_048_576) MiB (\(journalLines) records since the snapshot)")
     }
 
     nonisolated static func measure(_ directory: String, runs: Int) async throws {

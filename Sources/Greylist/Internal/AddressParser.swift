@@ -35,52 +35,65 @@ enum AddressParser {
 
     /// Parses RFC 4291 text: eight groups, one `::` for a zero run, optional trailing dotted quad.
     static func parseIPv6(_ text: String) -> UInt128? {
-        let bytes = Array(text.utf8)
+        parseIPv6(Array(text.utf8)[...])
+    }
+
+    /// ``parseIPv6(_:)-(String)`` on UTF-8 bytes, without allocating: the groups before and after
+    /// `::` are gathered into two numbers.
+    static func parseIPv6(_ bytes: ArraySlice<UInt8>) -> UInt128? {
         guard bytes.count >= 2, bytes.count <= 45 else { return nil }
-        var head: [UInt16] = []
-        var tail: [UInt16] = []
+        var head: UInt128 = 0
+        var headCount = 0
+        var tail: UInt128 = 0
+        var tailCount = 0
         var sawCompression = false
-        var index = 0
-        if bytes.starts(with: [UInt8(ascii: ":"), UInt8(ascii: ":")]) {
-            sawCompression = true
-            index = 2
-        } else if bytes[0] == UInt8(ascii: ":") {
-            return nil
+        let end = bytes.endIndex
+        var index = bytes.startIndex
+        func add(_ group: UInt16) {
+            if sawCompression {
+                tail = tail << 16 | UInt128(group)
+                tailCount += 1
+            } else {
+                head = head << 16 | UInt128(group)
+                headCount += 1
+            }
         }
-        while index < bytes.count {
+        if bytes[index] == UInt8(ascii: ":") {
+            guard bytes[index + 1] == UInt8(ascii: ":") else { return nil }
+            sawCompression = true
+            index += 2
+        }
+        while index < end {
             // A group is hex digits up to ':' or the end; a dotted quad may close the address.
-            var end = index
-            while end < bytes.count, bytes[end] != UInt8(ascii: ":") { end += 1 }
-            let group = bytes[index..<end]
+            var groupEnd = index
+            while groupEnd < end, bytes[groupEnd] != UInt8(ascii: ":") { groupEnd += 1 }
+            let group = bytes[index..<groupEnd]
             if group.contains(UInt8(ascii: ".")) {
-                guard end == bytes.count, let ipv4 = parseIPv4(group) else { return nil }
-                let pair = [UInt16(ipv4 >> 16), UInt16(truncatingIfNeeded: ipv4)]
-                if sawCompression { tail += pair } else { head += pair }
-                index = end
+                guard groupEnd == end, let ipv4 = parseIPv4(group) else { return nil }
+                add(UInt16(ipv4 >> 16))
+                add(UInt16(truncatingIfNeeded: ipv4))
+                index = groupEnd
                 break
             }
             guard let value = parseHexGroup(group) else { return nil }
-            if sawCompression { tail.append(value) } else { head.append(value) }
-            if end == bytes.count { index = end; break }
-            // bytes[end] is ':'; a second ':' is the compression marker.
-            if end + 1 < bytes.count, bytes[end + 1] == UInt8(ascii: ":") {
+            add(value)
+            if groupEnd == end { index = groupEnd; break }
+            // bytes[groupEnd] is ':'; a second ':' is the compression marker.
+            if groupEnd + 1 < end, bytes[groupEnd + 1] == UInt8(ascii: ":") {
                 guard !sawCompression else { return nil }
                 sawCompression = true
-                index = end + 2
+                index = groupEnd + 2
             } else {
-                guard end + 1 < bytes.count else { return nil }
-                index = end + 1
+                guard groupEnd + 1 < end else { return nil }
+                index = groupEnd + 1
             }
         }
-        let groups: [UInt16]
         if sawCompression {
-            guard head.count + tail.count <= 7 else { return nil }
-            groups = head + Array(repeating: 0, count: 8 - head.count - tail.count) + tail
-        } else {
-            guard head.count == 8 else { return nil }
-            groups = head
+            guard headCount + tailCount <= 7 else { return nil }
+            return (headCount == 0 ? 0 : head << (16 * (8 - headCount))) | tail
         }
-        return groups.reduce(UInt128(0)) { $0 << 16 | UInt128($1) }
+        guard headCount == 8 else { return nil }
+        return head
     }
 
     private static func parseHexGroup(_ group: ArraySlice<UInt8>) -> UInt16? {

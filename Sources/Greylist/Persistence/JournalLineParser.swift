@@ -95,14 +95,16 @@ struct JournalLineParser {
     private mutating func string() -> String? {
         guard consume(UInt8(ascii: "\"")) else { return nil }
         let start = position
-        // The common case: no escape, valid UTF-8, one copy.
+        // The common case: no escape, one copy; plain ASCII needs no UTF-8 validation.
+        var isASCII = true
         while position < bytes.endIndex, bytes[position] != UInt8(ascii: "\""), bytes[position] != UInt8(ascii: "\\"), bytes[position] >= 0x20 {
+            isASCII = isASCII && bytes[position] < 0x80
             position += 1
         }
         guard position < bytes.endIndex else { return nil }
         if bytes[position] == UInt8(ascii: "\"") {
             defer { position += 1 }
-            return String(validating: bytes[start..<position], as: UTF8.self)
+            return isASCII ? String(decoding: bytes[start..<position], as: UTF8.self) : String(validating: bytes[start..<position], as: UTF8.self)
         }
         var decoded = Array(bytes[start..<position])
         while position < bytes.endIndex {

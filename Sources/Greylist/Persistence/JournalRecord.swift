@@ -135,7 +135,7 @@ struct JournalRecord: Codable, Equatable {
 
     /// Applies the record to state being rebuilt; `false` when the record makes no sense.
     func apply(to state: inout RecoveredState) -> Bool {
-        guard let key = try? IPNetwork(network) else { return false }
+        guard let key = IPNetwork.parse(Array(network.utf8)[...]) else { return false }
         switch op {
         case "ban":
             guard let bannedAt, let expiresAt, let banCount, (rule == nil) != (manual == nil) else { return false }

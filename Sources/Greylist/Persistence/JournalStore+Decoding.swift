@@ -10,14 +10,19 @@ extension JournalStore {
     /// record (skipped), a bad line before it a damaged one. Returns whether any was damaged.
     static func replayJournal(_ bytes: [UInt8], name: String, into state: inout RecoveredState, warnings: inout [String]) -> Bool {
         var damaged = false
-        let lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
-        for (index, line) in lines.enumerated() where !line.isEmpty {
-            let isLast = index == lines.count - 1
+        var start = bytes.startIndex
+        var number = 0
+        while start < bytes.endIndex {
+            let newline = bytes[start...].firstIndex(of: 0x0A)
+            let line = bytes[start..<(newline ?? bytes.endIndex)]
+            number += 1
+            start = (newline ?? bytes.endIndex) + 1
+            guard !line.isEmpty else { continue }
             guard let record = JournalRecord.parse(line), record.apply(to: &state) else {
-                if isLast {
+                if newline == nil {
                     warnings.append("\(name): skipped a torn record at the end (\(line.count) bytes)")
                 } else {
-                    warnings.append("\(name): skipped a damaged record on line \(index + 1)")
+                    warnings.append("\(name): skipped a damaged record on line \(number)")
                     damaged = true
                 }
                 continue

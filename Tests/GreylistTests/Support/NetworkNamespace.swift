@@ -6,17 +6,35 @@ import Glibc
 struct NetworkNamespace: Sendable {
     let name: String
 
-    /// Whether this machine lets a test create a namespace and run `nft` in it (root, or
-    /// `CAP_SYS_ADMIN` and `CAP_NET_ADMIN`, and the `nftables` and `iproute2` packages).
+    /// Whether this machine lets a test create a namespace and run `nft` in it: the tools are
+    /// installed (Debian's `nftables` and `iproute2`) and the process has `CAP_SYS_ADMIN` and
+    /// `CAP_NET_ADMIN` (root). Read from files only: no process runs on the caller's thread.
     static let isAvailable: Bool = {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft") || FileManager.default.isExecutableFile(atPath: "/sbin/nft"),
-              let namespace = try? NetworkNamespace() else { return false }
-        defer { namespace.delete() }
-        return (try? namespace.run(["nft", "list", "tables"])) != nil
+        let tools = ["/usr/sbin/nft", "/usr/sbin/ip", "/usr/bin/unshare"].allSatisfy(FileManager.default.isExecutableFile(atPath:))
+        guard tools, let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
+              let capabilities = UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: .whitespaces), radix: 16) else { return false }
+        let systemAdministration: UInt64 = 1 << 21
+        let networkAdministration: UInt64 = 1 << 12
+        return capabilities & systemAdministration != 0 && capabilities & networkAdministration != 0
     }()
 
-    /// Creates the namespace and brings its loopback up.
-    init() throws {
+    /// Creates a namespace, runs `body` with it, and deletes it whatever happens. Every command
+    /// runs off the concurrency pool.
+    static func with<Value: Sendable>(_ body: (NetworkNamespace) async throws -> Value) async throws -> Value {
+        let namespace = try await Blocking.run { try NetworkNamespace() }
+        do {
+            let value = try await body(namespace)
+            await Blocking.run { namespace.delete() }
+            return value
+        } catch {
+            await Blocking.run { namespace.delete() }
+            throw error
+        }
+    }
+
+    /// Creates the namespace and brings its loopback up (blocking: use ``with(_:)``).
+    private init() throws {
         name = "greylist-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try Self.command(["ip", "netns", "add", name])
         do {
@@ -27,7 +45,7 @@ struct NetworkNamespace: Sendable {
         }
     }
 
-    func delete() {
+    private func delete() {
         _ = try? Self.command(["ip", "netns", "delete", name])
     }
 
@@ -36,31 +54,31 @@ struct NetworkNamespace: Sendable {
         ["ip", "netns", "exec", name] + arguments
     }
 
-    /// Runs a command inside the namespace and returns its standard output; throws when it fails.
+    /// Runs a command inside the namespace, off the concurrency pool; returns its standard
+    /// output and throws when it fails.
     @discardableResult
-    func run(_ arguments: [String]) throws -> String {
-        try Self.command(wrapping(arguments))
+    func run(_ arguments: [String]) async throws -> String {
+        let wrapped = wrapping(arguments)
+        return try await Blocking.run { try Self.command(wrapped) }
     }
 
     /// Runs `body` on a new thread that has entered the namespace: sockets it creates live
-    /// there (the thread, and only it, switches namespace; it ends with `body`).
-    func inside<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) throws -> Value {
-        let result = LockedResult<Value>()
-        let done = DispatchSemaphore(value: 0)
+    /// there (the thread, and only it, switches namespace; it ends with `body`). The caller
+    /// suspends; no pool thread waits.
+    func inside<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
         let path = "/var/run/netns/" + name
-        let thread = Thread {
-            defer { done.signal() }
-            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-            guard descriptor >= 0, Self.enter(descriptor) == 0 else {
-                result.set(.failure(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM)))
-                return
+        return try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+                guard descriptor >= 0, Self.enter(descriptor) == 0 else {
+                    continuation.resume(throwing: POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM))
+                    return
+                }
+                close(descriptor)
+                continuation.resume(with: Swift.Result { try body() })
             }
-            close(descriptor)
-            result.set(Swift.Result { try body() })
+            thread.start()
         }
-        thread.start()
-        guard done.wait(timeout: .now() + 20) == .success else { throw POSIXError(.ETIMEDOUT) }
-        return try result.get()
     }
 
     /// `setns(descriptor, CLONE_NEWNET)`: glibc has it, but its header hides it from Swift
@@ -84,19 +102,5 @@ struct NetworkNamespace: Sendable {
 
     struct CommandError: Error, CustomStringConvertible {
         var description: String
-    }
-}
-
-/// One result handed from a thread to its waiter.
-private final class LockedResult<Value: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Result<Value, any Error>?
-
-    func set(_ result: Result<Value, any Error>) {
-        lock.withLock { value = result }
-    }
-
-    func get() throws -> Value {
-        try lock.withLock { value ?? .failure(POSIXError(.EIO)) }.get()
     }
 }
