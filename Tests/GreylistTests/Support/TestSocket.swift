@@ -9,7 +9,10 @@ final class TestSocket: Sendable {
     /// Connects to `destination`:`port` from `source` (any 127.0.0.0/8 address, or `::1`).
     init(port: Int, source: String = "127.0.0.1", destination: String = "127.0.0.1", timeout: Int = 5) throws {
         let isIPv6 = destination.contains(":")
-        descriptor = socket(isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // A local until connected: `descriptor` is set only on success, so a failed connect
+        // closes the socket once (here), never again in `deinit` (a second close could close a
+        // descriptor another thread has opened since, under the same number).
+        let descriptor = socket(isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var time = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
         let bound: Int32
@@ -40,6 +43,7 @@ final class TestSocket: Sendable {
             Glibc.close(descriptor)
             throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
         }
+        self.descriptor = descriptor
     }
 
     private static func call<Address>(_ function: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Int32, _ descriptor: Int32, _ address: inout Address) -> Int32 {
