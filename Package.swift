@@ -7,16 +7,19 @@ let package = Package(
     products: [
         .library(name: "Greylist", targets: ["Greylist"]),
         .library(name: "GreylistXMPP", targets: ["GreylistXMPP"]),
+        .library(name: "GreylistRedis", targets: ["GreylistRedis"]),
         .executable(name: "GreylistDemoServer", targets: ["GreylistDemoServer"]),
     ],
     targets: [
         .target(name: "Greylist"),
         .target(name: "GreylistXMPP"),
+        .target(name: "GreylistRedis", dependencies: ["Greylist"]),
         .target(name: "CGreylistSystem"),
         .executableTarget(name: "GreylistDemoServer", dependencies: ["Greylist", "GreylistXMPP", "CGreylistSystem"]),
         .executableTarget(name: "GreylistReplay", dependencies: ["Greylist"]),
         .testTarget(name: "GreylistTests", dependencies: ["Greylist", "GreylistXMPP", "GreylistDemoServer", "GreylistReplay"]),
         .testTarget(name: "GreylistXMPPTests", dependencies: ["GreylistXMPP"]),
+        .testTarget(name: "GreylistRedisTests", dependencies: ["GreylistRedis", "Greylist"]),
         .testTarget(name: "GreylistClientTests", dependencies: ["Greylist"]),
     ],
     swiftLanguageModes: [.v6]

@@ -3,7 +3,7 @@
 // A package of its own (depends on the root by path), so the root stays free of fuzzing flags.
 import PackageDescription
 
-let harnesses = ["FuzzXMPPEngine", "FuzzConfiguration", "FuzzAddresses", "FuzzPattern", "FuzzJournal"]
+let harnesses = ["FuzzXMPPEngine", "FuzzConfiguration", "FuzzAddresses", "FuzzPattern", "FuzzJournal", "FuzzRESP"]
 
 let package = Package(
     name: "GreylistFuzzTesting",
@@ -14,6 +14,7 @@ let package = Package(
             "CFuzzDriver",
             .product(name: "Greylist", package: "Greylist"),
             .product(name: "GreylistXMPP", package: "Greylist"),
+            .product(name: "GreylistRedis", package: "Greylist"),
         ])
     },
     swiftLanguageModes: [.v6]

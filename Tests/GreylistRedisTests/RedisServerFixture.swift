@@ -1,0 +1,96 @@
+import Foundation
+import Glibc
+import GreylistRedis
+
+/// A real `redis-server` for one test: started on a free loopback port without persistence,
+/// stopped (and killed if it lingers) by ``stop()``.
+final class RedisServerFixture: @unchecked Sendable {
+    static let executable = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first(where: FileManager.default.isExecutableFile(atPath:))
+    /// Whether Redis is installed here (`.ci/run` installs Debian's `redis-server`).
+    static var isAvailable: Bool { executable != nil }
+
+    let port: Int
+    private let process = Process()
+    private let ended = DispatchSemaphore(value: 0)
+
+    /// Starts the server and waits (at most 10 s) until it answers `PING`.
+    ///
+    /// - Parameter arguments: More configuration, for example `["--requirepass", "secret"]`.
+    init(_ arguments: [String] = []) async throws {
+        port = try Self.freePort()
+        process.executableURL = URL(fileURLWithPath: Self.executable ?? "/usr/bin/redis-server")
+        process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--daemonize", "no", "--logfile", "", "--protected-mode", "no"] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        let ended = ended
+        process.terminationHandler = { _ in ended.signal() }
+        try process.run()
+        let port = port
+        let ready = await Self.blocking {
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline {
+                if let connection = try? RedisConnection(host: "127.0.0.1", port: port, timeout: .milliseconds(200)) {
+                    let reply = try? connection.call(["PING"])
+                    // A server with a password answers NOAUTH: it is up all the same.
+                    if reply == .simpleString("PONG") || reply?.text == nil { return true }
+                }
+                usleep(20_000)
+            }
+            return false
+        }
+        guard ready else {
+            await stop()
+            throw RedisError.timeout("redis-server on port \(port) did not start within 10 s")
+        }
+    }
+
+    /// A connection to this server, on the caller's thread (call it off the concurrency pool).
+    func connect(password: String? = nil, username: String? = nil, database: Int = 0) throws -> RedisConnection {
+        try RedisConnection(host: "127.0.0.1", port: port, username: username, password: password, database: database)
+    }
+
+    /// Stops the server (it keeps nothing on disk).
+    func stop() async {
+        await Self.blocking { self.stopBlocking() }
+    }
+
+    /// ``stop()`` on the caller's thread (call it off the concurrency pool).
+    func stopBlocking() {
+        guard process.isRunning else { return }
+        // SIGKILL: the server keeps nothing on disk, and a child of this test process inherits a
+        // signal mask in which SIGTERM may be blocked.
+        kill(process.processIdentifier, SIGKILL)
+        _ = ended.wait(timeout: .now() + 10)
+        process.waitUntilExit()
+    }
+
+    /// A port nothing listens on now: bound to port 0, read back, released.
+    static func freePort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+        }
+        guard bound else { throw POSIXError(.EADDRINUSE) }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Runs blocking work on a queue of its own, never on the concurrency pool.
+    static func blocking<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue(label: "greylist.tests.redis").async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    /// ``blocking(_:)`` for work that cannot fail.
+    static func blocking<Value: Sendable>(_ body: @escaping @Sendable () -> Value) async -> Value {
+        await withCheckedContinuation { continuation in
+            DispatchQueue(label: "greylist.tests.redis").async { continuation.resume(returning: body()) }
+        }
+    }
+}
