@@ -86,6 +86,22 @@ extension AcceptGate {
         return removed
     }
 
+    /// Calls `body` with table `table` (read only) and the next range of at most `sliceSize`
+    /// slot indices, one lock hold per call, until the table has been covered.
+    private func forEachSlice(of table: Int, trust: Bool, _ body: (borrowing PrefixTable, Range<Int>) -> Void) {
+        var start = 0
+        var finished = false
+        while !finished {
+            withTables(trust) { tables, _ in
+                guard table < tables.count else { finished = true; return }
+                let end = min(start + Self.sliceSize, tables[table].slots.count)
+                body(tables[table], start..<end)
+                start = end
+                finished = end >= tables[table].slots.count
+            }
+        }
+    }
+
     /// Copies the occupied slots of table `table`, a slice per lock hold. The copy's memory is
     /// allocated and touched before the first hold: a page fault under the lock (a fresh huge
     /// page is zeroed on first touch) would stall the accept path.
@@ -93,20 +109,12 @@ extension AcceptGate {
         let occupied = withTables(trust) { tables, _ in table < tables.count ? tables[table].count : 0 }
         var copy = [BanSlot](repeating: .empty, count: occupied)
         var filled = 0
-        var start = 0
-        var finished = false
-        while !finished {
-            withTables(trust) { tables, _ in
-                guard table < tables.count else { finished = true; return }
-                let end = min(start + Self.sliceSize, tables[table].slots.count)
-                tables[table].slots.withUnsafeBufferPointer { buffer in
-                    for slot in buffer[start..<end] where !slot.isEmpty && filled < occupied {
-                        copy[filled] = slot
-                        filled += 1
-                    }
+        forEachSlice(of: table, trust: trust) { prefix, range in
+            prefix.slots.withUnsafeBufferPointer { buffer in
+                for slot in buffer[range] where !slot.isEmpty && filled < occupied {
+                    copy[filled] = slot
+                    filled += 1
                 }
-                start = end
-                finished = end >= tables[table].slots.count
             }
         }
         copy.removeLast(occupied - filled)
@@ -181,22 +189,14 @@ extension AcceptGate {
         guard limit > 0 else { return [] }
         let tableCount = state.withLock { $0.tables.count }
         for table in 0..<tableCount {
-            var start = 0
-            var finished = false
-            while !finished {
-                withTables(false) { tables, _ in
-                    guard table < tables.count else { finished = true; return }
-                    let end = min(start + Self.sliceSize, tables[table].slots.count)
-                    for index in start..<end {
-                        let slot = tables[table][index]
-                        guard !slot.isEmpty, heap.count < limit || slot.expiresAt < heap.minimum!.slot.expiresAt else { continue }
-                        let network = tables[table].network(slot)
-                        guard predicate(network, slot) else { continue }
-                        if heap.count == limit { heap.removeMinimum() }
-                        heap.insert(LatestFirst(slot: slot, network: network))
-                    }
-                    start = end
-                    finished = end >= tables[table].slots.count
+            forEachSlice(of: table, trust: false) { prefix, range in
+                for index in range {
+                    let slot = prefix[index]
+                    guard !slot.isEmpty, heap.count < limit || slot.expiresAt < heap.minimum!.slot.expiresAt else { continue }
+                    let network = prefix.network(slot)
+                    guard predicate(network, slot) else { continue }
+                    if heap.count == limit { heap.removeMinimum() }
+                    heap.insert(LatestFirst(slot: slot, network: network))
                 }
             }
         }
