@@ -3,7 +3,10 @@ import Glibc
 import GreylistRedis
 
 /// A real `redis-server` for one test: started on a free loopback port without persistence,
-/// stopped (and killed if it lingers) by ``stop()``.
+/// stopped by ``stop()``.
+///
+/// `@unchecked Sendable`: every property is set once in `init`; `Process` is only asked whether
+/// it runs, signalled and waited for.
 final class RedisServerFixture: @unchecked Sendable {
     static let executable = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first(where: FileManager.default.isExecutableFile(atPath:))
     /// Whether Redis is installed here (`.ci/run` installs Debian's `redis-server`).

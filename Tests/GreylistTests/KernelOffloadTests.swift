@@ -9,6 +9,8 @@ import Testing
                              "needs root (or CAP_SYS_ADMIN and CAP_NET_ADMIN), nftables and iproute2 to create a network namespace"))
 struct KernelOffloadTests {
     /// The demo as a child process inside `namespace`, with its log gathered as it comes.
+    ///
+    /// `@unchecked Sendable`: `text` is only touched under `lock`; the rest is set once in `init`.
     final class Server: @unchecked Sendable {
         let process = Process()
         private let errors = Pipe()
