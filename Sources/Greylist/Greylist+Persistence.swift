@@ -43,10 +43,14 @@ extension Greylist {
         var clamped = 0
         var users = state.users
         for table in state.bans.indices {
-            let prefix = state.bans[table]
+            // The shape only: a copy of the table would make the sweep copy its slots.
+            let familyPrefixLength = state.bans[table].familyPrefixLength
+            func network(_ slot: BanSlot) -> IPNetwork {
+                IPNetwork(unchecked: IPAddress(bits: slot.key), prefixLength: familyPrefixLength)
+            }
             let dropped = state.bans[table].sweep { slot in
                 if slot.reason == historyReason || (slot.isRuleBan && slot.expiresAt <= now) {
-                    // A history: it ends no later than now.
+                    // A history: it ends no later than now, and no username is shown for it.
                     if slot.expiresAt > now {
                         clamped += 1
                         slot.expiresAt = now
@@ -54,6 +58,7 @@ extension Greylist {
                     }
                     slot.reason = historyReason
                     slot.expiryReported = true
+                    users[network(slot)] = nil
                     return now < slot.expiresAt.addingClamped(forgetAfter)
                 }
                 slot.expiryReported = false
@@ -71,7 +76,7 @@ extension Greylist {
                 }
                 return slot.expiresAt > now
             }
-            for slot in dropped { users[prefix.network(slot)] = nil }
+            for slot in dropped { users[network(slot)] = nil }
         }
         state.bans.removeAll { $0.count == 0 }
         let held = state.bans.reduce(0) { $0 + $1.count }

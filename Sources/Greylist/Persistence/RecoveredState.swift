@@ -69,9 +69,13 @@ struct RecoveredState {
     /// Forgets every ban and history inside `network`.
     mutating func unban(_ network: IPNetwork) {
         for table in bans.indices {
-            let prefix = bans[table]
-            for slot in bans[table].sweep({ !network.contains(prefix.network($0)) }) {
-                users[prefix.network(slot)] = nil
+            // The shape only: a copy of the table would make the sweep copy its slots.
+            let familyPrefixLength = bans[table].familyPrefixLength
+            func key(_ slot: BanSlot) -> IPNetwork {
+                IPNetwork(unchecked: IPAddress(bits: slot.key), prefixLength: familyPrefixLength)
+            }
+            for slot in bans[table].sweep({ !network.contains(key($0)) }) {
+                users[key(slot)] = nil
             }
         }
         bans.removeAll { $0.count == 0 }
