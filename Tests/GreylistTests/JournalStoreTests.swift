@@ -115,7 +115,7 @@ func temporaryStateDirectory() -> String {
         await reopened.close()
     }
 
-    @Test("a damaged record in the middle of a journal is skipped and the file kept aside")
+    @Test("a damaged record in the middle of a journal is skipped, a copy of the file kept aside, and the good records kept")
     func damagedJournal() async throws {
         let directory = temporaryStateDirectory()
         let store = try JournalStore(directory: directory)
@@ -133,6 +133,10 @@ func temporaryStateDirectory() -> String {
         #expect(snapshot.warnings.contains { $0.contains("line 2") })
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).contains { $0.hasPrefix("\(name).damaged-") })
         await reopened.close()
+        // No compaction ran: the journal itself stays, so its good records survive another start.
+        let again = try await JournalStore.open(directory: directory)
+        #expect(try again.load().bans.map(\.network.description) == ["192.0.2.1/32", "192.0.2.3/32"])
+        await again.close()
     }
 
     @Test("a flood of concurrent bans shares fsyncs: group commit")

@@ -83,15 +83,18 @@ final class AcceptGate: Sendable {
     /// Removes the slot of exactly `network`; a table left sparse is shrunk off the lock.
     @discardableResult
     func remove(_ network: IPNetwork) -> BanSlot? {
+        // An emptied table leaves with `retired` and is freed after the lock is released.
+        var retired: PrefixTable?
         let removed = state.withLock { state -> BanSlot? in
             guard let table = state.tables.firstIndex(where: { $0.matches(network) }),
                   let index = state.tables[table].index(of: network.address.bits) else { return nil }
             let slot = state.tables[table][index]
             state.tables[table].remove(at: index, shrinking: false)
             if !slot.expiryReported { state.liveBans -= 1 }
-            if state.tables[table].count == 0 { state.tables.remove(at: table) }
+            if state.tables[table].count == 0 { retired = state.tables.remove(at: table) }
             return slot
         }
+        withExtendedLifetime(retired) {}
         if removed != nil { shrinkSparseTables(trust: false) }
         return removed
     }

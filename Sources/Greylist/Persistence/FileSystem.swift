@@ -84,4 +84,12 @@ enum FileSystem {
         _ = System.renameFile(path, aside)
         return aside
     }
+
+    /// Keeps a copy of a damaged file as `<path>.damaged-<stamp>`, leaving the file itself in
+    /// place (its good records are still needed until a snapshot holds them).
+    static func copyAside(_ path: String, bytes: [UInt8], in directory: String, stamp: Int64, _ operations: StorageOperations) -> String {
+        let aside = "\(path).damaged-\(stamp)"
+        try? replace(aside, in: directory, with: bytes, synchronous: false, operations)
+        return aside
+    }
 }

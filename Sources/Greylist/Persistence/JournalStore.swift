@@ -238,8 +238,10 @@ public final class JournalStore: GreylistStore {
             guard let bytes = try FileSystem.read(path) else { continue }
             journalBytes += bytes.count
             if Self.replayJournal(bytes, name: journal.name, into: &state, warnings: &warnings) {
-                let aside = FileSystem.setAside(path, stamp: now)
-                warnings.append("kept the damaged journal as \(aside)")
+                // Copied, not moved: its good records were replayed, and until a snapshot holds
+                // them (the compaction owed now), the journal itself must stay.
+                let aside = FileSystem.copyAside(path, bytes: bytes, in: directory, stamp: now, operations)
+                warnings.append("kept a copy of the damaged journal as \(aside)")
                 owed = true
             }
         }
