@@ -20,8 +20,9 @@ import Foundation
 /// snapshots of versions 1 and 2 are still read, then replaced at the first compaction.
 /// The snapshot holds everything before journal `covers`; start-up replays the snapshot, then
 /// every journal from `covers` on, and writes nothing (a million bans load in well under a
-/// second). A torn last record is skipped with a warning; a damaged file
-/// is renamed `*.damaged-<ms>` and kept. A `lock` file stops a second process from sharing the
+/// second). A torn last record is skipped with a warning; a damaged snapshot is renamed
+/// `*.damaged-<ms>`, a damaged journal copied there (its good records stay needed until a
+/// snapshot holds them). A `lock` file stops a second process from sharing the
 /// directory.
 public final class JournalStore: GreylistStore {
     /// The state directory.
