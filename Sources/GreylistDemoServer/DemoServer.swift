@@ -44,7 +44,11 @@ final class DemoServer: @unchecked Sendable {
         self.offload = offload
         let sink: @Sendable (GreylistEvent) -> Void = { event in
             logSink(event)
-            offload.withLock { $0 }?.receive(event)
+            // Only ban changes reach the offload: refusals (the accept path) take no extra lock.
+            switch event {
+            case .banned, .unbanned, .banEvicted, .expired: offload.withLock { $0 }?.receive(event)
+            default: break
+            }
         }
         let events: @Sendable (GreylistEvent) -> Void
         if let eventTap {
