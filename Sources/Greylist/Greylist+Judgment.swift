@@ -153,6 +153,13 @@ extension Greylist {
 
     // MARK: - Ranges
 
+    /// Keys held by the range trackers, in all (for tests: it stays bounded).
+    package func rangeKeysTracked() -> Int {
+        var total = 0
+        rangeTrackers.forEachValue { total += $0.keys.count }
+        return total
+    }
+
     /// Counts a rule ban toward its range, and bans the range when enough keys in it are banned,
     /// unless the range touches the allowlist.
     func noteRangeBan(_ key: IPNetwork, now: Int64) {
@@ -162,15 +169,23 @@ extension Greylist {
         guard rangeLength < key.prefixLength else { return }
         let range = IPNetwork(unchecked: key.address, prefixLength: rangeLength)
         let window = policy.window.wholeMilliseconds
+        let slot = gate.slot(range)
+        if let slot, slot.expiresAt > now {
+            // Already banned: nothing to count (a tracker kept here would grow with every key).
+            rangeTrackers.remove(range)
+            return
+        }
         let (count, _) = rangeTrackers.update(range, make: RangeTracker.init) { tracker -> Int in
             tracker.keys[key] = now
             tracker.keys = tracker.keys.filter { $0.value > now - window }
+            // Only the newest `bannedKeys` can matter: memory and work per failure stay bounded.
+            if tracker.keys.count > policy.bannedKeys, let oldest = tracker.keys.min(by: { $0.value < $1.value }) {
+                tracker.keys[oldest.key] = nil
+            }
             return tracker.keys.count
         }
         guard count >= policy.bannedKeys,
               !configuration.allowlist.contains(where: { range.contains($0) || $0.contains(range) }) else { return }
-        let slot = gate.slot(range)
-        if let slot, slot.expiresAt > now { return }
         rangeTrackers.remove(range)
         counters.rangeBans += 1
         _ = banByRule(range, previous: slot, rule: GreylistRule(name: "range", banFor: policy.banFor), user: nil, now: now)

@@ -247,4 +247,21 @@ import Greylist
         #expect(!greylist.shouldAccept(ip: .literal("2001:db8:1:ffff::5")))
         #expect(greylist.shouldAccept(ip: .literal("2001:db8:2::5")))
     }
+
+    @Test("range counting is bounded: after its range is banned, a flood of keys in one /48 leaves no tracker behind")
+    func rangeTrackersBounded() async throws {
+        let greylist = try make(configuration(ranges: .init(bannedKeys: 8)))
+        for index in 0..<7 {
+            await greylist.recordFailedAuth(user: "bad_user_11111", ip: IPAddress(bits: UInt128(0x2001_0db8_0001) << 80 | UInt128(index) << 64 | 1))
+        }
+        #expect(await greylist.rangeKeysTracked() == 7, "counting toward the threshold")
+        // Before the fix, every later key was kept in the banned range's tracker (65,536 per /48
+        // at most, doubling the memory per ban) and each failure filtered all of them.
+        for index in 7..<2_000 {
+            await greylist.recordFailedAuth(user: "bad_user_11111", ip: IPAddress(bits: UInt128(0x2001_0db8_0001) << 80 | UInt128(index) << 64 | 1))
+        }
+        #expect(!greylist.shouldAccept(ip: .literal("2001:db8:1:ffff::5")), "the /48 is banned")
+        #expect(await greylist.rangeKeysTracked() == 0, "a banned range keeps no tracker")
+        #expect(await greylist.statistics().rangeBans == 1)
+    }
 }
