@@ -104,6 +104,24 @@ import Testing
     func truncatedGroup(pattern: String) {
         #expect(throws: (any Error).self) { try LinearPattern(pattern) }
     }
+
+    /// Found by FuzzPattern in CI: stacked counted repetitions with a `{0}` among them emitted
+    /// nothing, so the size cap never tripped while the compiler recursed 885 × 8 × 85 × … times.
+    @Test("stacked repetitions are measured before compiling: a product past the cap is an error at once, an empty body compiles to nothing")
+    func stackedRepetitions() throws {
+        // The `{0}` makes everything stacked on it nothing: a program of a few instructions,
+        // compiled at once (before the fix, this call did not return).
+        let found = "5}{885}{8}{85}{0}{85}{85}{5}{85}{885}{8}{85}{5}{85}{85}{5}{85}{885}{885{s"
+        #expect(try LinearPattern(found).instructions.count < 10)
+        do {
+            _ = try LinearPattern("a{999}{999}{999}")
+            Issue.record("accepted a pattern of a billion instructions")
+        } catch {
+            #expect(error.description.contains("more than 20000 instructions"))
+        }
+        #expect(try LinearPattern("x(){999}{999}{999}y").matches("xy"))
+        #expect(try LinearPattern("xa{0}{999}{999}y").matches("xy"))
+    }
 }
 
 /// Address inputs the fuzzer found.

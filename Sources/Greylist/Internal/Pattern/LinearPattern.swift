@@ -27,8 +27,40 @@ struct LinearPattern: Sendable {
     /// - Throws: ``PatternError`` naming the construct that is not accepted, or a program too large.
     init(_ pattern: String) throws(PatternError) {
         let node = try PatternParser.parse(pattern)
+        // Measured before anything is emitted: stacked counted repetitions multiply
+        // (`a{885}{8}{85}…`), and emitting them would take as long as the product.
+        guard Self.size(node) < Self.maximumInstructions else {
+            throw PatternError(reason: "a pattern that compiles to more than \(Self.maximumInstructions) instructions", offset: 0)
+        }
         try emit(node)
         instructions.append(.match)
+    }
+
+    /// How many instructions `node` compiles to, saturating just past the maximum; linear in the
+    /// size of the tree, whatever the repetition counts.
+    static func size(_ node: PatternNode) -> Int {
+        let cap = maximumInstructions + 1
+        func product(_ left: Int, _ right: Int) -> Int {
+            let (value, overflow) = left.multipliedReportingOverflow(by: right)
+            return overflow ? cap : min(value, cap)
+        }
+        switch node {
+        case .empty:
+            return 0
+        case .scalars, .startAnchor, .endAnchor:
+            return 1
+        case .sequence(let items):
+            return min(items.reduce(0) { min($0 + size($1), cap) }, cap)
+        case .alternatives(let branches):
+            return min(branches.reduce(2 * max(branches.count - 1, 0)) { min($0 + size($1), cap) }, cap)
+        case .repetition(let body, let minimum, let maximum):
+            let bodySize = size(body)
+            guard bodySize > 0 else { return 0 }
+            if let maximum {
+                return min(product(bodySize, minimum) + product(bodySize + 1, maximum - minimum), cap)
+            }
+            return min(product(bodySize, minimum) + bodySize + 2, cap)
+        }
     }
 
     private mutating func emit(_ node: PatternNode) throws(PatternError) {
@@ -63,6 +95,8 @@ struct LinearPattern: Sendable {
             }
             for jump in jumps { instructions[jump] = .jump(instructions.count) }
         case .repetition(let body, let minimum, let maximum):
+            // A body that compiles to nothing (`(){9}`, `a{0}{999}`) is nothing however often repeated.
+            guard Self.size(body) > 0 else { return }
             for _ in 0..<minimum { try emit(body) }
             if let maximum {
                 // Each optional copy: split(into it, past everything).
