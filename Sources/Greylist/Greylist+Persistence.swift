@@ -129,7 +129,7 @@ extension Greylist {
     /// Queues a change with the store, in the same turn as the state change it describes.
     func persist(_ change: GreylistChange) {
         guard let store else { return }
-        if let journal = store as? JournalStore {
+        if let journal {
             lastStoredSequence = journal.append(change) { image() }
         } else {
             lastStoredSequence = store.append(change) { export() }

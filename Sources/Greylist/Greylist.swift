@@ -43,6 +43,8 @@ public actor Greylist {
     var recentUsers = RecentUsers(capacity: RecentUsers.standardCapacity)
     /// Where bans survive restarts, if anywhere.
     nonisolated let store: (any GreylistStore)?
+    /// The store when it is the embedded journal, which takes snapshots in compact form.
+    nonisolated let journal: JournalStore?
     var lastStoredSequence: UInt64 = 0
 
     /// Creates a greylist.
@@ -75,11 +77,12 @@ public actor Greylist {
         } else {
             self.store = nil
         }
+        self.journal = self.store as? JournalStore
         gate.configure(allowlist: configuration.allowlist, dryRun: configuration.dryRun, knocking: Self.knockingPolicy(configuration))
         if let store = self.store {
             let recovered: RecoveredState
             let warnings: [String]
-            if let journal = store as? JournalStore {
+            if let journal {
                 (recovered, warnings) = try journal.recover()
             } else {
                 let snapshot = try store.load()
@@ -91,7 +94,7 @@ public actor Greylist {
             if clamped > 0 {
                 events?(.storageWarning("clamped \(clamped) stored record(s) dated beyond what the configuration allows (maxBan, trust memory, or in the future)"))
             }
-            if let journal = store as? JournalStore {
+            if let journal {
                 // An older snapshot format or damage found: write a fresh snapshot now, in the background.
                 let (tables, reasonList, userList) = (gate, reasons.all, recentUsers.all)
                 journal.compactIfOwed { StateImage(tables: tables.image(), reasons: reasonList, users: userList) }
