@@ -48,7 +48,14 @@ extension Greylist {
             return tripped
         }
         reportEvicted(counters: evicted)
-        guard let tripped else { return .counted(rules: matching.map(\.rule.name)) }
+        guard let tripped else {
+            if sharesChanges {
+                for compiled in matching {
+                    store?.share(SharedFailure(key: key, rule: compiled.rule.name, account: user, at: WallClock.date(now)))
+                }
+            }
+            return .counted(rules: matching.map(\.rule.name))
+        }
         return .banned(banByRule(key, previous: slot, rule: tripped.rule, user: user, now: now), dryRun: configuration.dryRun)
     }
 
@@ -97,7 +104,7 @@ extension Greylist {
         }
         if count > configuration.trust.maxTrustedKeys {
             for dropped in gate.purgeTrust(now: now, limit: configuration.trust.maxTrustedKeys) {
-                persist(.distrusted(dropped))
+                persist(.distrusted(dropped), share: false)
             }
         }
     }

@@ -207,7 +207,7 @@ extension Greylist {
     /// Places a ban in the table the accept path reads (one locked write), stores it, and reports it.
     @discardableResult
     func place(_ key: IPNetwork, reason: BanEntry.Reason, user: String?, bannedAt: Int64, expiresAt: Int64,
-               banCount: Int, persist shouldPersist: Bool = true) -> BanEntry {
+               banCount: Int, persist shouldPersist: Bool = true, share: Bool = true) -> BanEntry {
         // A replaced ban keeps its refused count (upsert carries it over and returns the old slot).
         let isRule: Bool
         if case .rule = reason { isRule = true } else { isRule = false }
@@ -218,7 +218,7 @@ extension Greylist {
                               expiresAtMilliseconds: expiresAt, banCount: banCount,
                               refusedCount: Int(previous?.refusedCount ?? 0))
         placed.isSoft = isRule && isTrusted(key, now: bannedAt)
-        if shouldPersist { persist(.banned(placed)) }
+        if shouldPersist { persist(.banned(placed), share: share) }
         events?(.banned(placed, dryRun: configuration.dryRun))
         if count > configuration.limits.maxBans {
             evictBans(toFit: configuration.limits.maxBans, keeping: key)
@@ -239,7 +239,7 @@ extension Greylist {
         for (key, _) in gate.soonestExpiring(max(excess, limit / 64), where: { key, _ in key != keeping }) {
             guard let slot = gate.remove(key) else { continue }
             recentUsers[key] = nil
-            persist(.removed(key))
+            persist(.removed(key), share: false)
             if slot.expiresAt > now {
                 counters.bansEvicted += 1
                 events?(.banEvicted(entry(key, slot)))

@@ -127,11 +127,14 @@ extension Greylist {
     }
 
     /// Queues a change with the store, in the same turn as the state change it describes.
-    func persist(_ change: GreylistChange) {
+    /// `share: false` keeps it local: another node's change, or one only this node's capacity
+    /// forced (an eviction).
+    func persist(_ change: GreylistChange, share: Bool = true) {
         guard let store else { return }
         if let journal {
             lastStoredSequence = journal.append(change) { image() }
-        } else {
+            if share && sharesChanges { store.share(change) }
+        } else if share {
             lastStoredSequence = store.append(change) { export() }
         }
     }
@@ -160,6 +163,45 @@ extension Greylist {
             applyRemote(change)
         case .failed(let error):
             events?(.storageFailed(error.description))
+        case .remoteFailure(let failure):
+            applyRemote(failure)
+        case .stateWanted:
+            store?.share(state: export())
+        case .linkChanged(let available, let detail):
+            events?(.sharedStoreChanged(available: available, detail: detail))
+        case .warning(let text):
+            events?(.storageWarning(text))
+        }
+    }
+
+    /// Counts a failure another node counted, as if it happened here: a bot that alternates
+    /// nodes trips the threshold at the same count. When it completes the count here (both
+    /// nodes counted at once), this node bans. Failures for rules this node does not have, for
+    /// keys of another prefix length, or for allowlisted or banned keys are ignored.
+    private func applyRemote(_ failure: SharedFailure) {
+        let now = clock.nowMilliseconds
+        let key = failure.key
+        guard let compiled = rules.first(where: { $0.rule.name == failure.rule }),
+              key == banKey(for: key.address),
+              !configuration.allowlist.contains(where: { $0.contains(key.address) }) else { return }
+        let slot = gate.slot(key)
+        if let slot, slot.expiresAt > now { return }
+        let rule = compiled.rule
+        let at = min(WallClock.milliseconds(failure.at), now)
+        guard at > now - rule.window.wholeMilliseconds else { return }
+        let (count, evicted) = trackers.update(key, make: AddressTracker.init) { tracker -> Int in
+            var recent = (tracker.failures[rule.name] ?? []).filter { $0.at > now - rule.window.wholeMilliseconds }
+            recent.append(AddressTracker.Failure(at: at, account: failure.account))
+            recent.sort { $0.at < $1.at }
+            if recent.count > rule.maxFailures { recent.removeFirst(recent.count - rule.maxFailures) }
+            tracker.failures[rule.name] = recent
+            return recent.count
+        }
+        reportEvicted(counters: evicted)
+        counters.remoteFailures += 1
+        events?(.sharedFailureCounted(failure, count: count))
+        if count >= rule.maxFailures {
+            _ = banByRule(key, previous: slot, rule: rule, user: failure.account, now: now)
         }
     }
 
@@ -174,23 +216,34 @@ extension Greylist {
                 expiresAt = min(expiresAt, now.addingClamped(configuration.escalation.maxBan.wholeMilliseconds))
             }
             guard expiresAt > now else { return }
-            place(entry.network, reason: entry.reason, user: entry.user, bannedAt: min(entry.bannedAtMilliseconds, now),
-                  expiresAt: expiresAt, banCount: entry.banCount, persist: false)
+            let bannedAt = min(entry.bannedAtMilliseconds, now)
+            if let slot = gate.slot(entry.network), slot.expiresAt == expiresAt, slot.bannedAt == bannedAt,
+               slot.banCount == entry.banCount {
+                return  // Already known (this node's own ban read back, or a second delivery).
+            }
+            place(entry.network, reason: entry.reason, user: entry.user, bannedAt: bannedAt,
+                  expiresAt: expiresAt, banCount: entry.banCount, share: false)
         case .removed(let key):
             gate.remove(key)
             recentUsers[key] = nil
+            persist(change, share: false)
         case .unbanned(let network):
             let now = clock.nowMilliseconds
-            for (key, slot) in gate.sweep({ key, _ in !network.contains(key) }) {
+            let lifted = gate.sweep({ key, _ in !network.contains(key) })
+            for (key, slot) in lifted {
                 recentUsers[key] = nil
                 if slot.expiresAt > now { events?(.unbanned(entry(key, slot))) }
             }
             trackers.removeAll { key, _ in network.contains(key) }
+            if !lifted.isEmpty { persist(change, share: false) }
         case .trusted(let key, let until):
             let latest = clock.nowMilliseconds.addingClamped(configuration.trust.memory.wholeMilliseconds)
-            gate.trust(key, until: min(WallClock.milliseconds(until), latest))
+            let until = min(WallClock.milliseconds(until), latest)
+            guard until > clock.nowMilliseconds else { return }
+            gate.trust(key, until: until)
+            persist(.trusted(key, until: WallClock.date(until)), share: false)
         case .distrusted(let key):
-            gate.distrust(key)
+            if gate.distrust(key) { persist(change, share: false) }
         }
     }
 }

@@ -43,8 +43,11 @@ public actor Greylist {
     var recentUsers = RecentUsers(capacity: RecentUsers.standardCapacity)
     /// Where bans survive restarts, if anywhere.
     nonisolated let store: (any GreylistStore)?
-    /// The store when it is the embedded journal, which takes snapshots in compact form.
+    /// The store when it is the embedded journal, or the journal under a shared store: it takes
+    /// changes and snapshots in compact form.
     nonisolated let journal: JournalStore?
+    /// Whether the store shares changes beyond ``journal`` (a cluster link over a local journal).
+    nonisolated let sharesChanges: Bool
     var lastStoredSequence: UInt64 = 0
 
     /// Creates a greylist.
@@ -70,14 +73,18 @@ public actor Greylist {
         self.trackers = RecencyTable(capacity: configuration.limits.maxTrackedAddresses)
         self.accounts = RecencyTable(capacity: configuration.spraying.maxTrackedAccounts)
         self.rangeTrackers = RecencyTable(capacity: configuration.ranges.maxTrackedRanges)
+        let chosenStore: (any GreylistStore)?
         if let store {
-            self.store = store
+            chosenStore = store
         } else if let directory = configuration.stateDirectory, !directory.isEmpty {
-            self.store = try JournalStore(directory: directory, synchronous: configuration.stateSync)
+            chosenStore = try JournalStore(directory: directory, synchronous: configuration.stateSync)
         } else {
-            self.store = nil
+            chosenStore = nil
         }
-        self.journal = self.store as? JournalStore
+        let journal = (chosenStore as? JournalStore) ?? chosenStore?.localJournal
+        self.store = chosenStore
+        self.journal = journal
+        self.sharesChanges = journal != nil && chosenStore !== journal
         gate.configure(allowlist: configuration.allowlist, dryRun: configuration.dryRun, knocking: Self.knockingPolicy(configuration))
         if let store = self.store {
             let recovered: RecoveredState

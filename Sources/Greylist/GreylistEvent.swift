@@ -26,6 +26,12 @@ public enum GreylistEvent: Hashable, Sendable, CustomStringConvertible {
     /// Storing changes failed (a full or read-only disk); refusing carries on from memory and a
     /// full snapshot is written once the disk works again.
     case storageFailed(String)
+    /// The link to a shared store (the cluster's Redis) went down or came back. Said once per
+    /// change: while it is down, refusing carries on from memory and the local journal.
+    case sharedStoreChanged(available: Bool, detail: String)
+    /// A failure another node counted was counted here too; `count` is the rule's count on the
+    /// key now (the node that completes the count bans).
+    case sharedFailureCounted(SharedFailure, count: Int)
     /// A new configuration took effect; bans and counters were kept.
     case reconfigured(rules: [String], dryRun: Bool)
     /// A trusted key lost its trust: wrong passwords for this many distinct accounts came from it.
@@ -55,6 +61,12 @@ public enum GreylistEvent: Hashable, Sendable, CustomStringConvertible {
             return "state store warning: \(OperatorText.escaped(text))"
         case .storageFailed(let text):
             return "state store failed: \(OperatorText.escaped(text)); refusing continues from memory"
+        case .sharedStoreChanged(let available, let detail):
+            return available
+                ? "shared state available: \(OperatorText.escaped(detail))"
+                : "shared state unavailable: \(OperatorText.escaped(detail)); refusing continues from memory and the local journal"
+        case .sharedFailureCounted(let failure, let count):
+            return "failure shared by another node: \(failure.key) user=\(OperatorText.escaped(failure.account)) rule \(OperatorText.escaped(failure.rule)) (\(count) counted)"
         case .reconfigured(let rules, let dryRun):
             return "reconfigured: rules \(OperatorText.escaped(rules.joined(separator: ", ")))\(dryRun ? " (dry run)" : "")"
         case .trustRevoked(let network, let accounts):

@@ -41,6 +41,8 @@ public struct GreylistStatistics: Hashable, Sendable {
     public var sprayBans: Int = 0
     /// Ranges banned because enough keys inside were.
     public var rangeBans: Int = 0
+    /// Failures other nodes counted and shared (a cluster).
+    public var remoteFailures: Int = 0
 
     /// Creates statistics; all counters default to zero.
     public init(accepted: Int = 0, refused: Int = 0, wouldHaveRefused: Int = 0, activeBans: Int = 0, trackedAddresses: Int = 0, failuresReported: Int = 0, failuresCounted: Int = 0, rulesTripped: Int = 0, manualBans: Int = 0, expired: Int = 0, bansEvicted: Int = 0, countersEvicted: Int = 0) {

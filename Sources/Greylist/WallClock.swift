@@ -37,19 +37,19 @@ public struct WallClock: Sendable {
     }
 
     /// The current instant in whole milliseconds since 1970.
-    var nowMilliseconds: Int64 {
+    package var nowMilliseconds: Int64 {
         if let read { return Self.milliseconds(read()) }
         var time = timespec()
         clock_gettime(CLOCK_REALTIME, &time)
         return Int64(time.tv_sec) * 1_000 + Int64(time.tv_nsec) / 1_000_000
     }
 
-    static func milliseconds(_ date: Date) -> Int64 {
+    package static func milliseconds(_ date: Date) -> Int64 {
         let value = (date.timeIntervalSince1970 * 1_000).rounded(.down)
         return value >= 9.2e18 ? .max : value <= -9.2e18 ? .min : Int64(value)
     }
 
-    static func date(_ milliseconds: Int64) -> Date {
+    package static func date(_ milliseconds: Int64) -> Date {
         Date(timeIntervalSince1970: Double(milliseconds) / 1_000)
     }
 }

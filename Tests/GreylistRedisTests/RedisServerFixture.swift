@@ -18,9 +18,11 @@ final class RedisServerFixture: @unchecked Sendable {
 
     /// Starts the server and waits (at most 10 s) until it answers `PING`.
     ///
-    /// - Parameter arguments: More configuration, for example `["--requirepass", "secret"]`.
-    init(_ arguments: [String] = []) async throws {
-        port = try Self.freePort()
+    /// - Parameters:
+    ///   - arguments: More configuration, for example `["--requirepass", "secret"]`.
+    ///   - reusedPort: The port (a restarted server takes its predecessor's); a free one by default.
+    init(_ arguments: [String] = [], port reusedPort: Int? = nil) async throws {
+        port = try reusedPort ?? Self.freePort()
         process.executableURL = URL(fileURLWithPath: Self.executable ?? "/usr/bin/redis-server")
         process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                              "--daemonize", "no", "--logfile", "", "--protected-mode", "no"] + arguments

@@ -2,7 +2,7 @@
 ///
 /// Slicing-by-8: eight bytes per step through eight tables, about 1 GB/s, so checking a
 /// 50 MB snapshot at start-up costs tens of milliseconds.
-enum CRC32 {
+package enum CRC32 {
     /// `tables[k][b]`: the CRC of byte `b` followed by `k` zero bytes.
     private static let tables: [UInt32] = {
         var tables = [UInt32](repeating: 0, count: 8 * 256)
@@ -20,7 +20,7 @@ enum CRC32 {
         return tables
     }()
 
-    static func checksum(_ bytes: some Sequence<UInt8>) -> UInt32 {
+    package static func checksum(_ bytes: some Sequence<UInt8>) -> UInt32 {
         if let crc = bytes.withContiguousStorageIfAvailable({ checksum(UnsafeRawBufferPointer($0)) }) {
             return crc
         }

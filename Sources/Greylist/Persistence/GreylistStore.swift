@@ -46,6 +46,52 @@ public protocol GreylistStore: AnyObject, Sendable {
     ///
     /// - Parameter handler: Called for each notice.
     func subscribe(_ handler: @escaping @Sendable (GreylistStoreNotice) async -> Void)
+
+    /// The embedded journal under this store when the store is a layer over one (a cluster link
+    /// whose acknowledgement is the local journal). The greylist then appends to that journal
+    /// itself, in compact form, and hands each change to ``share(_:)-(GreylistChange)``.
+    /// `nil` by default.
+    var localJournal: JournalStore? { get }
+
+    /// Passes a change on to other nodes, after ``localJournal`` has it; never waits. Called
+    /// only for a store with a ``localJournal``, and only for changes this node made. Does
+    /// nothing by default.
+    ///
+    /// - Parameter change: The change.
+    func share(_ change: GreylistChange)
+
+    /// Passes a counted failure on to other nodes, so a bot that spreads its tries over them
+    /// trips the same threshold; never waits. Does nothing by default.
+    ///
+    /// - Parameter failure: The failure, counted by one rule on one key.
+    func share(_ failure: SharedFailure)
+
+    /// Hands the whole state over after the store asked for it with
+    /// ``GreylistStoreNotice/stateWanted`` (a reconnect, a shared server that lost its data).
+    /// Does nothing by default.
+    ///
+    /// - Parameter state: The greylist's state now.
+    func share(state: GreylistSnapshot)
+}
+
+extension GreylistStore {
+    /// No local journal underneath: the store is its own acknowledgement.
+    public var localJournal: JournalStore? { nil }
+
+    /// Nothing is shared.
+    ///
+    /// - Parameter change: Ignored.
+    public func share(_ change: GreylistChange) {}
+
+    /// Nothing is shared.
+    ///
+    /// - Parameter failure: Ignored.
+    public func share(_ failure: SharedFailure) {}
+
+    /// Nothing is shared.
+    ///
+    /// - Parameter state: Ignored.
+    public func share(state: GreylistSnapshot) {}
 }
 
 /// What a store tells the greylist on its own initiative.
@@ -54,6 +100,14 @@ public enum GreylistStoreNotice: Hashable, Sendable {
     case remoteChange(GreylistChange)
     /// Background work failed (a compaction, a write); nothing acknowledged is lost.
     case failed(GreylistError)
+    /// Another node counted a failure for one of the rules (see ``GreylistStore/share(_:)-(SharedFailure)``).
+    case remoteFailure(SharedFailure)
+    /// The store wants the whole state, to share it again (``GreylistStore/share(state:)``).
+    case stateWanted
+    /// The link to the shared state went down or came back; said once per change, not per ban.
+    case linkChanged(available: Bool, detail: String)
+    /// The store skipped something it could not use (foreign or damaged shared data).
+    case warning(String)
 }
 
 /// One stored change.

@@ -5,7 +5,7 @@ enum EventLogPolicy {
     /// The line to log for `event`, or `nil` when the periodic summary covers it.
     static func line(for event: GreylistEvent) -> (level: Log.Level, text: String)? {
         switch event {
-        case .refused, .counterEvicted, .banEvicted:
+        case .refused, .counterEvicted, .banEvicted, .sharedFailureCounted:
             // Per-connection and per-eviction lines are what make a flood expensive to log:
             // these are summarised periodically instead.
             return nil
@@ -18,6 +18,8 @@ enum EventLogPolicy {
             return (.warning, event.description)
         case .storageWarning:
             return (.warning, event.description)
+        case .sharedStoreChanged(let available, _):
+            return (available ? .info : .warning, event.description)
         default:
             return (.info, event.description)
         }

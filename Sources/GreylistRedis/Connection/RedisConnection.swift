@@ -113,6 +113,34 @@ public final class RedisConnection {
         }
     }
 
+    /// The socket, for a link that waits on it together with other things (`poll`).
+    package var fileDescriptor: Int32 {
+        descriptor
+    }
+
+    /// The next value already received, without reading; `nil` when none is whole yet.
+    ///
+    /// - Throws: ``RedisError/malformed(_:)`` (the connection is closed).
+    package func bufferedValue() throws(RedisError) -> RESPValue? {
+        guard !isClosed else { throw .closed(address) }
+        do {
+            return try parser.next()
+        } catch {
+            close()
+            throw .malformed(error)
+        }
+    }
+
+    /// Reads what has arrived (call it after `poll` said the socket is readable), waiting at most
+    /// the command timeout for at least one byte.
+    ///
+    /// - Throws: ``RedisError/closed(_:)`` when the server closed the connection.
+    package func readAvailable() throws(RedisError) {
+        guard !isClosed else { throw .closed(address) }
+        let count = try RedisSocket.read(descriptor, into: &readBuffer, deadline: RedisSocket.now() + timeoutMilliseconds, address: address)
+        parser.append(readBuffer[..<count])
+    }
+
     /// Closes the connection; later calls throw ``RedisError/closed(_:)``.
     public func close() {
         guard !isClosed else { return }

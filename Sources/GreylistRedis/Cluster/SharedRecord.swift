@@ -1,0 +1,193 @@
+import Greylist
+
+/// What one shared Redis value or channel message says about one key, and its wire form.
+///
+/// A value is `g1 <crc32 hex> <body>`, the CRC over `<network> <body>` so a value copied under
+/// another key is caught. Bodies: `b <bannedAt> <expiresAt> <banCount> <r|m> =<reason> <=user|->`
+/// (a ban), `u <at>` (an unban: every ban inside the network lifted at `at`), `t <until>` (trust),
+/// `d` (trust taken away), `f <at> =<rule> =<account>` (a counted failure; messages only). Times
+/// are milliseconds since 1970; text is percent-escaped (bytes up to space, `%`, DEL), so fields
+/// never contain a space. A message is `<node id> <network> <value>`.
+///
+/// Decoding is total: anything else (another version, garbage, a wrong CRC, a huge value)
+/// comes back as `nil`, never a crash.
+enum SharedRecord: Hashable, Sendable {
+    case ban(BanEntry)
+    case unban(IPNetwork, at: Int64)
+    case trust(IPNetwork, until: Int64)
+    case distrust(IPNetwork)
+    case failure(SharedFailure)
+
+    /// The longest value or message decoded; longer ones are foreign.
+    static let maximumLength = 2_048
+    static let version = "g1"
+
+    /// The network the record is about.
+    var network: IPNetwork {
+        switch self {
+        case .ban(let entry): return entry.network
+        case .unban(let network, _), .trust(let network, _), .distrust(let network): return network
+        case .failure(let failure): return failure.key
+        }
+    }
+
+    /// The record for a change this node made; `nil` for changes that stay local (evictions).
+    init?(_ change: GreylistChange, now: Int64) {
+        switch change {
+        case .banned(let entry): self = .ban(entry)
+        case .removed: return nil
+        case .unbanned(let network): self = .unban(network, at: now)
+        case .trusted(let network, let until): self = .trust(network, until: WallClock.milliseconds(until))
+        case .distrusted(let network): self = .distrust(network)
+        }
+    }
+
+    /// The change a record tells the greylist (a failure is a notice of its own).
+    var change: GreylistChange? {
+        switch self {
+        case .ban(let entry): return .banned(entry)
+        case .unban(let network, _): return .unbanned(network)
+        case .trust(let network, let until): return .trusted(network, until: WallClock.date(until))
+        case .distrust(let network): return .distrusted(network)
+        case .failure: return nil
+        }
+    }
+
+    // MARK: - Encoding
+
+    /// The value stored under the record's key (and sent in messages).
+    var value: [UInt8] {
+        var body: [UInt8] = []
+        switch self {
+        case .ban(let entry):
+            body += Array("b \(entry.bannedAtMilliseconds) \(entry.expiresAtMilliseconds) \(entry.banCount) ".utf8)
+            switch entry.reason {
+            case .rule(let name): body += Array("r ".utf8); Self.appendText(name, to: &body)
+            case .manual(let reason): body += Array("m ".utf8); Self.appendText(reason, to: &body)
+            }
+            body.append(0x20)
+            if let user = entry.user { Self.appendText(user, to: &body) } else { body.append(UInt8(ascii: "-")) }
+        case .unban(_, let at):
+            body += Array("u \(at)".utf8)
+        case .trust(_, let until):
+            body += Array("t \(until)".utf8)
+        case .distrust:
+            body.append(UInt8(ascii: "d"))
+        case .failure(let failure):
+            body += Array("f \(WallClock.milliseconds(failure.at)) ".utf8)
+            Self.appendText(failure.rule, to: &body)
+            body.append(0x20)
+            Self.appendText(failure.account, to: &body)
+        }
+        let crc = CRC32.checksum(Array(network.description.utf8) + [0x20] + body)
+        let hex = String(crc, radix: 16)
+        return Array("\(Self.version) \(String(repeating: "0", count: 8 - hex.count))\(hex) ".utf8) + body
+    }
+
+    /// A channel message: `<node id> <network> <value>`.
+    func message(from node: String) -> [UInt8] {
+        Array("\(node) \(network) ".utf8) + value
+    }
+
+    /// `=` then the text, percent-escaped.
+    static func appendText(_ text: String, to bytes: inout [UInt8]) {
+        bytes.append(UInt8(ascii: "="))
+        let hexDigits = Array("0123456789ABCDEF".utf8)
+        for byte in text.utf8 {
+            if byte <= 0x20 || byte == UInt8(ascii: "%") || byte == 0x7F {
+                bytes += [UInt8(ascii: "%"), hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xF)]]
+            } else {
+                bytes.append(byte)
+            }
+        }
+    }
+
+    // MARK: - Decoding
+
+    /// Decodes the value stored under `network`'s key; `nil` when it is not one of ours.
+    static func decode(value: some Collection<UInt8>, network: IPNetwork) -> SharedRecord? {
+        guard value.count <= maximumLength else { return nil }
+        let fields = value.split(separator: 0x20, maxSplits: 12, omittingEmptySubsequences: false)
+        guard fields.count >= 3, fields[0].elementsEqual(version.utf8), fields[1].count == 8,
+              let crc = UInt32(String(decoding: fields[1], as: UTF8.self), radix: 16) else { return nil }
+        let bodyStart = fields[2].startIndex
+        let body = Array(value[bodyStart...])
+        guard CRC32.checksum(Array(network.description.utf8) + [0x20] + body) == crc else { return nil }
+        let parts = Array(fields[2...])
+        func integer(_ index: Int) -> Int64? {
+            guard index < parts.count, (1...20).contains(parts[index].count) else { return nil }
+            return Int64(String(decoding: parts[index], as: UTF8.self))
+        }
+        func text(_ index: Int) -> String? {
+            guard index < parts.count else { return nil }
+            return unescape(parts[index])
+        }
+        guard let kind = parts.first, kind.count == 1 else { return nil }
+        switch kind.first {
+        case UInt8(ascii: "b"):
+            guard parts.count == 7, let bannedAt = integer(1), let expiresAt = integer(2), let count = integer(3),
+                  (1...1_000_000).contains(count), let reasonText = text(5) else { return nil }
+            let reason: BanEntry.Reason
+            switch parts[4].first {
+            case UInt8(ascii: "r") where parts[4].count == 1: reason = .rule(reasonText)
+            case UInt8(ascii: "m") where parts[4].count == 1: reason = .manual(reasonText)
+            default: return nil
+            }
+            var user: String?
+            if !parts[6].elementsEqual("-".utf8) {
+                guard let decoded = text(6) else { return nil }
+                user = decoded
+            }
+            return .ban(BanEntry(network: network, reason: reason, user: user, bannedAtMilliseconds: bannedAt,
+                                 expiresAtMilliseconds: expiresAt, banCount: Int(count), refusedCount: 0))
+        case UInt8(ascii: "u"):
+            guard parts.count == 2, let at = integer(1) else { return nil }
+            return .unban(network, at: at)
+        case UInt8(ascii: "t"):
+            guard parts.count == 2, let until = integer(1) else { return nil }
+            return .trust(network, until: until)
+        case UInt8(ascii: "d"):
+            guard parts.count == 1 else { return nil }
+            return .distrust(network)
+        case UInt8(ascii: "f"):
+            guard parts.count == 4, let at = integer(1), let rule = text(2), let account = text(3) else { return nil }
+            return .failure(SharedFailure(key: network, rule: rule, account: account, at: WallClock.date(at)))
+        default:
+            return nil
+        }
+    }
+
+    /// Decodes a channel message: the sending node and the record; `nil` when foreign.
+    static func decode(message: [UInt8]) -> (node: String, record: SharedRecord)? {
+        guard message.count <= maximumLength + 128 else { return nil }
+        let fields = message.split(separator: 0x20, maxSplits: 2, omittingEmptySubsequences: false)
+        guard fields.count == 3, (1...64).contains(fields[0].count), (1...64).contains(fields[1].count),
+              let network = try? IPNetwork(String(decoding: fields[1], as: UTF8.self)),
+              network.description.utf8.elementsEqual(fields[1]),
+              let record = decode(value: fields[2], network: network) else { return nil }
+        return (String(decoding: fields[0], as: UTF8.self), record)
+    }
+
+    /// `=text` percent-escaped back to text; `nil` for anything else.
+    static func unescape(_ field: some Collection<UInt8>) -> String? {
+        guard field.first == UInt8(ascii: "="), field.count <= 1_024 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(field.count)
+        var iterator = field.dropFirst().makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
+            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        default: return nil
+        }
+    }
+}
