@@ -31,6 +31,7 @@ extension RedisLink {
             return true
         }
         store.shared.withLock { $0.status.received += received }
+        reportForeign()
     }
 
     /// Every value of one kind, decoded; `body` returns false for a record of the wrong kind.
@@ -63,7 +64,6 @@ extension RedisLink {
                 }
             }
         }
-        reportForeign()
     }
 
     /// Walks the keys `<namespace>:<kind>:*` with `SCAN`, a batch at a time.

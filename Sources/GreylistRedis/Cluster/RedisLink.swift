@@ -78,7 +78,7 @@ final class RedisLink {
     /// One connected session; returns when the store closes, throws when Redis fails.
     func serve() throws(RedisError) {
         let commands = try connect(bulkLimit: 1 << 20)
-        let subscriber = try connect(bulkLimit: 64 * 1_024)
+        let subscriber = try connect(bulkLimit: 1 << 20)
         defer {
             commands.close()
             subscriber.close()
@@ -171,8 +171,9 @@ final class RedisLink {
     }
 
     func reportForeign() {
+        let total = foreign.total
+        store.shared.withLock { $0.status.skipped = total }
         if let text = foreign.take(now: RedisSocket.now()) {
-            store.shared.withLock { $0.status.skipped = foreign.total }
             store.notices.deliver(.warning(text))
         }
     }

@@ -1,0 +1,167 @@
+import Foundation
+import Testing
+@testable import Greylist
+@testable import GreylistRedis
+
+/// Redis going away and coming back, hostile data in it, and credentials.
+@Suite(.enabled(if: RedisServerFixture.isAvailable, "redis-server is not installed (.ci/run installs it)"))
+struct RedisOutageTests {
+    /// Bans `count` addresses of `10.<block>.x.y`, concurrently (the journal commits them in groups).
+    static func flood(_ node: ClusterNode, block: Int, count: Int) async -> Set<IPNetwork> {
+        await withTaskGroup(of: IPNetwork?.self) { group in
+            for index in 0..<count {
+                let address = IPAddress.literal("10.\(block).\(index / 250).\(index % 250 + 1)")
+                group.addTask {
+                    let outcome = await node.greylist.recordFailedAuth(user: "bad_user_\(10_000 + index)", ip: address)
+                    return outcome.closesStream ? IPNetwork(host: address) : nil
+                }
+            }
+            var banned: Set<IPNetwork> = []
+            for await network in group { if let network { banned.insert(network) } }
+            return banned
+        }
+    }
+
+    @Test func redisKilledDuringABanFloodLosesNoAcknowledgedBan() async throws {
+        let redis = try await RedisServerFixture()
+        let port = redis.port
+        let nodeA = try ClusterNode("a", port: port)
+        let nodeB = try ClusterNode("b", port: port)
+        #expect(await nodeA.connected())
+        #expect(await nodeB.connected())
+
+        async let early = Self.flood(nodeA, block: 1, count: 500)
+        async let killed: Void = redis.stop()
+        var bannedOnA = await early
+        await killed
+        // Redis is gone: bans are still acknowledged (by the local journals) and refused.
+        bannedOnA.formUnion(await Self.flood(nodeA, block: 2, count: 500))
+        let bannedOnB = await Self.flood(nodeB, block: 3, count: 300)
+        #expect(bannedOnA.count == 1_000)
+        #expect(bannedOnB.count == 300)
+        #expect(!nodeB.greylist.shouldAccept(ip: IPAddress.literal("10.3.0.1")))
+        #expect(await nodeA.events.wait(for: EventWaiter.isLinkDown))
+        #expect(await nodeB.events.wait(for: EventWaiter.isLinkDown))
+
+        // A new, empty Redis on the same port: both nodes add what it lacks and converge.
+        let restarted = try await RedisServerFixture(port: port)
+        let everything = bannedOnA.union(bannedOnB)
+        #expect(await nodeA.events.wait(within: 60) { EventWaiter.bannedNetworks($0).isSuperset(of: everything) })
+        #expect(await nodeB.events.wait(within: 60) { EventWaiter.bannedNetworks($0).isSuperset(of: everything) })
+        for network in everything {
+            #expect(!nodeA.greylist.shouldAccept(ip: network.address) && !nodeB.greylist.shouldAccept(ip: network.address))
+        }
+        #expect(await nodeA.events.wait { $0.count(where: EventWaiter.isLinkUp) >= 2 })
+        // Said once per outage, not per ban.
+        #expect(nodeA.events.count(where: EventWaiter.isLinkDown) == 1)
+        #expect(nodeB.events.count(where: EventWaiter.isLinkDown) == 1)
+        // Redis holds every ban, range bans included (each node's own ranges, from its own bans).
+        let onA = EventWaiter.bannedNetworks(nodeA.events.events)
+        #expect(onA == EventWaiter.bannedNetworks(nodeB.events.events))
+        let keys = try await RedisServerFixture.blocking { try restarted.connect().call(["DBSIZE"]) }
+        #expect(keys == .integer(Int64(onA.count)))
+        await nodeA.close()
+        await nodeB.close()
+        await restarted.stop()
+    }
+
+    @Test func bansMadeWhileRedisIsDownAreAcknowledgedKeptAndSharedLater() async throws {
+        let port = try RedisServerFixture.freePort()
+        var nodeA = try ClusterNode("a", port: port)
+        let bots = (1...20).map { IPAddress.literal("192.0.2.\($0)") }
+        for (index, bot) in bots.enumerated() {
+            #expect(await nodeA.greylist.recordFailedAuth(user: "bad_user_\(20_000 + index)", ip: bot).closesStream)
+        }
+        #expect(await nodeA.events.wait(for: EventWaiter.isLinkDown))
+        #expect(nodeA.events.count(where: EventWaiter.isLinkDown) == 1)
+        // A restart with Redis still away refuses from the local journal.
+        await nodeA.close()
+        nodeA = try ClusterNode("a", port: port, directory: nodeA.directory)
+        #expect(bots.allSatisfy { !nodeA.greylist.shouldAccept(ip: $0) })
+
+        let redis = try await RedisServerFixture(port: port)
+        #expect(await nodeA.connected())
+        let nodeB = try ClusterNode("b", port: port)
+        let keys = Set(bots.map { IPNetwork(host: $0) })
+        #expect(await nodeB.events.wait { EventWaiter.bannedNetworks($0).isSuperset(of: keys) })
+        #expect(bots.allSatisfy { !nodeB.greylist.shouldAccept(ip: $0) })
+        await nodeA.close()
+        await nodeB.close()
+        await redis.stop()
+    }
+
+    @Test func foreignDataIsReportedAndSkipped() async throws {
+        let redis = try await RedisServerFixture()
+        let now = WallClock.system.nowMilliseconds
+        func entry(_ network: String) -> BanEntry {
+            BanEntry(network: .cidr(network), reason: .rule("botnet"), user: "bad_user_99999", bannedAtMilliseconds: now,
+                     expiresAtMilliseconds: now + 3_600_000, banCount: 1, refusedCount: 0)
+        }
+        let valid = SharedRecord.ban(entry("10.0.0.6/32"))
+        let elsewhere = SharedRecord.ban(entry("10.0.0.5/32"))
+        try await RedisServerFixture.blocking {
+            let connection = try redis.connect()
+            let huge = RESPArgument(bytes: [UInt8](repeating: UInt8(ascii: "g"), count: 3 << 20))
+            let replies = try connection.pipeline([
+                ["SET", "test:ban:garbage", "x"],
+                ["SET", "test:ban:10.0.0.1/32", "g2 00000000 b 1 2 1 r =botnet -"],
+                ["RPUSH", "test:ban:10.0.0.2/32", "a"],
+                ["SET", "test:ban:10.0.0.3/32", huge],
+                ["SET", "test:ban:10.0.0.4/32", RESPArgument(bytes: elsewhere.value)],
+                ["SET", "test:ban:010.0.0.8/32", RESPArgument(bytes: valid.value)],
+                ["SET", "test:trust:10.0.0.9/32", RESPArgument(bytes: valid.value)],
+                ["SET", "test:ban:10.0.0.6/32", RESPArgument(bytes: valid.value)],
+            ])
+            #expect(!replies.contains { if case .error = $0 { true } else { false } })
+        }
+        let node = try ClusterNode("a", port: redis.port)
+        #expect(await node.events.wait { EventWaiter.bannedNetworks($0).contains(.cidr("10.0.0.6/32")) })
+        #expect(await node.events.wait { events in
+            events.contains { if case .storageWarning(let text) = $0 { text.contains("skipped 7 foreign") } else { false } }
+        })
+        #expect(EventWaiter.bannedNetworks(node.events.events) == [.cidr("10.0.0.6/32")])
+
+        // Messages: garbage, a huge one, one from this node's id, then a valid one from another node.
+        let fromElsewhere = SharedRecord.ban(entry("10.0.0.7/32")).message(from: "z")
+        let ownEcho = SharedRecord.ban(entry("10.0.0.10/32")).message(from: "a")
+        try await RedisServerFixture.blocking {
+            let connection = try redis.connect()
+            _ = try connection.pipeline([
+                ["PUBLISH", "test:changes", "junk"],
+                ["PUBLISH", "test:changes", RESPArgument(bytes: [UInt8](repeating: 0x20, count: 200_000))],
+                ["PUBLISH", "test:changes", RESPArgument(bytes: Array("z 10.0.0.7/32 ".utf8) + Array(valid.value))],
+                ["PUBLISH", "test:changes", RESPArgument(bytes: ownEcho)],
+                ["PUBLISH", "test:changes", RESPArgument(bytes: fromElsewhere)],
+            ])
+        }
+        #expect(await node.events.wait { EventWaiter.bannedNetworks($0).contains(.cidr("10.0.0.7/32")) })
+        #expect(EventWaiter.bannedNetworks(node.events.events) == [.cidr("10.0.0.6/32"), .cidr("10.0.0.7/32")])
+        #expect(node.store.status.skipped == 10)
+        #expect(node.store.status.state == .connected)
+        #expect(node.events.count(where: EventWaiter.isLinkDown) == 0)
+        await node.close()
+        await redis.stop()
+    }
+
+    @Test func credentialsAndDatabaseFromTheURL() async throws {
+        let redis = try await RedisServerFixture(["--requirepass", "s3cret pass"])
+        let wrong = try RedisStoreSettings(url: "redis://:nope@127.0.0.1:\(redis.port)/2", namespace: "test")
+        #expect(wrong.password == "nope")
+        let denied = try ClusterNode("a", port: redis.port, password: "nope") { $0.database = 2 }
+        #expect(await denied.events.wait(for: EventWaiter.isLinkDown))
+        let line = denied.events.events.first(where: EventWaiter.isLinkDown)?.description ?? ""
+        #expect(line.contains("AUTH") && !line.contains("nope"))
+        await denied.close()
+
+        let right = try RedisStoreSettings(url: "redis://:s3cret%20pass@127.0.0.1:\(redis.port)/2", namespace: "test")
+        #expect(right.password == "s3cret pass" && right.database == 2 && !right.displayed.contains("s3cret"))
+        let node = try ClusterNode("b", port: redis.port, password: "s3cret pass") { $0.database = 2 }
+        #expect(await node.connected())
+        _ = try await node.greylist.ban(.cidr("198.51.100.0/24"), for: .seconds(600), reason: "test")
+        // Closing sends what is queued while Redis is there.
+        await node.close()
+        let keys = try await RedisServerFixture.blocking { try redis.connect(password: "s3cret pass", database: 2).call(["KEYS", "test:ban:*"]) }
+        #expect(keys == .array([.bulkString(Array("test:ban:198.51.100.0/24".utf8))]))
+        await redis.stop()
+    }
+}
