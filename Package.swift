@@ -15,11 +15,14 @@ let package = Package(
         .target(name: "GreylistXMPP"),
         .target(name: "GreylistRedis", dependencies: ["Greylist"]),
         .target(name: "CGreylistSystem"),
-        .executableTarget(name: "GreylistDemoServer", dependencies: ["Greylist", "GreylistXMPP", "CGreylistSystem"]),
+        .executableTarget(name: "GreylistDemoServer", dependencies: ["Greylist", "GreylistXMPP", "GreylistRedis", "CGreylistSystem"]),
         .executableTarget(name: "GreylistReplay", dependencies: ["Greylist"]),
-        .testTarget(name: "GreylistTests", dependencies: ["Greylist", "GreylistXMPP", "GreylistDemoServer", "GreylistReplay"]),
+        // Fixtures both test targets use (a real redis-server per test); not a product.
+        .target(name: "GreylistTestSupport", dependencies: ["GreylistRedis"], path: "Tests/TestSupport"),
+        .testTarget(name: "GreylistTests", dependencies: ["Greylist", "GreylistXMPP", "GreylistRedis", "GreylistDemoServer", "GreylistReplay",
+                                                          "GreylistTestSupport"]),
         .testTarget(name: "GreylistXMPPTests", dependencies: ["GreylistXMPP"]),
-        .testTarget(name: "GreylistRedisTests", dependencies: ["GreylistRedis", "Greylist"]),
+        .testTarget(name: "GreylistRedisTests", dependencies: ["GreylistRedis", "Greylist", "GreylistTestSupport"]),
         .testTarget(name: "GreylistClientTests", dependencies: ["Greylist"]),
     ],
     swiftLanguageModes: [.v6]

@@ -53,6 +53,17 @@ package struct ConfigurationReader {
         sink(ConfigurationIssue(path: path(of: key), value: object[key]?.description ?? "", reason: reason))
     }
 
+    /// Records an issue about `key`, showing `value` instead of the value found (a URL whose
+    /// password must not reach a log).
+    ///
+    /// - Parameters:
+    ///   - key: The key whose value is bad.
+    ///   - value: What to show of it.
+    ///   - reason: Why.
+    package mutating func report(_ key: String, shown value: String, reason: String) {
+        sink(ConfigurationIssue(path: path(of: key), value: value, reason: reason))
+    }
+
     /// The raw value of `key`, marking it read.
     ///
     /// - Parameter key: The key.

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Greylist
+import GreylistRedis
 import GreylistXMPP
 
 /// The demo's composition root: it builds the greylist, the connection registry and the
@@ -15,6 +16,8 @@ final class DemoServer: @unchecked Sendable {
     private let configurationPath: String?
     private var configuration: DemoConfiguration
     private let registry: ConnectionRegistry
+    /// The Redis store when this node is part of a cluster (`greylist.cluster`).
+    let cluster: RedisStore?
     private var services: [any ServerService] = []
     private var summary: RefusalSummary?
     private var stopping = false
@@ -62,6 +65,7 @@ final class DemoServer: @unchecked Sendable {
         let greylist = try Greylist(configuration: configuration.greylist, events: events, store: store)
         self.greylist = greylist
         self.registry = ConnectionRegistry(policy: Self.policy(configuration.server), greylist: greylist)
+        self.cluster = store as? RedisStore
     }
 
     /// Binds, then starts purging, serving admin requests and accepting; returns the bound port.
@@ -95,7 +99,7 @@ final class DemoServer: @unchecked Sendable {
             services.append(kernel)
         }
         if let path = configuration.adminSocketPath {
-            services.append(AdminServer(path: path, greylist: greylist, log: log))
+            services.append(AdminServer(path: path, greylist: greylist, log: log, cluster: cluster))
         }
         services.append(acceptLoop)
         var started: [any ServerService] = []
@@ -141,9 +145,24 @@ final class DemoServer: @unchecked Sendable {
     }
 
     /// Opens the configured state directory, waiting up to two seconds for a previous owner
-    /// (a server still exiting after a restart) to let go of its lock. It blocks the calling
-    /// thread: `main` calls it before any other thread exists, never from async code.
-    static func openStore(_ configuration: GreylistConfiguration) throws(GreylistError) -> (any GreylistStore)? {
+    /// (a server still exiting after a restart) to let go of its lock, and with
+    /// `greylist.cluster` the Redis store over it (its link connects in the background: the
+    /// server starts whether Redis is there or not). It blocks the calling thread: `main` calls
+    /// it before any other thread exists, never from async code.
+    static func openStore(_ configuration: DemoConfiguration) throws(GreylistError) -> (any GreylistStore)? {
+        let journal = try openJournal(configuration.greylist)
+        guard let cluster = configuration.cluster else { return journal }
+        let settings: RedisStoreSettings
+        do {
+            settings = try cluster.storeSettings(for: configuration.greylist)
+        } catch {
+            throw .invalidConfiguration([ConfigurationIssue(path: "greylist.cluster.redis", value: "", reason: error.description)])
+        }
+        return RedisStore(settings: settings, localJournal: journal, nodeID: cluster.node)
+    }
+
+    /// Opens the state directory's journal, waiting up to 2 s for a predecessor to let go of it.
+    private static func openJournal(_ configuration: GreylistConfiguration) throws(GreylistError) -> JournalStore? {
         guard let directory = configuration.stateDirectory, !directory.isEmpty else { return nil }
         let deadline = ContinuousClock.now + .seconds(2)
         while true {
@@ -182,6 +201,10 @@ final class DemoServer: @unchecked Sendable {
         let allowlist = greylist.allowlist.isEmpty ? "none" : greylist.allowlist.map(\.description).joined(separator: ", ")
         log.info("greylist: rules \(rules.joined(separator: ", ")); allowlist \(allowlist); dry run \(greylist.dryRun)"
             + "; admin socket \(configuration.adminSocketPath ?? "off (no state directory and no server.adminSocket)")")
+        if let cluster {
+            log.info("cluster: bans shared through \(cluster.settings.displayed), namespace \(cluster.settings.namespace), node \(cluster.nodeID)"
+                + (cluster.localJournal == nil ? "; no state directory: the shared state is the only copy" : "; the state directory stays the acknowledgement"))
+        }
     }
 
     // MARK: - Reload and shutdown
@@ -227,6 +250,9 @@ final class DemoServer: @unchecked Sendable {
                     offload.withLock { $0 }?.reconfigure(allowlist: fresh.greylist.allowlist, dryRun: fresh.greylist.dryRun)
                     if fresh.server.kernelOffload != old.kernelOffload {
                         log.warning("reload: kernelOffload changes take effect on restart")
+                    }
+                    if fresh.cluster != configuration.cluster {
+                        log.warning("reload: greylist.cluster changes take effect on restart")
                     }
                     summary?.schedule(every: fresh.server.refusalSummaryInterval)
                     log.info("reload applied from \(configurationPath); bans and counters kept")

@@ -31,7 +31,7 @@ case .serve(let configurationPath, let host, let port, let verbose):
             configuration.server.host = host
         }
         if let port { configuration.server.port = port }
-        let store = try DemoServer.openStore(configuration.greylist)
+        let store = try DemoServer.openStore(configuration)
         server = try DemoServer(configuration: configuration, configurationPath: configurationPath,
                                 log: Log(minimum: verbose ? .debug : .info), store: store)
         try server.start()

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import GreylistTestSupport
 @testable import Greylist
 @testable import GreylistRedis
 

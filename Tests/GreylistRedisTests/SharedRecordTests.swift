@@ -1,4 +1,5 @@
 import Foundation
+import GreylistTestSupport
 import Testing
 @testable import Greylist
 @testable import GreylistRedis
@@ -84,7 +85,7 @@ struct SharedRecordTests {
         #expect(try RedisStoreSettings(url: "redis://localhost").host == "127.0.0.1")
         for (url, named) in [("http://127.0.0.1", "http://127.0.0.1"), ("redis://127.0.0.1:port", "redis://127.0.0.1:port"),
                              ("redis://:secret@127.0.0.1:99999", "99999"), ("redis://:secret@127.0.0.1/x", "redis://***@127.0.0.1/x"),
-                             ("redis://", "redis://")] {
+                             ("redis://", "redis://"), ("rediss://:secret@host", "***@host")] {
             do {
                 _ = try RedisStoreSettings(url: url)
                 Issue.record("\(url) was accepted")

@@ -31,6 +31,36 @@ import Greylist
         #expect(configuration.greylist.rules[1].counts == [.unknownAccount])
     }
 
+    @Test("greylist.cluster: the Redis URL, namespace and node, with bad values named and the password never shown")
+    func cluster() throws {
+        let good = #"{"greylist": {"cluster": {"redis": "redis://greylist:s3cret@127.0.0.1:6390/2", "namespace": "{xmpp}", "node": "xmpp-1", "timeout": "5s"}}}"#
+        let configuration = try DemoConfiguration(json: Data(good.utf8), file: "good.json")
+        let cluster = try #require(configuration.cluster)
+        #expect(cluster.namespace == "{xmpp}" && cluster.node == "xmpp-1" && cluster.timeout == .seconds(5))
+        #expect(configuration.greylist.stateDirectory == DemoConfiguration.defaultStateDirectory, "the rest of the section is read as before")
+        let settings = try cluster.storeSettings(for: configuration.greylist)
+        #expect(settings.port == 6390 && settings.database == 2 && settings.username == "greylist" && settings.password == "s3cret")
+        #expect(settings.historyRetention == configuration.greylist.escalation.forgetAfter)
+        #expect(DemoConfiguration().cluster == nil)
+
+        let bad = #"{"greylist": {"cluster": {"redis": "redis://:s3cret@127.0.0.1:port", "namespace": "a b", "nodes": 1}}}"#
+        do {
+            _ = try DemoConfiguration(json: Data(bad.utf8), file: "bad.json")
+            Issue.record("accepted a bad cluster")
+        } catch {
+            let text = error.description
+            #expect(text.contains("greylist.cluster.redis = \"redis://***@127.0.0.1:port\""), "\(text)")
+            #expect(text.contains("greylist.cluster.nodes = 1: unknown key"), "\(text)")
+            #expect(!text.contains("s3cret"))
+        }
+        do {
+            _ = try DemoConfiguration(json: Data(#"{"greylist": {"cluster": {"namespace": "a b"}}}"#.utf8), file: "bad.json")
+            Issue.record("accepted a cluster without redis")
+        } catch {
+            #expect(error.description.contains("greylist.cluster.redis"), "\(error)")
+        }
+    }
+
     @Test("reports every bad field of both sections, naming path and value")
     func reportsEverything() {
         let json = #"{"server": {"host": "example.org", "port": 70000, "users": {"a@b": "x"}, "domian": "x", "headerTimeout": "5y"}, "greylist": {"rules": [{"name": "r", "pattern": "("}]}, "extra": 1}"#

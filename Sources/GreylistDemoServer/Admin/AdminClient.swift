@@ -59,8 +59,8 @@ enum AdminClient {
         let safe: (String) -> String = { OperatorText.escaped($0) }
         if let error = response.error { return "error: \(safe(error))" }
         if let statistics = response.statistics {
-            return statistics.keys.sorted().map { "\(safe($0).padding(toLength: 18, withPad: " ", startingAt: 0)) \(statistics[$0]!)" }
-                .joined(separator: "\n")
+            let rows = statistics.keys.sorted().map { "\(safe($0).padding(toLength: 18, withPad: " ", startingAt: 0)) \(statistics[$0]!)" }
+            return (rows + (response.cluster.map { ["cluster            \(safe($0))"] } ?? [])).joined(separator: "\n")
         }
         let bans = response.bans ?? []
         if bans.isEmpty && (response.histories ?? []).isEmpty {

@@ -22,6 +22,8 @@ struct AdminResponse: Codable, Equatable {
     var bans: [AdminBan]?
     var histories: [AdminHistory]?
     var statistics: [String: Int]?
+    /// For `stats` on a cluster node: the Redis link's state and counters.
+    var cluster: String?
     /// For `list`: how many bans matched in all (more than `bans` holds when a limit cut it).
     var total: Int?
 }

@@ -98,6 +98,8 @@ struct ServerConfiguration: Equatable, Sendable {
 struct DemoConfiguration: Equatable, Sendable {
     var server = ServerConfiguration()
     var greylist = DemoConfiguration.defaultGreylist
+    /// `greylist.cluster`: bans shared through Redis; `nil` for a single node.
+    var cluster: ClusterSettings?
 
     /// Where the admin socket is, or `nil` when there is none: `server.adminSocket` when set,
     /// else `admin.sock` in the state directory (none without a state directory).
@@ -144,7 +146,14 @@ struct DemoConfiguration: Equatable, Sendable {
         let report: (ConfigurationIssue) -> Void = { issues.append($0) }
         var reader = ConfigurationReader(value, path: "", report: report)
         server = ServerConfiguration(reading: reader.value("server"), path: "server", report: report)
-        let section = reader.value("greylist")
+        var section = reader.value("greylist")
+        if case .object(var keys)? = section, let clusterValue = keys.removeValue(forKey: "cluster") {
+            // The library does not know the cluster: the demo reads it and hands the rest on.
+            section = .object(keys)
+            var clusterReader = ConfigurationReader(clusterValue, path: "greylist.cluster", report: report)
+            cluster = ClusterSettings(reading: &clusterReader)
+            clusterReader.finish()
+        }
         greylist = section == nil ? Self.defaultGreylist : GreylistConfiguration(reading: section, path: "greylist", report: report)
         if case .object(let keys)? = section, keys["stateDirectory"] == nil {
             greylist.stateDirectory = Self.defaultStateDirectory

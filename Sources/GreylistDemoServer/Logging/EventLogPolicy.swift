@@ -5,7 +5,10 @@ enum EventLogPolicy {
     /// The line to log for `event`, or `nil` when the periodic summary covers it.
     static func line(for event: GreylistEvent) -> (level: Log.Level, text: String)? {
         switch event {
-        case .refused, .counterEvicted, .banEvicted, .sharedFailureCounted:
+        case .sharedFailureCounted:
+            // The node that saw the failure logged it; here it is only counted.
+            return (.debug, event.description)
+        case .refused, .counterEvicted, .banEvicted:
             // Per-connection and per-eviction lines are what make a flood expensive to log:
             // these are summarised periodically instead.
             return nil

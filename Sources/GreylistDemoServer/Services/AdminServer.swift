@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Greylist
+import GreylistRedis
 
 /// Serves admin requests on a Unix socket (mode 0600): one JSON request line in, one JSON
 /// response out, then close.
@@ -12,16 +13,19 @@ final class AdminServer: ServerService, @unchecked Sendable {
     let path: String
     private let greylist: Greylist
     private let log: Log
+    /// The cluster's Redis store, whose link `stats` reports.
+    private let cluster: RedisStore?
     private let queue = DispatchQueue(label: "greylist.demo.admin")
     private var source: DispatchSourceRead?
     /// Whether `source` is suspended after running out of descriptors.
     private var paused = false
     private let ended = Completion()
 
-    init(path: String, greylist: Greylist, log: Log) {
+    init(path: String, greylist: Greylist, log: Log, cluster: RedisStore? = nil) {
         self.path = path
         self.greylist = greylist
         self.log = log
+        self.cluster = cluster
     }
 
     /// Binds the socket, replacing a stale one left by a crash.
@@ -169,7 +173,7 @@ final class AdminServer: ServerService, @unchecked Sendable {
             let snapshot = await greylist.export()
             return AdminResponse(ok: true, bans: snapshot.bans.map(AdminBan.init), histories: snapshot.histories.map(AdminHistory.init))
         case "stats":
-            return AdminResponse(ok: true, statistics: await greylist.statistics().dictionary)
+            return AdminResponse(ok: true, statistics: await greylist.statistics().dictionary, cluster: cluster?.status.description)
         case "ban", "unban":
             guard let text = request.network else {
                 return AdminResponse(ok: false, error: "\(request.command) needs a network")

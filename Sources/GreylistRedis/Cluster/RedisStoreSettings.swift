@@ -63,7 +63,10 @@ public struct RedisStoreSettings: Hashable, Sendable {
     /// - Throws: ``RedisError/invalidSetting(_:reason:)`` naming the URL, its password hidden.
     public init(url: String, namespace: String = "greylist") throws(RedisError) {
         var rest = Substring(url)
-        guard rest.hasPrefix("redis://") else { throw .invalidSetting(url, reason: "the URL must start with redis://") }
+        guard rest.hasPrefix("redis://") else {
+            let masked = url.lastIndex(of: "@").map { "***" + url[$0...] } ?? url
+            throw .invalidSetting(masked, reason: "the URL must start with redis://")
+        }
         rest = rest.dropFirst("redis://".count)
         var username: String?
         var password: String?

@@ -58,19 +58,45 @@ struct DemoServerFixture {
 
     /// Whether a new connection from `source` is closed before the server sends a byte.
     func isRefused(from source: String) async throws -> Bool {
-        let (text, closed) = try await connect(from: source).readToEnd()
+        try await Self.isRefused(port: port, from: source)
+    }
+
+    /// Whether a new connection from `source` to a server on `port` is closed before it sends a byte.
+    static func isRefused(port: Int, from source: String) async throws -> Bool {
+        let (text, closed) = try await TestSocket(port: port, source: source, destination: "127.0.0.1").readToEnd()
         return text.isEmpty && closed
+    }
+
+    /// Whether a server on `port` opens a stream for a new connection from `source`.
+    static func isServed(port: Int, from source: String) async throws -> Bool {
+        let client = try TestSocket(port: port, source: source, destination: "127.0.0.1")
+        client.send(Self.header)
+        return await client.read(until: "</stream:features>").contains("</stream:features>")
     }
 
     /// A failed login that the greylist answers with a ban: returns everything the server sent
     /// up to the close, so the ban is in place when this returns.
     func banningLogin(_ user: String, from source: String) async throws -> String {
-        let client = try connect(from: source)
+        try await Self.banningLogin(port: port, user, from: source)
+    }
+
+    /// ``banningLogin(_:from:)`` against a server on `port` (another process).
+    static func banningLogin(port: Int, _ user: String, from source: String) async throws -> String {
+        let client = try TestSocket(port: port, source: source, destination: "127.0.0.1")
         client.send(Self.header)
         await client.read(until: "</stream:features>")
         client.send(Self.plain(user, "wrong"))
         let (text, closed) = await client.readToEnd()
         return closed ? text : text + "<!-- still open -->"
+    }
+
+    /// One failed login on a server on `port` that does not ban: returns the server's answer.
+    static func failedLogin(port: Int, _ user: String, from source: String) async throws -> String {
+        let client = try TestSocket(port: port, source: source, destination: "127.0.0.1")
+        client.send(Self.header)
+        await client.read(until: "</stream:features>")
+        client.send(Self.plain(user, "wrong"))
+        return await client.read(until: "</failure>")
     }
 
     static func plain(_ user: String, _ password: String) -> String {

@@ -7,12 +7,12 @@ import GreylistRedis
 ///
 /// `@unchecked Sendable`: every property is set once in `init`; `Process` is only asked whether
 /// it runs, signalled and waited for.
-final class RedisServerFixture: @unchecked Sendable {
-    static let executable = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first(where: FileManager.default.isExecutableFile(atPath:))
+package final class RedisServerFixture: @unchecked Sendable {
+    package static let executable = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first(where: FileManager.default.isExecutableFile(atPath:))
     /// Whether Redis is installed here (`.ci/run` installs Debian's `redis-server`).
-    static var isAvailable: Bool { executable != nil }
+    package static var isAvailable: Bool { executable != nil }
 
-    let port: Int
+    package let port: Int
     private let process = Process()
     private let ended = DispatchSemaphore(value: 0)
 
@@ -21,7 +21,7 @@ final class RedisServerFixture: @unchecked Sendable {
     /// - Parameters:
     ///   - arguments: More configuration, for example `["--requirepass", "secret"]`.
     ///   - reusedPort: The port (a restarted server takes its predecessor's); a free one by default.
-    init(_ arguments: [String] = [], port reusedPort: Int? = nil) async throws {
+    package init(_ arguments: [String] = [], port reusedPort: Int? = nil) async throws {
         port = try reusedPort ?? Self.freePort()
         process.executableURL = URL(fileURLWithPath: Self.executable ?? "/usr/bin/redis-server")
         process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -51,17 +51,17 @@ final class RedisServerFixture: @unchecked Sendable {
     }
 
     /// A connection to this server, on the caller's thread (call it off the concurrency pool).
-    func connect(password: String? = nil, username: String? = nil, database: Int = 0) throws -> RedisConnection {
+    package func connect(password: String? = nil, username: String? = nil, database: Int = 0) throws -> RedisConnection {
         try RedisConnection(host: "127.0.0.1", port: port, username: username, password: password, database: database)
     }
 
     /// Stops the server (it keeps nothing on disk).
-    func stop() async {
+    package func stop() async {
         await Self.blocking { self.stopBlocking() }
     }
 
     /// ``stop()`` on the caller's thread (call it off the concurrency pool).
-    func stopBlocking() {
+    package func stopBlocking() {
         guard process.isRunning else { return }
         // SIGKILL: the server keeps nothing on disk, and a child of this test process inherits a
         // signal mask in which SIGTERM may be blocked.
@@ -71,7 +71,7 @@ final class RedisServerFixture: @unchecked Sendable {
     }
 
     /// A port nothing listens on now: bound to port 0, read back, released.
-    static func freePort() throws -> Int {
+    package static func freePort() throws -> Int {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(descriptor) }
         var address = sockaddr_in()
@@ -86,14 +86,14 @@ final class RedisServerFixture: @unchecked Sendable {
     }
 
     /// Runs blocking work on a queue of its own, never on the concurrency pool.
-    static func blocking<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
+    package static func blocking<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue(label: "greylist.tests.redis").async { continuation.resume(with: Result { try body() }) }
         }
     }
 
     /// ``blocking(_:)`` for work that cannot fail.
-    static func blocking<Value: Sendable>(_ body: @escaping @Sendable () -> Value) async -> Value {
+    package static func blocking<Value: Sendable>(_ body: @escaping @Sendable () -> Value) async -> Value {
         await withCheckedContinuation { continuation in
             DispatchQueue(label: "greylist.tests.redis").async { continuation.resume(returning: body()) }
         }
