@@ -43,6 +43,10 @@ let package = Package(
             dependencies: [.product(name: "Greylist", package: rootIdentity)]
         ),
         .executableTarget(
+            name: "GreylistCluster",
+            dependencies: [.product(name: "Greylist", package: rootIdentity), .product(name: "GreylistRedis", package: rootIdentity)]
+        ),
+        .executableTarget(
             name: "GreylistRestart",
             dependencies: [.product(name: "Greylist", package: rootIdentity)]
         ),

@@ -50,6 +50,12 @@ package final class RedisServerFixture: @unchecked Sendable {
         }
     }
 
+    deinit {
+        // A test that ends early (a failed `#require`) still stops its server: killing a child
+        // and reaping it takes well under a millisecond.
+        stopBlocking()
+    }
+
     /// A connection to this server, on the caller's thread (call it off the concurrency pool).
     package func connect(password: String? = nil, username: String? = nil, database: Int = 0) throws -> RedisConnection {
         try RedisConnection(host: "127.0.0.1", port: port, username: username, password: password, database: database)

@@ -20,14 +20,15 @@ enum RedisSocket {
             ipv6.sin6_family = sa_family_t(AF_INET6)
             ipv6.sin6_port = UInt16(port).bigEndian
             guard inet_pton(AF_INET6, host, &ipv6.sin6_addr) == 1 else { throw .invalidSetting(host, reason: "not an IP address") }
-            withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: withUnsafeBytes(of: ipv6) { $0 }) }
+            // Written through a typed view of the storage: a pointer must not outlive its closure.
+            withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee = ipv6 } }
             (length, family) = (socklen_t(MemoryLayout<sockaddr_in6>.size), AF_INET6)
         } else {
             var ipv4 = sockaddr_in()
             ipv4.sin_family = sa_family_t(AF_INET)
             ipv4.sin_port = UInt16(port).bigEndian
             guard inet_pton(AF_INET, host, &ipv4.sin_addr) == 1 else { throw .invalidSetting(host, reason: "not an IP address") }
-            withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: withUnsafeBytes(of: ipv4) { $0 }) }
+            withUnsafeMutablePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee = ipv4 } }
             (length, family) = (socklen_t(MemoryLayout<sockaddr_in>.size), AF_INET)
         }
         #if canImport(Glibc)
