@@ -174,6 +174,23 @@ extension Greylist {
         }
     }
 
+    /// Keeps another node's ended rule ban as this key's escalation history, unless this node
+    /// remembers as many bans of the key or more: a bot banned on one node and back hours later
+    /// on another is banned longer there too. No event (nothing is refused).
+    private func rememberRemoteHistory(_ entry: BanEntry, now: Int64) {
+        guard case .rule = entry.reason,
+              now < entry.expiresAtMilliseconds.addingClamped(configuration.escalation.forgetAfter.wholeMilliseconds) else { return }
+        if let slot = gate.slot(entry.network), slot.expiresAt > now || slot.banCount >= entry.banCount { return }
+        var slot = BanSlot(key: entry.network.address.bits, expiresAt: entry.expiresAtMilliseconds, bannedAt: min(entry.bannedAtMilliseconds, now),
+                           banCount: entry.banCount, reason: reasons.index(entry.reason), isRuleBan: true)
+        slot.expiryReported = true
+        let (_, count) = gate.upsert(entry.network, slot)
+        persist(.banned(entry), share: false)
+        if count > configuration.limits.maxBans {
+            evictBans(toFit: configuration.limits.maxBans)
+        }
+    }
+
     /// Counts a failure another node counted, as if it happened here: a bot that alternates
     /// nodes trips the threshold at the same count. When it completes the count here (both
     /// nodes counted at once), this node bans. Failures for rules this node does not have, for
@@ -215,7 +232,10 @@ extension Greylist {
             if case .rule = entry.reason {
                 expiresAt = min(expiresAt, now.addingClamped(configuration.escalation.maxBan.wholeMilliseconds))
             }
-            guard expiresAt > now else { return }
+            guard expiresAt > now else {
+                rememberRemoteHistory(entry, now: now)
+                return
+            }
             let bannedAt = min(entry.bannedAtMilliseconds, now)
             if let slot = gate.slot(entry.network), slot.expiresAt == expiresAt, slot.bannedAt == bannedAt,
                slot.banCount == entry.banCount {

@@ -96,4 +96,32 @@ struct RedisStoreTests {
         await nodeB.close()
         await redis.stop()
     }
+
+    @Test func aBotBackOnAnotherNodeAfterItsBanIsBannedLongerThere() async throws {
+        let redis = try await RedisServerFixture()
+        let clock = ManualClock()
+        let nodeA = try ClusterNode("a", port: redis.port, clock: clock.wallClock)
+        #expect(await nodeA.connected())
+        let first = await nodeA.greylist.recordFailedAuth(user: "bad_user_12345", ip: bot)
+        guard case .banned(let firstBan, _) = first else {
+            Issue.record("no first ban: \(first)")
+            return
+        }
+        #expect(firstBan.banCount == 1)
+        await nodeA.close()  // Closing sends what is queued: the ban's key is in Redis.
+        // Five hours later the four-hour ban is over; a node that never saw it starts now.
+        clock.advance(by: .seconds(5 * 3_600))
+        let nodeB = try ClusterNode("b", port: redis.port, clock: clock.wallClock)
+        #expect(await nodeB.connected())
+        #expect(nodeB.greylist.shouldAccept(ip: bot))
+        let second = await nodeB.greylist.recordFailedAuth(user: "bad_user_12346", ip: bot)
+        guard case .banned(let secondBan, _) = second else {
+            Issue.record("no second ban: \(second)")
+            return
+        }
+        #expect(secondBan.banCount == 2)
+        #expect(secondBan.duration == .seconds(8 * 3_600))
+        await nodeB.close()
+        await redis.stop()
+    }
 }

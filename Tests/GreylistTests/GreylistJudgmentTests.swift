@@ -1,4 +1,5 @@
 import Foundation
+import GreylistTestSupport
 import Testing
 import Greylist
 

@@ -1,4 +1,5 @@
 import Foundation
+import GreylistTestSupport
 import Testing
 @testable import Greylist
 

@@ -1,26 +1,7 @@
 import Foundation
 import Glibc
+import GreylistTestSupport
 @testable import Greylist
-
-/// A wall clock the test moves by hand; it never moves by itself.
-final class ManualClock: Sendable {
-    private let current: LockedValue<Date>
-
-    init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
-        current = LockedValue(start)
-    }
-
-    var now: Date { current.withLock { $0 } }
-
-    func advance(by duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        current.withLock { $0 += Double(seconds) + Double(attoseconds) / 1e18 }
-    }
-
-    var wallClock: WallClock {
-        WallClock { self.now }
-    }
-}
 
 /// Collects every event the greylist emits.
 final class EventRecorder: Sendable {
