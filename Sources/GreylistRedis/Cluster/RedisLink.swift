@@ -61,10 +61,9 @@ final class RedisLink {
     func sleep(milliseconds: Int64) {
         let deadline = RedisSocket.now() + milliseconds
         while !stopping, case let left = deadline - RedisSocket.now(), left > 0 {
+            // Only closing wakes a backoff early (changes wait for the connection anyway).
             var poller = pollfd(fd: store.wake.readDescriptor, events: Int16(POLLIN), revents: 0)
-            store.shared.withLock { $0.sleeping = true }
             _ = poll(&poller, 1, Int32(clamping: left))
-            store.shared.withLock { $0.sleeping = false }
             store.wake.drain()
         }
     }
@@ -113,8 +112,14 @@ final class RedisLink {
             if stopping && !sent { return }
             var pollers = [pollfd(fd: subscriber.fileDescriptor, events: Int16(POLLIN), revents: 0),
                            pollfd(fd: store.wake.readDescriptor, events: Int16(POLLIN), revents: 0)]
-            let idle = !sent && !stopping
-            if idle { store.shared.withLock { $0.sleeping = true } }
+            // Asleep only if nothing was queued meanwhile, decided under the lock a producer
+            // takes to queue: it either sees `sleeping` and writes a wake-up byte, or its
+            // change is seen here (no lost wake-up).
+            let idle = !sent && !stopping && store.shared.withLock { shared in
+                guard shared.queue.isEmpty && shared.stateCursor >= shared.state.count else { return false }
+                shared.sleeping = true
+                return true
+            }
             let ready = poll(&pollers, 2, idle ? 1_000 : 0)
             if idle { store.shared.withLock { $0.sleeping = false } }
             if ready > 0 && pollers[1].revents != 0 { store.wake.drain() }
