@@ -31,3 +31,9 @@ fi
 echo; echo "== loopback load against the demo server (server CPU from /proc/<pid>/stat)"
 .build/release/GreylistLoad --server "$(swift build -c release --package-path .. --show-bin-path)/GreylistDemoServer" \
   --connections 30000 --seconds 15 --threads 3
+
+if [ -x /usr/bin/redis-server ]; then
+  echo; echo "== cluster through Redis: propagation, bans/s, memory per ban, recordFailedAuth with the link"
+  swift build -c release --product GreylistCluster
+  .build/release/GreylistCluster 2000 200000
+fi

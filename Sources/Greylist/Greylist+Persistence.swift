@@ -259,7 +259,7 @@ extension Greylist {
         case .trusted(let key, let until):
             let latest = clock.nowMilliseconds.addingClamped(configuration.trust.memory.wholeMilliseconds)
             let until = min(WallClock.milliseconds(until), latest)
-            guard until > clock.nowMilliseconds else { return }
+            guard until > clock.nowMilliseconds, gate.trustedUntil(key) != until else { return }
             gate.trust(key, until: until)
             persist(.trusted(key, until: WallClock.date(until)), share: false)
         case .distrusted(let key):
