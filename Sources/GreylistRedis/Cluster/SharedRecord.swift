@@ -10,20 +10,26 @@ import Greylist
 /// never contain a space. A message is `<node id> <network> <value>`.
 ///
 /// Decoding is total: anything else (another version, garbage, a wrong CRC, a huge value)
-/// comes back as `nil`, never a crash.
-enum SharedRecord: Hashable, Sendable {
+/// comes back as `nil`, never a crash. Public so tools can read what a cluster stores.
+public enum SharedRecord: Hashable, Sendable {
+    /// A ban placed (its count is also the key's escalation history).
     case ban(BanEntry)
+    /// Every ban inside the network lifted at `at` (milliseconds since 1970).
     case unban(IPNetwork, at: Int64)
+    /// The key trusted until `until` (milliseconds since 1970).
     case trust(IPNetwork, until: Int64)
+    /// The key's trust taken away.
     case distrust(IPNetwork)
+    /// A failure one node counted for a rule.
     case failure(SharedFailure)
 
-    /// The longest value or message decoded; longer ones are foreign.
-    static let maximumLength = 2_048
-    static let version = "g1"
+    /// The longest value decoded; longer ones are foreign.
+    public static let maximumLength = 2_048
+    /// The format version every value starts with.
+    public static let version = "g1"
 
     /// The network the record is about.
-    var network: IPNetwork {
+    public var network: IPNetwork {
         switch self {
         case .ban(let entry): return entry.network
         case .unban(let network, _), .trust(let network, _), .distrust(let network): return network
@@ -56,7 +62,7 @@ enum SharedRecord: Hashable, Sendable {
     // MARK: - Encoding
 
     /// The value stored under the record's key (and sent in messages).
-    var value: [UInt8] {
+    public var value: [UInt8] {
         var body: [UInt8] = []
         switch self {
         case .ban(let entry):
@@ -85,7 +91,10 @@ enum SharedRecord: Hashable, Sendable {
     }
 
     /// A channel message: `<node id> <network> <value>`.
-    func message(from node: String) -> [UInt8] {
+    ///
+    /// - Parameter node: The sending node's id.
+    /// - Returns: The message's bytes.
+    public func message(from node: String) -> [UInt8] {
         Array("\(node) \(network) ".utf8) + value
     }
 
@@ -105,7 +114,12 @@ enum SharedRecord: Hashable, Sendable {
     // MARK: - Decoding
 
     /// Decodes the value stored under `network`'s key; `nil` when it is not one of ours.
-    static func decode(value: some Collection<UInt8>, network: IPNetwork) -> SharedRecord? {
+    ///
+    /// - Parameters:
+    ///   - value: The value's bytes.
+    ///   - network: The network the key names.
+    /// - Returns: The record, or `nil` for foreign or damaged data.
+    public static func decode(value: some Collection<UInt8>, network: IPNetwork) -> SharedRecord? {
         guard value.count <= maximumLength else { return nil }
         let fields = value.split(separator: 0x20, maxSplits: 12, omittingEmptySubsequences: false)
         guard fields.count >= 3, fields[0].elementsEqual(version.utf8), fields[1].count == 8,
@@ -158,7 +172,10 @@ enum SharedRecord: Hashable, Sendable {
     }
 
     /// Decodes a channel message: the sending node and the record; `nil` when foreign.
-    static func decode(message: [UInt8]) -> (node: String, record: SharedRecord)? {
+    ///
+    /// - Parameter message: The message's bytes.
+    /// - Returns: The sender's id and the record, or `nil` for foreign or damaged data.
+    public static func decode(message: [UInt8]) -> (node: String, record: SharedRecord)? {
         guard message.count <= maximumLength + 128 else { return nil }
         let fields = message.split(separator: 0x20, maxSplits: 2, omittingEmptySubsequences: false)
         guard fields.count == 3, (1...64).contains(fields[0].count), (1...64).contains(fields[1].count),
