@@ -91,6 +91,26 @@ struct RedisOutageTests {
         await redis.stop()
     }
 
+    @Test func anotherNodesBanSurvivesARestartWithoutRedis() async throws {
+        let redis = try await RedisServerFixture()
+        let port = redis.port
+        let nodeA = try ClusterNode("a", port: port)
+        var nodeB = try ClusterNode("b", port: port)
+        #expect(await nodeA.connected())
+        #expect(await nodeB.connected())
+        let bot = IPAddress.literal("192.0.2.77")
+        #expect(await nodeA.greylist.recordFailedAuth(user: "bad_user_77777", ip: bot).closesStream)
+        let key = IPNetwork(host: bot)
+        #expect(await nodeB.events.wait { EventWaiter.bannedNetworks($0).contains(key) })
+        await redis.stop()
+        // B restarts while Redis is gone: A's ban is in B's own journal.
+        await nodeB.close()
+        nodeB = try ClusterNode("b", port: port, directory: nodeB.directory)
+        #expect(!nodeB.greylist.shouldAccept(ip: bot))
+        await nodeA.close()
+        await nodeB.close()
+    }
+
     @Test func foreignDataIsReportedAndSkipped() async throws {
         let redis = try await RedisServerFixture()
         let now = WallClock.system.nowMilliseconds

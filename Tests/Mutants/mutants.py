@@ -12,6 +12,20 @@ SCRATCH = os.path.join(ROOT, ".build-mutants", "package")
 
 # (name, file, original text, mutated text)
 MUTANTS = [
+    ("shared-crc-ignores-network", "Sources/GreylistRedis/Cluster/SharedRecord.swift",
+     "        let crc = CRC32.checksum(Array(network.description.utf8) + [0x20] + body)\n",
+     "        let crc = CRC32.checksum(body)\n"),
+    ("remote-failures-not-counted", "Sources/Greylist/Greylist+Persistence.swift",
+     "            applyRemote(failure)\n", "            _ = failure\n"),
+    ("converge-skips-bans", "Sources/GreylistRedis/Cluster/RedisLink+Converge.swift",
+     "            if !isLifted(entry) {", "            if false && !isLifted(entry) {"),
+    ("state-not-shared-again", "Sources/Greylist/Greylist+Persistence.swift",
+     "            store?.share(state: export())", "            break"),
+    ("remote-bans-not-journaled", "Sources/Greylist/Greylist+Persistence.swift",
+     "                  expiresAt: expiresAt, banCount: entry.banCount, share: false)",
+     "                  expiresAt: expiresAt, banCount: entry.banCount, persist: false)"),
+    ("own-messages-applied", "Sources/GreylistRedis/Cluster/RedisLink.swift",
+     "        guard node != store.nodeID else { return }\n", ""),
     ("sweep-skips-after-removal", "Sources/Greylist/Internal/AcceptGate+Slices.swift",
      "                            tables[table].remove(at: index, shrinking: false)\n",
      "                            tables[table].remove(at: index, shrinking: false)\n                            index += 1\n"),
