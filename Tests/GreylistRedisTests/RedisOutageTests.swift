@@ -165,7 +165,7 @@ struct RedisOutageTests {
     }
 
     @Test func credentialsAndDatabaseFromTheURL() async throws {
-        let redis = try await RedisServerFixture(["--requirepass", "s3cret pass"])
+        let redis = try await RedisServerFixture(["--requirepass", "s3cret pass", "--user", "greylist", "on", ">acl-pass", "~*", "&*", "+@all"])
         let wrong = try RedisStoreSettings(url: "redis://:nope@127.0.0.1:\(redis.port)/2", namespace: "test")
         #expect(wrong.password == "nope")
         let denied = try ClusterNode("a", port: redis.port, password: "nope") { $0.database = 2 }
@@ -183,6 +183,12 @@ struct RedisOutageTests {
         await node.close()
         let keys = try await RedisServerFixture.blocking { try redis.connect(password: "s3cret pass", database: 2).call(["KEYS", "test:ban:*"]) }
         #expect(keys == .array([.bulkString(Array("test:ban:198.51.100.0/24".utf8))]))
+
+        // An ACL user (AUTH user password) reads the same state.
+        let aclURL = try RedisStoreSettings(url: "redis://greylist:acl-pass@127.0.0.1:\(redis.port)/2", namespace: "test")
+        let user = try ClusterNode("c", port: redis.port, password: "acl-pass") { $0.username = aclURL.username; $0.database = aclURL.database }
+        #expect(await user.events.wait { EventWaiter.bannedNetworks($0).contains(.cidr("198.51.100.0/24")) })
+        await user.close()
         await redis.stop()
     }
 }

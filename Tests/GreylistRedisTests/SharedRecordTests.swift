@@ -69,7 +69,9 @@ struct SharedRecordTests {
         #expect(!queue.stateOwed)
         for index in 1...5 { queue.push(.distrust(.cidr("10.0.0.\(index)/32"))) }
         #expect(queue.count == 3)
-        #expect(queue.stateOwed)
+        let owed = queue.takeStateOwed()
+        let owedAgain = queue.takeStateOwed()
+        #expect(owed && !owedAgain)
         #expect(queue.peek(10).map(\.entry.record.network) == [.cidr("10.0.0.3/32"), .cidr("10.0.0.4/32"), .cidr("10.0.0.5/32")])
         for index in 0..<5_000 { queue.push(.failure(SharedFailure(key: .cidr("10.0.0.1/32"), rule: "r", account: "\(index)", at: Date()))) }
         #expect(queue.takeFailures().count == queue.failureCapacity)

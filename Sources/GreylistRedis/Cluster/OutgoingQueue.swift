@@ -95,6 +95,12 @@ struct OutgoingQueue {
         }
     }
 
+    /// Whether keys were dropped for room since the last call (the whole state is owed again).
+    mutating func takeStateOwed() -> Bool {
+        defer { stateOwed = false }
+        return stateOwed
+    }
+
     /// Takes the failures waiting.
     mutating func takeFailures() -> [SharedRecord] {
         defer { failures.removeAll() }

@@ -109,6 +109,10 @@ final class RedisLink {
             reportForeign()
             let stopping = self.stopping
             let sent = try flush(commands)
+            if store.shared.withLock({ $0.queue.takeStateOwed() }) {
+                // The queue dropped changes for room: have the whole state again.
+                store.notices.deliver(.stateWanted)
+            }
             if stopping && !sent { return }
             var pollers = [pollfd(fd: subscriber.fileDescriptor, events: Int16(POLLIN), revents: 0),
                            pollfd(fd: store.wake.readDescriptor, events: Int16(POLLIN), revents: 0)]
