@@ -18,7 +18,7 @@ let package = Package(
         .executableTarget(name: "GreylistDemoServer", dependencies: ["Greylist", "GreylistXMPP", "GreylistRedis", "CGreylistSystem"]),
         .executableTarget(name: "GreylistReplay", dependencies: ["Greylist"]),
         // Fixtures both test targets use (a real redis-server per test); not a product.
-        .target(name: "GreylistTestSupport", dependencies: ["GreylistRedis"], path: "Tests/TestSupport"),
+        .target(name: "GreylistTestSupport", dependencies: ["Greylist", "GreylistRedis"], path: "Tests/TestSupport"),
         .testTarget(name: "GreylistTests", dependencies: ["Greylist", "GreylistXMPP", "GreylistRedis", "GreylistDemoServer", "GreylistReplay",
                                                           "GreylistTestSupport"]),
         .testTarget(name: "GreylistXMPPTests", dependencies: ["GreylistXMPP"]),

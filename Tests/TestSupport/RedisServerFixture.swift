@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Greylist
 import GreylistRedis
 
 /// A real `redis-server` for one test: started on a free loopback port without persistence,
@@ -44,7 +45,8 @@ package final class RedisServerFixture: @unchecked Sendable {
             }
             return false
         }
-        guard ready else {
+        // A server that could not bind has exited: what answered was something else.
+        guard ready, process.isRunning else {
             await stop()
             throw RedisError.timeout("redis-server on port \(port) did not start within 10 s")
         }
@@ -76,8 +78,21 @@ package final class RedisServerFixture: @unchecked Sendable {
         process.waitUntilExit()
     }
 
-    /// A port nothing listens on now: bound to port 0, read back, released.
+    /// Ports handed out in this process: never handed out again, so a test that kills its server
+    /// and starts another on the same port never finds another test's server there.
+    private static let handedOut = LockedValue<Set<Int>>([])
+
+    /// A port nothing listens on now and no other fixture of this process was given: bound to
+    /// port 0, read back, released.
     package static func freePort() throws -> Int {
+        for _ in 0..<100 {
+            let port = try boundPort()
+            if handedOut.withLock({ $0.insert(port).inserted }) { return port }
+        }
+        throw POSIXError(.EADDRINUSE)
+    }
+
+    private static func boundPort() throws -> Int {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(descriptor) }
         var address = sockaddr_in()
