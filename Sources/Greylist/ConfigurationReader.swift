@@ -210,6 +210,29 @@ package struct ConfigurationReader {
     }
 
     /// Reports every key that was present but never read, with a suggestion when only the case is off.
+    /// An array of networks in CIDR text (`"10.0.0.0/8"`); each bad element is reported by its
+    /// index and skipped.
+    ///
+    /// - Parameters:
+    ///   - key: The key.
+    ///   - fallback: The value when the key is absent or not an array.
+    /// - Returns: The networks read.
+    package mutating func networks(_ key: String, default fallback: [IPNetwork]) -> [IPNetwork] {
+        let sink = self.sink
+        return array(key) { element, elementPath in
+            guard case .string(let text) = element else {
+                sink(ConfigurationIssue(path: elementPath, value: element.description, reason: "expected CIDR text such as \"10.0.0.0/8\""))
+                return nil
+            }
+            do {
+                return try IPNetwork(text)
+            } catch {
+                sink(ConfigurationIssue(path: elementPath, value: element.description, reason: "\(error)"))
+                return nil
+            }
+        } ?? fallback
+    }
+
     package func finish() {
         for key in object.keys.sorted() where !read.contains(key) {
             let known = read.first { $0.lowercased() == key.lowercased() }

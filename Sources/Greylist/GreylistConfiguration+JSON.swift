@@ -41,18 +41,7 @@ extension GreylistConfiguration: Codable {
         var reader = ConfigurationReader(value, path: path, report: report)
         self.init()
         dryRun = reader.bool("dryRun", default: defaults.dryRun)
-        allowlist = reader.array("allowlist") { element, elementPath in
-            guard case .string(let text) = element else {
-                report(ConfigurationIssue(path: elementPath, value: element.description, reason: "expected CIDR text such as \"10.0.0.0/8\""))
-                return nil
-            }
-            do {
-                return try IPNetwork(text)
-            } catch {
-                report(ConfigurationIssue(path: elementPath, value: element.description, reason: "\(error)"))
-                return nil
-            }
-        } ?? defaults.allowlist
+        allowlist = reader.networks("allowlist", default: defaults.allowlist)
         prefixLength = reader.object("prefixLength") { nested in
             PrefixLength(
                 ipv4: nested.integer("ipv4", default: defaults.prefixLength.ipv4, in: 1...32),

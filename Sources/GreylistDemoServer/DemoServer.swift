@@ -16,6 +16,8 @@ final class DemoServer: @unchecked Sendable {
     private let configurationPath: String?
     private var configuration: DemoConfiguration
     private let registry: ConnectionRegistry
+    /// PROXY headers taken and refused (`admin stats`).
+    let proxyCounters: ProxyCounters
     /// The Redis store when this node is part of a cluster (`greylist.cluster`).
     let cluster: RedisStore?
     private var services: [any ServerService] = []
@@ -40,6 +42,7 @@ final class DemoServer: @unchecked Sendable {
         self.configuration = configuration
         self.configurationPath = configurationPath
         self.log = log
+        self.proxyCounters = ProxyCounters(log: log)
         let failedLogins = LineBudget()
         self.failedLoginLines = failedLogins
         let logSink = EventLogPolicy.sink(log, failedLogins: failedLogins)
@@ -88,8 +91,16 @@ final class DemoServer: @unchecked Sendable {
             Syscalls.close(descriptor)
             throw error
         }
-        let acceptLoop = AcceptLoop(descriptor: descriptor, greylist: greylist, log: log) { [registry] client, peer in
-            registry.admit(client, from: peer) == nil
+        let proxyCounters = self.proxyCounters
+        // With load balancers configured, no one else may send a PROXY header (nor a client a second one).
+        var screening: (@Sendable (IPAddress) -> Void)?
+        if !server.proxyProtocol.trustedProxies.isEmpty {
+            screening = { @Sendable peer in proxyCounters.noteRefused(.untrustedPeer(peer)) }
+        }
+        let refuseHeaders = screening
+        let acceptLoop = AcceptLoop(descriptor: descriptor, greylist: greylist, log: log, proxyProtocol: server.proxyProtocol,
+                                    proxyCounters: proxyCounters, maxPendingHeaders: server.maxConnections) { [registry] client, peer, rest in
+            registry.admit(client, from: peer, initialBytes: rest, onProxyHeader: refuseHeaders) == nil
         }
         var services: [any ServerService] = [PurgeLoop(greylist: greylist)]
         if server.kernelOffload.enabled {
@@ -99,7 +110,7 @@ final class DemoServer: @unchecked Sendable {
             services.append(kernel)
         }
         if let path = configuration.adminSocketPath {
-            services.append(AdminServer(path: path, greylist: greylist, log: log, cluster: cluster))
+            services.append(AdminServer(path: path, greylist: greylist, log: log, cluster: cluster, proxyCounters: proxyCounters))
         }
         services.append(acceptLoop)
         var started: [any ServerService] = []
@@ -250,6 +261,10 @@ final class DemoServer: @unchecked Sendable {
                     offload.withLock { $0 }?.reconfigure(allowlist: fresh.greylist.allowlist, dryRun: fresh.greylist.dryRun)
                     if fresh.server.kernelOffload != old.kernelOffload {
                         log.warning("reload: kernelOffload changes take effect on restart")
+                    }
+                    if fresh.server.proxyProtocol != old.proxyProtocol {
+                        configuration.server.proxyProtocol = old.proxyProtocol
+                        log.warning("reload: trustedProxies and proxyHeaderTimeout changes take effect on restart")
                     }
                     if fresh.cluster != configuration.cluster {
                         log.warning("reload: greylist.cluster changes take effect on restart")

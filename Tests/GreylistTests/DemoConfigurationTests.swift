@@ -61,6 +61,23 @@ import Greylist
         }
     }
 
+    @Test("server.trustedProxies and proxyHeaderTimeout: networks read, bad ones named")
+    func trustedProxies() throws {
+        let good = #"{"server": {"trustedProxies": ["10.0.0.0/8", "2001:db8::/64"], "proxyHeaderTimeout": "2s"}}"#
+        let configuration = try DemoConfiguration(json: Data(good.utf8), file: "good.json")
+        #expect(configuration.server.proxyProtocol.trustedProxies == [.cidr("10.0.0.0/8"), .cidr("2001:db8::/64")])
+        #expect(configuration.server.proxyProtocol.headerTimeout == .seconds(2))
+        #expect(DemoConfiguration().server.proxyProtocol.trustedProxies.isEmpty)
+        let bad = #"{"server": {"trustedProxies": ["10.0.0.0/33", 7]}}"#
+        do {
+            _ = try DemoConfiguration(json: Data(bad.utf8), file: "bad.json")
+            Issue.record("accepted bad proxies")
+        } catch {
+            #expect(error.description.contains("server.trustedProxies[0] = \"10.0.0.0/33\""), "\(error)")
+            #expect(error.description.contains("server.trustedProxies[1] = 7"), "\(error)")
+        }
+    }
+
     @Test("reports every bad field of both sections, naming path and value")
     func reportsEverything() {
         let json = #"{"server": {"host": "example.org", "port": 70000, "users": {"a@b": "x"}, "domian": "x", "headerTimeout": "5y"}, "greylist": {"rules": [{"name": "r", "pattern": "("}]}, "extra": 1}"#

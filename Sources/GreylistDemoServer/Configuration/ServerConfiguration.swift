@@ -37,6 +37,9 @@ struct ServerConfiguration: Equatable, Sendable {
     var refusalSummaryInterval: Duration = .seconds(60)
     /// Bans also enforced by the kernel (nftables); off by default.
     var kernelOffload = KernelOffloadSettings()
+    /// Load balancers that send HAProxy's PROXY header (`trustedProxies`), and how long one may
+    /// take (`proxyHeaderTimeout`); none by default.
+    var proxyProtocol = ProxyProtocolPolicy()
 
     /// Reads the section, reporting every bad field.
     init(reading value: JSONValue?, path: String, report: @escaping (ConfigurationIssue) -> Void) {
@@ -87,6 +90,8 @@ struct ServerConfiguration: Equatable, Sendable {
         maxAuthAttempts = reader.integer("maxAuthAttempts", default: defaults.maxAuthAttempts, in: 1...100)
         refusalSummaryInterval = reader.duration("refusalSummaryInterval", default: defaults.refusalSummaryInterval)
         kernelOffload = reader.object("kernelOffload") { KernelOffloadSettings(reading: &$0) }
+        proxyProtocol = ProxyProtocolPolicy(trustedProxies: reader.networks("trustedProxies", default: []),
+                                            headerTimeout: reader.duration("proxyHeaderTimeout", default: defaults.proxyProtocol.headerTimeout))
         reader.finish()
     }
 

@@ -28,13 +28,26 @@ final class ClientConnection: @unchecked Sendable {
     /// Reused for every read: the session copies what it keeps, once.
     private var readBuffer = [UInt8](repeating: 0, count: 4_096)
     private var outbox: [UInt8] = []
+    /// The client's first bytes, read before this connection began (after a PROXY header).
+    private var initialBytes: [UInt8]
+    /// While set, the first bytes are held until they show whether they begin a PROXY header,
+    /// which a peer that is not a trusted proxy may not send.
+    private var screenedPrefix: [UInt8]?
+    private let onProxyHeader: (@Sendable (IPAddress) -> Void)?
     private var closeAfterFlush = false
     private var readPaused = false
     private var closed = false
 
+    /// - Parameters:
+    ///   - initialBytes: What the client sent after a PROXY header, fed to the session first.
+    ///   - onProxyHeader: Set to refuse connections that begin with a PROXY header (the peer is
+    ///     not a trusted proxy); called with the peer before the connection closes.
     init(descriptor: Int32, peer: IPAddress, greylist: Greylist, settings: XMPPSessionSettings, accounts: Accounts,
-         maxOutboxBytes: Int, queue: DispatchQueue, onAuthenticated: @escaping @Sendable (ClientConnection) -> Void,
-         onClose: @escaping @Sendable (ClientConnection) -> Void) {
+         maxOutboxBytes: Int, queue: DispatchQueue, initialBytes: [UInt8] = [], onProxyHeader: (@Sendable (IPAddress) -> Void)? = nil,
+         onAuthenticated: @escaping @Sendable (ClientConnection) -> Void, onClose: @escaping @Sendable (ClientConnection) -> Void) {
+        self.initialBytes = initialBytes
+        self.onProxyHeader = onProxyHeader
+        self.screenedPrefix = onProxyHeader == nil ? nil : []
         self.onAuthenticated = onAuthenticated
         self.descriptor = descriptor
         self.peer = peer
@@ -59,6 +72,11 @@ final class ClientConnection: @unchecked Sendable {
             self.timer = timer
             timer.resume()
             arm(session.nextDeadline)
+            if !initialBytes.isEmpty {
+                let bytes = initialBytes
+                initialBytes = []
+                if screenedPrefix != nil { screen(bytes) } else { deliver(bytes) }
+            }
         }
     }
 
@@ -76,8 +94,12 @@ final class ClientConnection: @unchecked Sendable {
             guard !closed, !readPaused else { return }
             let count = readBuffer.withUnsafeMutableBytes { Syscalls.read(descriptor, into: $0) }
             if count > 0 {
-                let output = readBuffer.withUnsafeBytes { session.receive(UnsafeRawBufferPointer(rebasing: $0[..<count]), at: .now) }
-                perform(output)
+                if screenedPrefix != nil {
+                    screen(Array(readBuffer[..<count]))
+                } else {
+                    let output = readBuffer.withUnsafeBytes { session.receive(UnsafeRawBufferPointer(rebasing: $0[..<count]), at: .now) }
+                    perform(output)
+                }
             } else if count == 0 || (Syscalls.errorNumber != EAGAIN && Syscalls.errorNumber != EWOULDBLOCK) {
                 // End of stream or a reset: nothing more can be said to this client.
                 close()
@@ -87,6 +109,27 @@ final class ClientConnection: @unchecked Sendable {
             }
         }
         queue.async { [self] in readAvailable() }
+    }
+
+    /// Holds the first bytes until they show whether a PROXY header begins (at most 12 bytes
+    /// decide), then refuses the connection or hands them to the session.
+    private func screen(_ bytes: [UInt8]) {
+        let prefix = (screenedPrefix ?? []) + bytes
+        switch ProxyHeaderParser.startsLikeHeader(prefix) {
+        case true?:
+            screenedPrefix = nil
+            onProxyHeader?(peer)
+            close()
+        case nil:
+            screenedPrefix = prefix
+        case false?:
+            screenedPrefix = nil
+            deliver(prefix)
+        }
+    }
+
+    private func deliver(_ bytes: [UInt8]) {
+        perform(bytes.withUnsafeBytes { session.receive($0, at: .now) })
     }
 
     private func deadlineReached() {

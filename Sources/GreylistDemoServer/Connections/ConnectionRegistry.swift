@@ -52,7 +52,12 @@ final class ConnectionRegistry: Sendable {
     /// the accept thread.
     ///
     /// - Returns: `nil` when admitted; otherwise why, and the caller must close the descriptor.
-    func admit(_ descriptor: Int32, from peer: IPAddress) -> Refusal? {
+    /// - Parameters:
+    ///   - initialBytes: The client's bytes read after a PROXY header.
+    ///   - onProxyHeader: Set when the peer is not a trusted proxy but some are configured: a
+    ///     connection that begins with a PROXY header is refused and reported here.
+    func admit(_ descriptor: Int32, from peer: IPAddress, initialBytes: [UInt8] = [],
+               onProxyHeader: (@Sendable (IPAddress) -> Void)? = nil) -> Refusal? {
         let source = Self.source(of: peer)
         let admitted = state.withLock { state -> Result<ClientConnection, Refusal> in
             let counts = state.perAddress[source] ?? AddressCount()
@@ -66,6 +71,7 @@ final class ConnectionRegistry: Sendable {
                 descriptor: descriptor, peer: peer, greylist: greylist, settings: policy.settings, accounts: policy.accounts,
                 maxOutboxBytes: policy.maxOutboxBytes,
                 queue: DispatchQueue(label: "greylist.demo.connection", target: .global()),
+                initialBytes: initialBytes, onProxyHeader: onProxyHeader,
                 onAuthenticated: { [weak self] connection in self?.markAuthenticated(connection) },
                 onClose: { [weak self] closed in self?.remove(closed) }
             )

@@ -15,17 +15,26 @@ final class AcceptLoop: ServerService {
     let descriptor: Int32
     private let greylist: Greylist
     private let log: Log
-    /// Takes an admitted connection; `false` means over capacity (the loop closes it).
-    private let admit: @Sendable (Int32, IPAddress) -> Bool
+    /// Takes an admitted connection (its peer, and the bytes read after a PROXY header);
+    /// `false` means over capacity (the caller closes it).
+    private let admit: @Sendable (Int32, IPAddress, [UInt8]) -> Bool
+    private let proxyProtocol: ProxyProtocolPolicy
+    private let proxyCounters: ProxyCounters
+    /// Headers read at once at most (each holds a descriptor until it is whole or times out).
+    private let maxPendingHeaders: Int
     private let overCapacity = Atomic<Int>(0)
     private let started = Atomic<Bool>(false)
     private let stopping = Atomic<Bool>(false)
     private let ended = Completion()
 
-    init(descriptor: Int32, greylist: Greylist, log: Log, admit: @escaping @Sendable (Int32, IPAddress) -> Bool) {
+    init(descriptor: Int32, greylist: Greylist, log: Log, proxyProtocol: ProxyProtocolPolicy = ProxyProtocolPolicy(),
+         proxyCounters: ProxyCounters, maxPendingHeaders: Int = 1_024, admit: @escaping @Sendable (Int32, IPAddress, [UInt8]) -> Bool) {
         self.descriptor = descriptor
         self.greylist = greylist
         self.log = log
+        self.proxyProtocol = proxyProtocol
+        self.proxyCounters = proxyCounters
+        self.maxPendingHeaders = maxPendingHeaders
         self.admit = admit
     }
 
@@ -82,16 +91,35 @@ final class AcceptLoop: ServerService {
                 Syscalls.close(client)
                 continue
             }
+            if proxyProtocol.expectsHeader(from: peer) {
+                // A load balancer: the greylist judges the client its header names, once read.
+                receiveProxyHeader(client, from: peer)
+                continue
+            }
             guard greylist.shouldAccept(ip: peer) else {
                 Syscalls.close(client)
                 continue
             }
-            if !admit(client, peer) {
+            if !admit(client, peer, []) {
                 Syscalls.close(client)
                 overCapacity.add(1, ordering: .relaxed)
             }
         }
         Syscalls.close(descriptor)
         ended.signal()
+    }
+
+    /// Hands a trusted proxy's connection to a ``ProxyHeaderReception`` (bounded in number).
+    private func receiveProxyHeader(_ client: Int32, from proxy: IPAddress) {
+        guard proxyCounters.beginReception(limit: maxPendingHeaders), (try? Syscalls.setNonBlocking(client)) != nil else {
+            Syscalls.close(client)
+            overCapacity.add(1, ordering: .relaxed)
+            return
+        }
+        ProxyHeaderReception(descriptor: client, proxy: proxy, policy: proxyProtocol, greylist: greylist, counters: proxyCounters) { [self] descriptor, peer, rest in
+            if admit(descriptor, peer, rest) { return true }
+            overCapacity.add(1, ordering: .relaxed)
+            return false
+        }.start()
     }
 }

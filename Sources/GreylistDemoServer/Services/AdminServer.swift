@@ -15,13 +15,16 @@ final class AdminServer: ServerService, @unchecked Sendable {
     private let log: Log
     /// The cluster's Redis store, whose link `stats` reports.
     private let cluster: RedisStore?
+    /// PROXY headers taken and refused, added to `stats`.
+    private let proxyCounters: ProxyCounters?
     private let queue = DispatchQueue(label: "greylist.demo.admin")
     private var source: DispatchSourceRead?
     /// Whether `source` is suspended after running out of descriptors.
     private var paused = false
     private let ended = Completion()
 
-    init(path: String, greylist: Greylist, log: Log, cluster: RedisStore? = nil) {
+    init(path: String, greylist: Greylist, log: Log, cluster: RedisStore? = nil, proxyCounters: ProxyCounters? = nil) {
+        self.proxyCounters = proxyCounters
         self.path = path
         self.greylist = greylist
         self.log = log
@@ -173,7 +176,8 @@ final class AdminServer: ServerService, @unchecked Sendable {
             let snapshot = await greylist.export()
             return AdminResponse(ok: true, bans: snapshot.bans.map(AdminBan.init), histories: snapshot.histories.map(AdminHistory.init))
         case "stats":
-            return AdminResponse(ok: true, statistics: await greylist.statistics().dictionary, cluster: cluster?.status.description)
+            let statistics = await greylist.statistics().dictionary.merging(proxyCounters?.statistics ?? [:]) { first, _ in first }
+            return AdminResponse(ok: true, statistics: statistics, cluster: cluster?.status.description)
         case "ban", "unban":
             guard let text = request.network else {
                 return AdminResponse(ok: false, error: "\(request.command) needs a network")
