@@ -6,6 +6,8 @@ public enum XMPPNamespace {
     public static let streams = "http://etherx.jabber.org/streams"
     /// Stream error conditions (RFC 6120 §4.9.3).
     public static let streamErrors = "urn:ietf:params:xml:ns:xmpp-streams"
+    /// STARTTLS negotiation (RFC 6120 §5).
+    public static let tls = "urn:ietf:params:xml:ns:xmpp-tls"
     /// SASL negotiation (RFC 6120 §6).
     public static let sasl = "urn:ietf:params:xml:ns:xmpp-sasl"
     /// Resource binding (RFC 6120 §7).

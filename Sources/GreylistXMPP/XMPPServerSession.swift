@@ -6,7 +6,8 @@ import Foundation
 
 /// One client stream's protocol state, sans-IO: bytes and answers in, ``XMPPSessionOutput`` out.
 ///
-/// It speaks the RFC 6120 client path: stream header, SASL PLAIN (RFC 4616), stream restart,
+/// It speaks the RFC 6120 client path: stream header, STARTTLS when the host offers TLS (§5;
+/// PLAIN is then offered only on an encrypted stream), SASL PLAIN (RFC 4616), stream restart,
 /// resource binding, the legacy session iq, XEP-0199 ping, `service-unavailable` for other iqs,
 /// and stream errors for bad input. It owns no socket, clock, random source or credential store:
 /// every call takes the current instant, stream ids and generated resources come from the
@@ -23,6 +24,7 @@ import Foundation
 public struct XMPPServerSession: Sendable {
     private enum Phase: Equatable {
         case awaitingHeader
+        case awaitingStartTLS
         case awaitingAuthentication
         case awaitingRestart(user: String)
         case bound(user: String)
@@ -34,6 +36,7 @@ public struct XMPPServerSession: Sendable {
         case nothing
         case credentials(XMPPCredentials)
         case failureVerdict
+        case tlsHandshake
     }
 
     /// The settings the session was made with.
@@ -43,6 +46,8 @@ public struct XMPPServerSession: Sendable {
     private var phase = Phase.awaitingHeader
     private var waiting = Waiting.nothing
     private var headerSent = false
+    /// Whether the stream runs over TLS (direct TLS from the start, or after STARTTLS).
+    public private(set) var isEncrypted: Bool
     private var failedAttempts = 0
     /// Parsed events not handled yet because the session waits for the host.
     private var pending: [XMLStreamEvent] = []
@@ -56,9 +61,11 @@ public struct XMPPServerSession: Sendable {
     ///   - settings: Domain, bounds and deadlines.
     ///   - now: The instant the connection was accepted; the header and login deadlines count from it.
     ///   - identifiers: Where stream ids and generated resources come from; tests pass a seeded one.
+    ///   - encrypted: Whether the connection is TLS from its first byte (XEP-0368 direct TLS).
     public init(settings: XMPPSessionSettings, now: ContinuousClock.Instant,
-                identifiers: some RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()) {
+                identifiers: some RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(), encrypted: Bool = false) {
         self.settings = settings
+        self.isEncrypted = encrypted
         self.parser = XMLStreamParser(maxStanzaBytes: settings.maxStanzaBytes, maxDepth: settings.maxDepth)
         self.identifiers = identifiers
         self.startedAt = now
@@ -90,6 +97,19 @@ public struct XMPPServerSession: Sendable {
 
     // MARK: - Inputs
 
+    /// Continues after ``XMPPSessionRequest/startTLS``: the TLS handshake is done; the client
+    /// opens a new stream over it.
+    ///
+    /// - Parameter now: The current instant.
+    /// - Returns: The next deadline.
+    public mutating func tlsEstablished(at now: ContinuousClock.Instant) -> XMPPSessionOutput {
+        guard waiting == .tlsHandshake, phase != .closed else { return finish(XMPPSessionOutput()) }
+        waiting = .nothing
+        isEncrypted = true
+        lastActivity = now
+        return finish(XMPPSessionOutput())
+    }
+
     /// Consumes bytes from the client.
     ///
     /// - Parameters:
@@ -98,7 +118,7 @@ public struct XMPPServerSession: Sendable {
     /// - Returns: What to write, ask and arm.
     public mutating func receive(_ bytes: some Collection<UInt8>, at now: ContinuousClock.Instant) -> XMPPSessionOutput {
         var output = XMPPSessionOutput()
-        guard phase != .closed else { return finish(output) }
+        guard phase != .closed, waiting != .tlsHandshake else { return finish(output) }
         lastActivity = now
         do {
             pending += try parser.feed(bytes)
@@ -217,6 +237,8 @@ public struct XMPPServerSession: Sendable {
             output.closeReason = "client closed the stream"
         case .stanza(let element):
             switch phase {
+            case .awaitingStartTLS:
+                startTLS(element, into: &output)
             case .awaitingAuthentication:
                 authenticate(element, into: &output)
             case .bound(let user):
@@ -247,8 +269,13 @@ public struct XMPPServerSession: Sendable {
         switch phase {
         case .awaitingHeader:
             append(streamHeader(), to: &output)
-            phase = .awaitingAuthentication
-            append("<stream:features><mechanisms xmlns='\(XMPPNamespace.sasl)'><mechanism>PLAIN</mechanism></mechanisms></stream:features>", to: &output)
+            if settings.offersStartTLS && !isEncrypted {
+                phase = .awaitingStartTLS
+                append("<stream:features><starttls xmlns='\(XMPPNamespace.tls)'><required/></starttls></stream:features>", to: &output)
+            } else {
+                phase = .awaitingAuthentication
+                append("<stream:features><mechanisms xmlns='\(XMPPNamespace.sasl)'><mechanism>PLAIN</mechanism></mechanisms></stream:features>", to: &output)
+            }
         case .awaitingRestart(let user):
             append(streamHeader(), to: &output)
             phase = .bound(user: user)
@@ -256,6 +283,22 @@ public struct XMPPServerSession: Sendable {
         default:
             streamError("bad-format", text: "unexpected stream header", into: &output)
         }
+    }
+
+    /// `<starttls/>`: `<proceed/>`, then the host's handshake, then a new stream. Anything else
+    /// first is refused: this server requires TLS before a password is sent.
+    private mutating func startTLS(_ element: XMPPElement, into output: inout XMPPSessionOutput) {
+        guard element.namespace == XMPPNamespace.tls, element.name == "starttls" else {
+            return streamError("policy-violation", text: "STARTTLS is required first", into: &output)
+        }
+        append("<proceed xmlns='\(XMPPNamespace.tls)'/>", to: &output)
+        output.requests.append(.startTLS)
+        waiting = .tlsHandshake
+        phase = .awaitingHeader
+        headerSent = false
+        parser.reset()
+        pending.removeAll()
+        pendingIndex = 0
     }
 
     private mutating func authenticate(_ element: XMPPElement, into output: inout XMPPSessionOutput) {

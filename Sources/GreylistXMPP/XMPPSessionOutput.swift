@@ -50,4 +50,8 @@ public enum XMPPSessionRequest: Hashable, Sendable {
     case reportFailure(user: String, verdict: XMPPCredentialVerdict)
     /// A login succeeded (to clear failure counters, for example). Needs no answer.
     case reportSuccess(user: String)
+    /// Write this output's bytes (the `<proceed/>`), then start TLS as the server on this
+    /// connection and answer with ``XMPPServerSession/tlsEstablished(at:)``. Input waits until
+    /// then; bytes the client sent after `<starttls/>` and before the handshake are dropped.
+    case startTLS
 }

@@ -14,6 +14,10 @@ public struct XMPPSessionSettings: Hashable, Sendable {
     public var authTimeout: Duration
     /// Time without a byte from the client after which the stream is closed.
     public var idleTimeout: Duration
+    /// Whether the host can switch a plaintext stream to TLS (RFC 6120 §5): then STARTTLS is
+    /// offered as required, and SASL PLAIN only once the stream is encrypted. `false` (the
+    /// default) for a host without TLS, which offers PLAIN in the clear.
+    public var offersStartTLS: Bool = false
 
     /// Creates settings; every value has a default.
     ///

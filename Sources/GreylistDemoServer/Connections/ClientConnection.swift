@@ -155,6 +155,10 @@ final class ClientConnection: @unchecked Sendable {
             case .reportSuccess(let user):
                 onAuthenticated(self)
                 Task { [greylist, peer] in await greylist.recordSuccessfulAuth(user: user, ip: peer) }
+            case .startTLS:
+                // The demo offers no TLS (`offersStartTLS` is off), so its sessions never ask.
+                close()
+                return
             }
         }
         if output.closes {
