@@ -1,0 +1,109 @@
+import Foundation
+import Greylist
+import GreylistNIO
+import GreylistXMPP
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// The example XMPP server on SwiftNIO: STARTTLS on one port (RFC 6120 §5, PLAIN only after
+/// TLS), direct TLS on another (XEP-0368), both behind ``GreylistAcceptHandler`` (a banned
+/// source's socket is closed before its pipeline exists) and, with trusted proxies, the PROXY
+/// header handler.
+@main
+struct ExampleServer {
+    static func main() throws {
+        // Before any thread starts, so every thread inherits the mask and sigwait gets them.
+        SignalWaiter.block()
+        let options: ExampleOptions
+        do {
+            options = try ExampleOptions(Array(CommandLine.arguments.dropFirst()))
+        } catch {
+            FileHandle.standardError.write(Data("GreylistNIOExample: \(error)\n".utf8))
+            exit(2)
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        let logger = Logger(label: "greylist")
+        let greylist = try Greylist(configuration: GreylistConfiguration(rules: GreylistConfiguration.recommendedRules(botnetPattern: "^bad_user_[0-9]{5,}$")),
+                                    events: GreylistEventLogger(logger: logger).sink)
+        let (certificate, key): (NIOSSLCertificate, NIOSSLPrivateKey)
+        if let certificatePath = options.certificatePath, let keyPath = options.keyPath {
+            guard let first = try NIOSSLCertificate.fromPEMFile(certificatePath).first else {
+                throw ExampleOptions.Problem(description: "--certificate \(certificatePath): no certificate in the file")
+            }
+            certificate = first
+            key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        } else {
+            (certificate, key) = try SelfSignedCertificate.make(for: options.domain)
+            logger.notice("no --certificate given: a self-signed certificate for \(options.domain) was made for this run")
+        }
+        let tls = try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: [.certificate(certificate)], privateKey: .privateKey(key)))
+        var sessionSettings = XMPPSessionSettings(domain: options.domain)
+        sessionSettings.offersStartTLS = true
+        let settings = sessionSettings
+        let policy = ProxyProtocolPolicy(trustedProxies: options.trustedProxies)
+        let users = options.users
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+
+        func bind(port: Int, directTLS: Bool) throws -> Channel {
+            try ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 1_024)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(GreylistAcceptHandler(greylist: greylist, proxyProtocol: policy))
+                    }
+                }
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let pipeline = channel.pipeline.syncOperations
+                        if !policy.trustedProxies.isEmpty {
+                            try pipeline.addHandler(GreylistProxyHeaderHandler(greylist: greylist, policy: policy) { error in
+                                logger.warning("closed a connection for its PROXY header: \(error)")
+                            })
+                        }
+                        if directTLS { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
+                        try pipeline.addHandler(XMPPChannelHandler(settings: settings, encrypted: directTLS, greylist: greylist, accounts: users, tls: tls))
+                    }
+                }
+                .bind(host: options.host, port: port).wait()
+        }
+
+        let plain = try bind(port: options.port, directTLS: false)
+        let direct = try bind(port: options.tlsPort, directTLS: true)
+        logger.notice("listening on \(options.host):\(plain.localAddress?.port ?? 0) (STARTTLS) and \(options.host):\(direct.localAddress?.port ?? 0) (direct TLS) for \(options.domain)")
+        SignalWaiter.waitForTermination()
+        logger.notice("stopping")
+        try? plain.close().wait()
+        try? direct.close().wait()
+        try? group.syncShutdownGracefully()
+    }
+}
+
+/// Blocks SIGINT and SIGTERM and waits for one with `sigwait` on the main thread.
+enum SignalWaiter {
+    static var signals: sigset_t {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        return signals
+    }
+
+    static func block() {
+        var signals = Self.signals
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+    }
+
+    static func waitForTermination() {
+        var signals = Self.signals
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+    }
+}

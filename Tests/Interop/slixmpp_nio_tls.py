@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Interop test: slixmpp (unmodified, at its defaults but for certificate verification, since the
+example's certificate is self-signed) against the SwiftNIO example server.
+
+1. logs in through STARTTLS (RFC 6120 §5) on the plain port;
+2. logs in through direct TLS (XEP-0368) on the TLS port;
+3. fails a login as bad_user_12345 from 127.0.0.3 (over STARTTLS), which the rule bans;
+4. the next connection from 127.0.0.3 is closed before the server sends a byte, on both ports
+   (before any TLS handshake);
+5. a client from 127.0.0.2 still logs in through direct TLS.
+
+Usage: slixmpp_nio_tls.py PATH/TO/GreylistNIOExample
+Loopback only, every wait bounded; prints 'N passed, N failed' and exits non-zero on failure.
+"""
+import asyncio
+import re
+import socket
+import ssl
+import subprocess
+import sys
+
+import slixmpp
+
+TIMEOUT = 20
+
+
+async def attempt_login(jid: str, password: str, port: int, direct_tls: bool, source: str | None = None) -> str:
+    """Returns 'session_start', 'failed_auth', 'disconnected' or 'timeout'."""
+    client = slixmpp.ClientXMPP(jid, password)
+    client.enable_direct_tls = direct_tls
+    client.enable_starttls = not direct_tls
+    client.enable_plaintext = False
+    client.ssl_context.check_hostname = False
+    client.ssl_context.verify_mode = ssl.CERT_NONE
+    loop = asyncio.get_running_loop()
+    outcome: asyncio.Future = loop.create_future()
+
+    def settle(result: str):
+        if not outcome.done():
+            outcome.set_result(result)
+
+    async def on_session_start(_event):
+        settle("session_start")
+
+    client.add_event_handler("session_start", on_session_start)
+    client.add_event_handler("failed_auth", lambda _event: settle("failed_auth"))
+    client.add_event_handler("failed_all_auth", lambda _event: settle("failed_auth"))
+    client.add_event_handler("disconnected", lambda _event: settle("disconnected"))
+    original = loop.create_connection
+    if source is not None:
+        async def bound_connection(*args, **kwargs):
+            kwargs.setdefault("local_addr", (source, 0))
+            return await original(*args, **kwargs)
+        loop.create_connection = bound_connection
+    try:
+        client.connect("127.0.0.1", port)
+        return await asyncio.wait_for(outcome, TIMEOUT)
+    except asyncio.TimeoutError:
+        return "timeout"
+    finally:
+        if source is not None:
+            loop.create_connection = original
+        client.disconnect(wait=False)
+        await asyncio.sleep(0)
+
+
+def first_bytes(port: int, source: str) -> bytes:
+    with socket.socket() as raw:
+        raw.settimeout(TIMEOUT)
+        raw.bind((source, 0))
+        raw.connect(("127.0.0.1", port))
+        try:
+            return raw.recv(1024)
+        except ConnectionResetError:
+            return b""
+
+
+async def main(binary: str) -> int:
+    server = subprocess.Popen([binary, "--port", "0", "--tls-port", "0"], stderr=subprocess.PIPE, text=True)
+    results: list[tuple[str, bool, str]] = []
+    try:
+        ports = None
+        for _ in range(20):
+            line = server.stderr.readline()
+            found = re.search(r"listening on 127\.0\.0\.1:(\d+) \(STARTTLS\) and 127\.0\.0\.1:(\d+) \(direct TLS\)", line)
+            if found:
+                ports = (int(found.group(1)), int(found.group(2)))
+                break
+        if ports is None:
+            print("the example server did not start")
+            return 1
+        plain, direct = ports
+        result = await attempt_login("demo@localhost", "demo-password", plain, direct_tls=False)
+        results.append(("demo logs in through STARTTLS", result == "session_start", result))
+        result = await attempt_login("demo@localhost", "demo-password", direct, direct_tls=True)
+        results.append(("demo logs in through direct TLS", result == "session_start", result))
+        result = await attempt_login("bad_user_12345@localhost", "wrong", plain, direct_tls=False, source="127.0.0.3")
+        results.append(("bad_user_12345 fails to log in from 127.0.0.3", result in ("failed_auth", "disconnected"), result))
+        for name, port in (("STARTTLS", plain), ("direct TLS", direct)):
+            received = first_bytes(port, "127.0.0.3")
+            results.append((f"next connection from 127.0.0.3 to the {name} port gets 0 bytes", received == b"", repr(received)))
+        result = await attempt_login("demo@localhost", "demo-password", direct, direct_tls=True, source="127.0.0.2")
+        results.append(("demo logs in from 127.0.0.2 through direct TLS", result == "session_start", result))
+    finally:
+        server.terminate()
+        try:
+            status = server.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            status = "killed"
+        results.append(("server exits 0 on SIGTERM", status == 0, str(status)))
+    for name, ok, detail in results:
+        print(f"{'PASS' if ok else 'FAIL'}: {name} ({detail})")
+    passed = sum(1 for _, ok, _ in results if ok)
+    failed = len(results) - passed
+    print(f"interop: {passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1])))
