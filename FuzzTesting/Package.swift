@@ -3,7 +3,7 @@
 // A package of its own (depends on the root by path), so the root stays free of fuzzing flags.
 import PackageDescription
 
-let harnesses = ["FuzzXMPPEngine", "FuzzConfiguration", "FuzzAddresses", "FuzzPattern", "FuzzJournal", "FuzzRESP", "FuzzSharedRecord"]
+let harnesses = ["FuzzXMPPEngine", "FuzzConfiguration", "FuzzAddresses", "FuzzPattern", "FuzzJournal", "FuzzRESP", "FuzzSharedRecord", "FuzzProxyHeader"]
 
 let package = Package(
     name: "GreylistFuzzTesting",

@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 seconds="${1:-60}"
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(FuzzXMPPEngine FuzzConfiguration FuzzAddresses FuzzPattern FuzzJournal FuzzRESP FuzzSharedRecord)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(FuzzXMPPEngine FuzzConfiguration FuzzAddresses FuzzPattern FuzzJournal FuzzRESP FuzzSharedRecord FuzzProxyHeader)
 mkdir -p .build/fuzz-artifacts
 status=0
 for harness in "${harnesses[@]}"; do

@@ -1,8 +1,11 @@
 import Greylist
 
 /// The example's command line: `GreylistNIOExample [--host H] [--port P] [--tls-port P]
-/// [--domain D] [--user NAME:PASSWORD]… [--trusted-proxy CIDR]… [--certificate PEM --key PEM]`.
-/// Ports 0 pick free ones (the tests use that); the chosen ones are printed.
+/// [--domain D] [--user NAME:PASSWORD]… [--trusted-proxy CIDR]… [--certificate PEM --key PEM]
+/// [--ban CIDR]… [--baseline]`. Ports 0 pick free ones (the tests use that); the chosen ones are
+/// printed. `--ban` bans a network for a day at start (benchmarks); `--baseline` replaces the
+/// greylist's accept handler with one that closes every connection (the benchmarks' floor: a
+/// bare NIO accept-and-close server).
 struct ExampleOptions {
     var host = "127.0.0.1"
     var port = 5222
@@ -12,6 +15,8 @@ struct ExampleOptions {
     var trustedProxies: [IPNetwork] = []
     var certificatePath: String?
     var keyPath: String?
+    var bans: [IPNetwork] = []
+    var baseline = false
 
     /// Why the command line cannot be used, naming the argument.
     struct Problem: Error, CustomStringConvertible {
@@ -52,6 +57,14 @@ struct ExampleOptions {
                 }
             case "--certificate": certificatePath = try value(flag)
             case "--key": keyPath = try value(flag)
+            case "--ban":
+                let text = try value(flag)
+                do {
+                    bans.append(try IPNetwork(text))
+                } catch {
+                    throw Problem(description: "--ban: \(error)")
+                }
+            case "--baseline": baseline = true
             default: throw Problem(description: "unknown argument \"\(OperatorText.escaped(flag))\"")
             }
             index += 1

@@ -31,6 +31,14 @@ struct ExampleServer {
         let logger = Logger(label: "greylist")
         let greylist = try Greylist(configuration: GreylistConfiguration(rules: GreylistConfiguration.recommendedRules(botnetPattern: "^bad_user_[0-9]{5,}$")),
                                     events: GreylistEventLogger(logger: logger).sink)
+        let banned = options.bans
+        let bansPlaced = DispatchSemaphore(value: 0)
+        // Detached: `main` runs on the main actor, which this thread's wait would block.
+        Task.detached {
+            for network in banned { _ = try? await greylist.ban(network, for: .seconds(86_400), reason: "--ban") }
+            bansPlaced.signal()
+        }
+        bansPlaced.wait()
         let (certificate, key): (NIOSSLCertificate, NIOSSLPrivateKey)
         if let certificatePath = options.certificatePath, let keyPath = options.keyPath {
             guard let first = try NIOSSLCertificate.fromPEMFile(certificatePath).first else {
@@ -56,7 +64,11 @@ struct ExampleServer {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .serverChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(GreylistAcceptHandler(greylist: greylist, proxyProtocol: policy))
+                        if options.baseline {
+                            try channel.pipeline.syncOperations.addHandler(CloseEveryConnection())
+                        } else {
+                            try channel.pipeline.syncOperations.addHandler(GreylistAcceptHandler(greylist: greylist, proxyProtocol: policy))
+                        }
                     }
                 }
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -83,6 +95,16 @@ struct ExampleServer {
         try? plain.close().wait()
         try? direct.close().wait()
         try? group.syncShutdownGracefully()
+    }
+}
+
+/// The benchmarks' floor: closes every accepted socket where ``GreylistAcceptHandler`` would
+/// close a banned one, with no check at all.
+final class CloseEveryConnection: ChannelInboundHandler, Sendable {
+    typealias InboundIn = Channel
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        Self.unwrapInboundIn(data).close(promise: nil)
     }
 }
 
