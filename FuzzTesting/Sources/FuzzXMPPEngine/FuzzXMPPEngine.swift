@@ -2,12 +2,15 @@ import CFuzzDriver
 import GreylistXMPP
 
 /// The XMPP engine on arbitrary bytes: the input is split into chunks at its own 0xFF bytes (so
-/// the fuzzer explores partial reads), every request is answered, alternately yes and no.
+/// the fuzzer explores partial reads), every request is answered, alternately yes and no. An odd
+/// first byte makes the host offer STARTTLS (its handshake "succeeds" at once).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzXMPPEngine(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: data, count: count)
     let start = ContinuousClock.now
-    var session = XMPPServerSession(settings: XMPPSessionSettings(maxStanzaBytes: 4_096, maxDepth: 8), now: start)
+    var settings = XMPPSessionSettings(maxStanzaBytes: 4_096, maxDepth: 8)
+    settings.offersStartTLS = (bytes.first ?? 0) % 2 == 1
+    var session = XMPPServerSession(settings: settings, now: start)
     var answer = false
     for (index, chunk) in bytes.split(separator: 0xFF, omittingEmptySubsequences: false).enumerated() {
         var output = session.receive(chunk, at: start + .milliseconds(index))
@@ -23,6 +26,8 @@ public func fuzzXMPPEngine(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt 
                 output = session.failureRecorded(closeStream: answer, at: start)
             case .reportSuccess:
                 break
+            case .startTLS:
+                output = session.tlsEstablished(at: start)
             }
         }
         if session.isClosed { break }
