@@ -96,19 +96,6 @@ struct ClusterNode {
 /// One matching failure bans for four hours.
 let redisBotnetRule = GreylistRule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$", banFor: .seconds(4 * 3_600))
 
-extension IPAddress {
-    /// Parses a literal the test knows is valid.
-    static func literal(_ text: String) -> IPAddress {
-        try! IPAddress(text)
-    }
-}
-
-extension IPNetwork {
-    /// Parses a network the test knows is valid.
-    static func cidr(_ text: String) -> IPNetwork {
-        try! IPNetwork(text)
-    }
-}
 
 extension RedisServerFixture {
     /// A connection subscribed to `channel`, ready before anything is published.

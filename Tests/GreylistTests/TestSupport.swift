@@ -14,19 +14,6 @@ final class EventRecorder: Sendable {
     }
 }
 
-extension IPAddress {
-    /// Parses a literal the test knows is valid.
-    static func literal(_ text: String) -> IPAddress {
-        try! IPAddress(text)
-    }
-}
-
-extension IPNetwork {
-    static func cidr(_ text: String) -> IPNetwork {
-        try! IPNetwork(text)
-    }
-}
-
 /// The seed's rule: one matching failure bans for four hours.
 let botnetRule = GreylistRule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$", banFor: .seconds(4 * 3_600))
 

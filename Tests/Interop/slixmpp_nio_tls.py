@@ -13,66 +13,13 @@ Usage: slixmpp_nio_tls.py PATH/TO/GreylistNIOExample
 Loopback only, every wait bounded; prints 'N passed, N failed' and exits non-zero on failure.
 """
 import asyncio
+import os
 import re
-import socket
-import ssl
 import subprocess
 import sys
 
-import slixmpp
-
-TIMEOUT = 20
-
-
-async def attempt_login(jid: str, password: str, port: int, direct_tls: bool, source: str | None = None) -> str:
-    """Returns 'session_start', 'failed_auth', 'disconnected' or 'timeout'."""
-    client = slixmpp.ClientXMPP(jid, password)
-    client.enable_direct_tls = direct_tls
-    client.enable_starttls = not direct_tls
-    client.enable_plaintext = False
-    client.ssl_context.check_hostname = False
-    client.ssl_context.verify_mode = ssl.CERT_NONE
-    loop = asyncio.get_running_loop()
-    outcome: asyncio.Future = loop.create_future()
-
-    def settle(result: str):
-        if not outcome.done():
-            outcome.set_result(result)
-
-    async def on_session_start(_event):
-        settle("session_start")
-
-    client.add_event_handler("session_start", on_session_start)
-    client.add_event_handler("failed_auth", lambda _event: settle("failed_auth"))
-    client.add_event_handler("failed_all_auth", lambda _event: settle("failed_auth"))
-    client.add_event_handler("disconnected", lambda _event: settle("disconnected"))
-    original = loop.create_connection
-    if source is not None:
-        async def bound_connection(*args, **kwargs):
-            kwargs.setdefault("local_addr", (source, 0))
-            return await original(*args, **kwargs)
-        loop.create_connection = bound_connection
-    try:
-        client.connect("127.0.0.1", port)
-        return await asyncio.wait_for(outcome, TIMEOUT)
-    except asyncio.TimeoutError:
-        return "timeout"
-    finally:
-        if source is not None:
-            loop.create_connection = original
-        client.disconnect(wait=False)
-        await asyncio.sleep(0)
-
-
-def first_bytes(port: int, source: str) -> bytes:
-    with socket.socket() as raw:
-        raw.settimeout(TIMEOUT)
-        raw.bind((source, 0))
-        raw.connect(("127.0.0.1", port))
-        try:
-            return raw.recv(1024)
-        except ConnectionResetError:
-            return b""
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from slixmpp_interop import TIMEOUT, attempt_login, first_bytes  # noqa: E402
 
 
 async def main(binary: str) -> int:
@@ -90,16 +37,16 @@ async def main(binary: str) -> int:
             print("the example server did not start")
             return 1
         plain, direct = ports
-        result = await attempt_login("demo@localhost", "demo-password", plain, direct_tls=False)
+        result = await attempt_login("demo@localhost", "demo-password", plain, transport="starttls")
         results.append(("demo logs in through STARTTLS", result == "session_start", result))
-        result = await attempt_login("demo@localhost", "demo-password", direct, direct_tls=True)
+        result = await attempt_login("demo@localhost", "demo-password", direct, transport="direct")
         results.append(("demo logs in through direct TLS", result == "session_start", result))
-        result = await attempt_login("bad_user_12345@localhost", "wrong", plain, direct_tls=False, source="127.0.0.3")
+        result = await attempt_login("bad_user_12345@localhost", "wrong", plain, transport="starttls", source="127.0.0.3")
         results.append(("bad_user_12345 fails to log in from 127.0.0.3", result in ("failed_auth", "disconnected"), result))
         for name, port in (("STARTTLS", plain), ("direct TLS", direct)):
             received = first_bytes(port, "127.0.0.3")
             results.append((f"next connection from 127.0.0.3 to the {name} port gets 0 bytes", received == b"", repr(received)))
-        result = await attempt_login("demo@localhost", "demo-password", direct, direct_tls=True, source="127.0.0.2")
+        result = await attempt_login("demo@localhost", "demo-password", direct, transport="direct", source="127.0.0.2")
         results.append(("demo logs in from 127.0.0.2 through direct TLS", result == "session_start", result))
     finally:
         server.terminate()
