@@ -8,7 +8,9 @@ extension RedisLink {
             let batch = shared.queue.peek(Self.batchSize)
             let failures = shared.queue.takeFailures()
             var chunk: ArraySlice<SharedRecord> = []
-            if batch.count < Self.batchSize, shared.stateCursor < shared.state.count {
+            // A closing store sends its queued changes, not the rest of a whole-state hand-over
+            // (what Redis lacks is added again by whichever node connects next).
+            if batch.count < Self.batchSize, shared.stateCursor < shared.state.count, !shared.stopping {
                 chunk = shared.state[shared.stateCursor..<min(shared.stateCursor + Self.batchSize, shared.state.count)]
             }
             let touched = shared.queue.touchedSinceState
