@@ -7,14 +7,16 @@
              closes every connection with no check (a bare NIO accept-and-close server)
   tls-bot    a not-yet-banned bot's attempt on the direct TLS port: TLS handshake, stream header,
              SASL PLAIN with a wrong password, the failure (each from its own source in
-             127.2.0.0/16, so no rule trips)
+             127.2.0.0/16, so no rule trips); with the example's P-256 certificate and an RSA-2048 one
+  starttls-bot  the same attempt on the c2s port through STARTTLS (stream, <starttls/>, handshake,
+             a new stream, PLAIN, the failure), sources in 127.3.0.0/16
 Server CPU per connection is utime+stime of the server process (/proc/<pid>/stat) over the run.
 
   login      legitimate logins (direct TLS: handshake, stream, PLAIN, restart, bind) one after
              another, idle and then during a flood of banned connections from FLOOD client processes;
              p50 / p99 latency
 
-Usage: nio_load.py PATH/TO/release/GreylistNIOExample [CONNECTIONS] [FLOOD_PROCESSES]
+Usage: nio_load.py PATH/TO/release/GreylistNIOExample [CONNECTIONS] [FLOOD_PROCESSES] [LOGINS]
 Loopback only; every socket has a timeout and every loop a bound.
 """
 import base64
@@ -106,6 +108,28 @@ def tls_attempt(port: int, address: str, password: str, bind: bool = False) -> b
         return b"<jid>" in until(stream, b"</iq>")
 
 
+def starttls_attempt(port: int, address: str, password: str) -> bool:
+    """A bot's attempt on the c2s port as most clients make it: stream, STARTTLS, handshake, a
+    new stream, PLAIN, the failure."""
+    raw = socket.socket()
+    raw.settimeout(5)
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    raw.bind((address, 0))
+    raw.connect(("127.0.0.1", port))
+    raw.sendall(HEADER)
+    until(raw, b"</stream:features>")
+    raw.sendall(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+    if b"proceed" not in until(raw, b"/>"):
+        raw.close()
+        return False
+    with CONTEXT.wrap_socket(raw, server_hostname="localhost") as stream:
+        stream.sendall(HEADER)
+        until(stream, b"</stream:features>")
+        token = base64.b64encode(f"\0demo\0{password}".encode()).decode()
+        stream.sendall(f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{token}</auth>".encode())
+        return b"failure" in until(stream, b"/>")
+
+
 def flood(count: int, threads: int, attempt) -> tuple[int, float]:
     done = [0] * threads
 
@@ -139,6 +163,8 @@ def measure(binary: str, count: int, scenario: str, extra: tuple[str, ...] = ())
         before = server_cpu(process.pid)
         if scenario == "tls-bot":
             done, _ = flood(count, 3, lambda i: tls_attempt(direct, source(2, i), "wrong"))
+        elif scenario == "starttls-bot":
+            done, _ = flood(count, 3, lambda i: starttls_attempt(plain, source(3, i), "wrong"))
         else:
             done, _ = flood(count, 3, lambda i: refused_attempt(plain, source(1, i)))
         spent = server_cpu(process.pid) - before
@@ -206,18 +232,21 @@ def main() -> None:
     binary = sys.argv[1]
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 20_000
     flood_threads = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 1_000
     refused = measure(binary, count, "refused")
     baseline = measure(binary, count, "baseline")
     bot = measure(binary, max(count // 10, 500), "tls-bot")
     rsa_bot = measure(binary, max(count // 10, 500), "tls-bot", rsa_certificate())
+    starttls_bot = measure(binary, max(count // 10, 500), "starttls-bot")
     print(f"server CPU per connection: refused {refused:.1f} µs, bare NIO accept-and-close {baseline:.1f} µs "
           f"({refused / baseline:.2f}×)")
     print(f"a not-yet-banned bot's direct-TLS attempt (handshake, stream, PLAIN failure): {bot:.1f} µs with the "
           f"default P-256 certificate (a banned attempt is {bot / refused:.1f}× cheaper), {rsa_bot:.1f} µs with an "
-          f"RSA-2048 one ({rsa_bot / refused:.1f}× cheaper)")
-    idle, _ = logins(binary, 200, 0)
-    loaded, rate = logins(binary, 200, flood_threads)
-    print(f"legitimate logins (direct TLS, through bind), 200 each: idle p50 {statistics.median(idle):.2f} ms "
+          f"RSA-2048 one ({rsa_bot / refused:.1f}× cheaper); through STARTTLS on the c2s port with the P-256 "
+          f"certificate {starttls_bot:.1f} µs ({starttls_bot / refused:.1f}× cheaper)")
+    idle, _ = logins(binary, rounds, 0)
+    loaded, rate = logins(binary, rounds, flood_threads)
+    print(f"legitimate logins (direct TLS, through bind), {rounds} each: idle p50 {statistics.median(idle):.2f} ms "
           f"p99 {percentile(idle, 0.99):.2f} ms; during a flood of {rate:.0f} banned connections/s "
           f"p50 {statistics.median(loaded):.2f} ms ({statistics.median(loaded) / statistics.median(idle):.2f}×) "
           f"p99 {percentile(loaded, 0.99):.2f} ms ({percentile(loaded, 0.99) / percentile(idle, 0.99):.2f}×)")
