@@ -5,6 +5,9 @@ import Glibc
 /// listens on a free loopback port and forwards every connection to `backendPort` from
 /// `sourceAddress`, beginning each with a PROXY header (`send-proxy-v2` or `send-proxy`).
 /// Stopped by ``stop()`` or when the fixture goes away.
+///
+/// `@unchecked Sendable`: every property is set once in `init`; `Process` is only asked whether
+/// it runs, signalled and waited for.
 package final class HAProxyFixture: @unchecked Sendable {
     package static let executable = ["/usr/sbin/haproxy", "/usr/bin/haproxy", "/usr/local/sbin/haproxy"]
         .first(where: FileManager.default.isExecutableFile(atPath:))

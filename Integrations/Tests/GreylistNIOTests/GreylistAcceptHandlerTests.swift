@@ -7,7 +7,8 @@ import Testing
 /// The server-channel handler, on embedded channels: a refused child is closed and never reaches
 /// the bootstrap's accept handler.
 @Suite struct GreylistAcceptHandlerTests {
-    /// Records the children that got through.
+    /// Records the children that got through. `@unchecked Sendable`: an embedded channel runs its
+    /// handlers on the test's own thread, one call at a time.
     final class Forwarded: ChannelInboundHandler, @unchecked Sendable {
         typealias InboundIn = Channel
         var children: [Channel] = []

@@ -7,7 +7,8 @@ import Testing
 
 /// The PROXY header handler on embedded channels (time driven by hand).
 @Suite struct GreylistProxyHeaderHandlerTests {
-    /// Records what the handler passes on.
+    /// Records what the handler passes on. `@unchecked Sendable`: an embedded channel runs its
+    /// handlers on the test's own thread, one call at a time.
     final class Collector: ChannelInboundHandler, @unchecked Sendable {
         typealias InboundIn = ByteBuffer
         var identified: [GreylistClientIdentified] = []
