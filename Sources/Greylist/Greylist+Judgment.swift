@@ -49,7 +49,7 @@ extension Greylist {
         }
         reportEvicted(counters: evicted)
         guard let tripped else {
-            if sharesChanges {
+            if sharesFailures {
                 for compiled in matching {
                     store?.share(SharedFailure(key: key, rule: compiled.rule.name, account: user, at: WallClock.date(now)))
                 }

@@ -48,6 +48,9 @@ public actor Greylist {
     nonisolated let journal: JournalStore?
     /// Whether the store shares changes beyond ``journal`` (a cluster link over a local journal).
     nonisolated let sharesChanges: Bool
+    /// Whether counted failures go to the store (any store but the plain journal: a cluster link,
+    /// with or without a local journal).
+    nonisolated let sharesFailures: Bool
     var lastStoredSequence: UInt64 = 0
 
     /// Creates a greylist.
@@ -85,6 +88,7 @@ public actor Greylist {
         self.store = chosenStore
         self.journal = journal
         self.sharesChanges = journal != nil && chosenStore !== journal
+        self.sharesFailures = chosenStore != nil && !(chosenStore is JournalStore)
         gate.configure(allowlist: configuration.allowlist, dryRun: configuration.dryRun, knocking: Self.knockingPolicy(configuration))
         if let store = self.store {
             let recovered: RecoveredState

@@ -66,7 +66,7 @@ struct ClusterNode {
     let directory: String
 
     init(_ name: String, port: Int, namespace: String = "test", rules: [GreylistRule] = [redisBotnetRule],
-         directory: String? = nil, password: String? = nil, clock: WallClock = .system, configure: (inout RedisStoreSettings) -> Void = { _ in }) throws {
+         directory: String? = nil, password: String? = nil, clock: WallClock = .system, journal: Bool = true, configure: (inout RedisStoreSettings) -> Void = { _ in }) throws {
         let path = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("greylist-redis-\(name)-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         var settings = try RedisStoreSettings(host: "127.0.0.1", port: port, password: password, namespace: namespace)
@@ -74,7 +74,7 @@ struct ClusterNode {
         settings.maximumReconnectDelay = .milliseconds(200)
         settings.timeout = .seconds(2)
         configure(&settings)
-        let store = RedisStore(settings: settings, localJournal: try JournalStore(directory: path), clock: clock, nodeID: name)
+        let store = RedisStore(settings: settings, localJournal: journal ? try JournalStore(directory: path) : nil, clock: clock, nodeID: name)
         let events = EventWaiter()
         self.greylist = try Greylist(configuration: GreylistConfiguration(rules: rules), clock: clock, events: events.sink, store: store)
         self.store = store

@@ -43,11 +43,12 @@ struct RedisStoreTests {
         await redis.stop()
     }
 
-    @Test func aBotAlternatingNodesTripsTheThresholdAtTheSameCount() async throws {
+    /// With and without a local journal under the link.
+    @Test(arguments: [true, false]) func aBotAlternatingNodesTripsTheThresholdAtTheSameCount(journal: Bool) async throws {
         let redis = try await RedisServerFixture()
         let rule = GreylistRule(name: "slow", pattern: "^admin$", maxFailures: 3, window: .seconds(600), banFor: .seconds(3_600))
-        let nodeA = try ClusterNode("a", port: redis.port, rules: [rule])
-        let nodeB = try ClusterNode("b", port: redis.port, rules: [rule])
+        let nodeA = try ClusterNode("a", port: redis.port, rules: [rule], journal: journal)
+        let nodeB = try ClusterNode("b", port: redis.port, rules: [rule], journal: journal)
         #expect(await nodeA.connected())
         #expect(await nodeB.connected())
 
