@@ -62,11 +62,16 @@ final class Arrivals: Sendable {
     }
 }
 
-func node(_ name: String, port: Int, events: (@Sendable (GreylistEvent) -> Void)? = nil, rules: [GreylistRule]) throws -> (Greylist, RedisStore) {
+func node(_ name: String, port: Int, events: (@Sendable (GreylistEvent) -> Void)? = nil, rules: [GreylistRule],
+          judgment: Bool = true) throws -> (Greylist, RedisStore) {
     var settings = try RedisStoreSettings(port: port, namespace: "bench")
     settings.reconnectDelay = .milliseconds(20)
     let store = RedisStore(settings: settings, localJournal: nil, nodeID: name)
-    let configuration = GreylistConfiguration(rules: rules, limits: .init(maxBans: 2_000_000, maxTrackedAddresses: 2_000_000))
+    var configuration = GreylistConfiguration(rules: rules, limits: .init(maxBans: 2_000_000, maxTrackedAddresses: 2_000_000))
+    if !judgment {
+        configuration.spraying = GreylistConfiguration.Spraying(distinctSources: 0)
+        configuration.ranges = GreylistConfiguration.Ranges(bannedKeys: 0)
+    }
     return (try Greylist(configuration: configuration, events: events, store: store), store)
 }
 
@@ -197,8 +202,12 @@ func failedAuthCost(_ greylist: Greylist, offset: Int) throws -> (counted: Doubl
     return (counted, banned)
 }
 let slow = GreylistRule(name: "slow", pattern: "^admin$", maxFailures: 1_000_000, window: .seconds(600), banFor: .seconds(3_600))
-let alone = try Greylist(configuration: GreylistConfiguration(rules: [rule, slow], limits: .init(maxBans: 2_000_000, maxTrackedAddresses: 2_000_000)))
-let (linked, linkedStore) = try node("c", port: redis.port, rules: [rule, slow])
+// Spraying and ranges off: with them, "admin" from 64 keys marks the account under attack and
+// every later failure is an already-banned one (the cheap path), not a counted one.
+let judgment = (spraying: GreylistConfiguration.Spraying(distinctSources: 0), ranges: GreylistConfiguration.Ranges(bannedKeys: 0))
+let alone = try Greylist(configuration: GreylistConfiguration(rules: [rule, slow], limits: .init(maxBans: 2_000_000, maxTrackedAddresses: 2_000_000),
+                                                              spraying: judgment.spraying, ranges: judgment.ranges))
+let (linked, linkedStore) = try node("c", port: redis.port, rules: [rule, slow], judgment: false)
 for _ in 0..<500 where linkedStore.status.state != .connected { usleep(10_000) }
 let costAlone = try failedAuthCost(alone, offset: 3_000_000)
 let costLinked = try failedAuthCost(linked, offset: 4_000_000)

@@ -1,7 +1,8 @@
 /// Changes waiting to go to Redis, in order, with a bound: a later change of one key replaces
 /// the earlier (only the latest state of a key matters to the other nodes), so the queue holds
 /// at most one entry per key; past `capacity` keys the oldest are dropped and the whole state is
-/// owed again. Failures go in a small ring of their own (they matter only for a window).
+/// owed again. Failures go in a small bounded list of their own (they matter only for a window;
+/// past the bound new ones are not shared).
 /// Items leave only when Redis has acknowledged them (``acknowledge(_:)``), so a link that
 /// fails mid-batch sends them again.
 struct OutgoingQueue {
@@ -50,8 +51,8 @@ struct OutgoingQueue {
 
     mutating func push(_ record: SharedRecord) {
         if case .failure = record {
-            if failures.count >= failureCapacity { failures.removeFirst(failures.count - failureCapacity + 1) }
-            failures.append(record)
+            // Full (Redis away or slow): later failures are not shared; each stays counted on its node.
+            if failures.count < failureCapacity { failures.append(record) }
             return
         }
         let slot = Self.slot(of: record)
