@@ -66,7 +66,8 @@ struct ClusterNode {
     let directory: String
 
     init(_ name: String, port: Int, namespace: String = "test", rules: [GreylistRule] = [redisBotnetRule],
-         directory: String? = nil, password: String? = nil, clock: WallClock = .system, journal: Bool = true, configure: (inout RedisStoreSettings) -> Void = { _ in }) throws {
+         directory: String? = nil, password: String? = nil, clock: WallClock = .system, journal: Bool = true,
+         openedJournal: JournalStore? = nil, configure: (inout RedisStoreSettings) -> Void = { _ in }) throws {
         let path = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("greylist-redis-\(name)-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         var settings = try RedisStoreSettings(host: "127.0.0.1", port: port, password: password, namespace: namespace)
@@ -74,12 +75,19 @@ struct ClusterNode {
         settings.maximumReconnectDelay = .milliseconds(200)
         settings.timeout = .seconds(2)
         configure(&settings)
-        let store = RedisStore(settings: settings, localJournal: journal ? try JournalStore(directory: path) : nil, clock: clock, nodeID: name)
+        let local = try openedJournal ?? (journal ? JournalStore(directory: path) : nil)
+        let store = RedisStore(settings: settings, localJournal: local, clock: clock, nodeID: name)
         let events = EventWaiter()
         self.greylist = try Greylist(configuration: GreylistConfiguration(rules: rules), clock: clock, events: events.sink, store: store)
         self.store = store
         self.events = events
         self.directory = path
+    }
+
+    /// The same node restarted on its state directory: waits (at most 2 s) for the lock, which a
+    /// child process another test is starting may hold for a moment (between its fork and exec).
+    static func restarted(_ name: String, port: Int, directory: String) async throws -> ClusterNode {
+        try ClusterNode(name, port: port, directory: directory, openedJournal: try await JournalStore.open(directory: directory))
     }
 
     /// Closes the greylist's store (the journal lets go of its directory, the link stops).

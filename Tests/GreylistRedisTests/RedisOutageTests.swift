@@ -77,7 +77,7 @@ struct RedisOutageTests {
         #expect(nodeA.events.count(where: EventWaiter.isLinkDown) == 1)
         // A restart with Redis still away refuses from the local journal.
         await nodeA.close()
-        nodeA = try ClusterNode("a", port: port, directory: nodeA.directory)
+        nodeA = try await ClusterNode.restarted("a", port: port, directory: nodeA.directory)
         #expect(bots.allSatisfy { !nodeA.greylist.shouldAccept(ip: $0) })
 
         let redis = try await RedisServerFixture(port: port)
@@ -105,7 +105,7 @@ struct RedisOutageTests {
         await redis.stop()
         // B restarts while Redis is gone: A's ban is in B's own journal.
         await nodeB.close()
-        nodeB = try ClusterNode("b", port: port, directory: nodeB.directory)
+        nodeB = try await ClusterNode.restarted("b", port: port, directory: nodeB.directory)
         #expect(!nodeB.greylist.shouldAccept(ip: bot))
         await nodeA.close()
         await nodeB.close()
