@@ -90,6 +90,27 @@ def first_bytes(port: int, source: str) -> bytes:
             return b""
 
 
+def stop_server(server: subprocess.Popen, results: list[tuple[str, bool, str]]) -> None:
+    """SIGTERM, then a bounded wait (SIGKILL past it); the exit status is a result of its own."""
+    server.terminate()
+    try:
+        status = server.wait(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        status = "killed"
+    results.append(("server exits 0 on SIGTERM", status == 0, str(status)))
+
+
+def report(results: list[tuple[str, bool, str]]) -> int:
+    """Prints each result and the totals; the exit status."""
+    for name, ok, detail in results:
+        print(f"{'PASS' if ok else 'FAIL'}: {name} ({detail})")
+    passed = sum(1 for _, ok, _ in results if ok)
+    failed = len(results) - passed
+    print(f"interop: {passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
 async def main(server_binary: str) -> int:
     port = free_port()
     state = tempfile.mkdtemp(prefix="greylist-interop-")
@@ -118,19 +139,8 @@ async def main(server_binary: str) -> int:
         result = await attempt_login("demo@localhost", "demo-password", port, source="127.0.0.1")
         results.append(("demo still logs in from 127.0.0.1 (soft ban)", result == "session_start", result))
     finally:
-        server.terminate()
-        try:
-            status = server.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            status = "killed"
-        results.append(("server exits 0 on SIGTERM", status == 0, str(status)))
-    for name, ok, detail in results:
-        print(f"{'PASS' if ok else 'FAIL'}: {name} ({detail})")
-    passed = sum(1 for _, ok, _ in results if ok)
-    failed = len(results) - passed
-    print(f"interop: {passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+        stop_server(server, results)
+    return report(results)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from slixmpp_interop import TIMEOUT, attempt_login, first_bytes  # noqa: E402
+from slixmpp_interop import attempt_login, first_bytes, report, stop_server  # noqa: E402
 
 
 async def main(binary: str) -> int:
@@ -49,19 +49,8 @@ async def main(binary: str) -> int:
         result = await attempt_login("demo@localhost", "demo-password", direct, transport="direct", source="127.0.0.2")
         results.append(("demo logs in from 127.0.0.2 through direct TLS", result == "session_start", result))
     finally:
-        server.terminate()
-        try:
-            status = server.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            status = "killed"
-        results.append(("server exits 0 on SIGTERM", status == 0, str(status)))
-    for name, ok, detail in results:
-        print(f"{'PASS' if ok else 'FAIL'}: {name} ({detail})")
-    passed = sum(1 for _, ok, _ in results if ok)
-    failed = len(results) - passed
-    print(f"interop: {passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+        stop_server(server, results)
+    return report(results)
 
 
 if __name__ == "__main__":
