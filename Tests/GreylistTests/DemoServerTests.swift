@@ -56,24 +56,17 @@ import Testing
 
     @Test("the client hears of a failed login only with the greylist's verdict: reconnecting the moment it arrives is refused")
     func failureWaitsForVerdict() async throws {
-        // A sink that holds the greylist's actor while another source's failure is being judged:
-        // the bot's failure waits in line behind it. A server that answered before the verdict
-        // would send the bot its <failure/> now, and its reconnect would be let in.
-        let hold = DispatchSemaphore(value: 0)
-        let held = DispatchSemaphore(value: 0)
-        let fixture = try DemoServerFixture(eventTap: { event in
-            if case .failureRecorded(let user, _, _, _) = event, user == "hold-the-actor" {
-                held.signal()
-                _ = hold.wait(timeout: .now() + 5)
-            }
-        })
-        let holder = try await fixture.openStream(from: "127.0.0.31")
+        // The bot's failure bans, and the greylist returns a ban only once its store acknowledges
+        // it; this store holds the acknowledgement (suspended, no thread blocked). A server that
+        // answered before the verdict would send the bot its <failure/> now, and its reconnect
+        // could come before the ban is stored.
+        let store = HeldStore()
+        let fixture = try DemoServerFixture(store: store)
         let bot = try await fixture.openStream(from: "127.0.0.32")
-        holder.send(DemoServerFixture.plain("hold-the-actor", "x"))
-        #expect(await Blocking.run { held.wait(timeout: .now() + 5) } == .success, "the actor is held")
         bot.send(DemoServerFixture.plain("bad_user_12345", "x"))
+        #expect(await store.untilWaitedOn(), "the greylist waits for the store")
         #expect(!(await bot.serverActs(within: 300)), "no answer before the verdict")
-        hold.signal()
+        store.release()
         #expect(await bot.read(until: "</failure>").contains("<not-authorized/>"))
         #expect(try await fixture.isRefused(from: "127.0.0.32"), "reconnecting the moment the failure arrived")
         await fixture.stop()
