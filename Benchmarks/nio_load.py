@@ -1,20 +1,23 @@
 #!/usr/bin/env python3
 """Load against the SwiftNIO example server (Integrations/), ratios against baselines from the same run.
 
-  refused    connections from banned sources (127.1.0.0/16, --ban): accepted and closed by
-             GreylistAcceptHandler before the child pipeline exists
+  refused    connections from banned sources (127.1.0.0/16, --ban): closed by GreylistAcceptor's
+             accept thread before they become channels (the example's default)
+  refused-nio  the same with --nio-acceptor: closed by GreylistAcceptHandler in a ServerBootstrap,
+             before the child pipeline exists
   baseline   the same flood against the example in --baseline mode: a server-channel handler that
              closes every connection with no check (a bare NIO accept-and-close server)
   tls-bot    a not-yet-banned bot's attempt on the direct TLS port: TLS handshake, stream header,
              SASL PLAIN with a wrong password, the failure (each from its own source in
-             127.2.0.0/16, so no rule trips); with the example's P-256 certificate and an RSA-2048 one
+             127.2.0.0/16, so no rule trips); with the example's P-256 certificate and an RSA-2048 one,
+             on each acceptor
   starttls-bot  the same attempt on the c2s port through STARTTLS (stream, <starttls/>, handshake,
              a new stream, PLAIN, the failure), sources in 127.3.0.0/16
 Server CPU per connection is utime+stime of the server process (/proc/<pid>/stat) over the run.
 
   login      legitimate logins (direct TLS: handshake, stream, PLAIN, restart, bind) one after
              another, idle and then during a flood of banned connections from FLOOD client processes;
-             p50 / p99 latency
+             p50 / p99 latency, on each acceptor
 
 Usage: nio_load.py PATH/TO/release/GreylistNIOExample [CONNECTIONS] [FLOOD_PROCESSES] [LOGINS]
 Loopback only; every socket has a timeout and every loop a bound.
@@ -157,7 +160,7 @@ def rsa_certificate() -> tuple[str, ...]:
 
 
 def measure(binary: str, count: int, scenario: str, extra: tuple[str, ...] = ()) -> float:
-    arguments = (("--baseline",) if scenario == "baseline" else ()) + extra
+    arguments = {"baseline": ("--baseline",), "refused-nio": ("--nio-acceptor",)}.get(scenario, ()) + extra
     process, plain, direct = start(binary, *arguments)
     try:
         before = server_cpu(process.pid)
@@ -207,8 +210,8 @@ class Flood:
         return self.counter.value / (time.perf_counter() - self.started)
 
 
-def logins(binary: str, rounds: int, flood_processes: int) -> tuple[list[float], float]:
-    process, plain, direct = start(binary)
+def logins(binary: str, rounds: int, flood_processes: int, extra: tuple[str, ...] = ()) -> tuple[list[float], float]:
+    process, plain, direct = start(binary, *extra)
     flood = Flood(plain, flood_processes)
     times = []
     try:
@@ -233,23 +236,33 @@ def main() -> None:
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 20_000
     flood_threads = int(sys.argv[3]) if len(sys.argv) > 3 else 3
     rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 1_000
+    nio = ("--nio-acceptor",)
+    bots = max(count // 10, 500)
     refused = measure(binary, count, "refused")
+    refused_nio = measure(binary, count, "refused-nio")
     baseline = measure(binary, count, "baseline")
-    bot = measure(binary, max(count // 10, 500), "tls-bot")
-    rsa_bot = measure(binary, max(count // 10, 500), "tls-bot", rsa_certificate())
-    starttls_bot = measure(binary, max(count // 10, 500), "starttls-bot")
-    print(f"server CPU per connection: refused {refused:.1f} µs, bare NIO accept-and-close {baseline:.1f} µs "
-          f"({refused / baseline:.2f}×)")
-    print(f"a not-yet-banned bot's direct-TLS attempt (handshake, stream, PLAIN failure): {bot:.1f} µs with the "
-          f"default P-256 certificate (a banned attempt is {bot / refused:.1f}× cheaper), {rsa_bot:.1f} µs with an "
-          f"RSA-2048 one ({rsa_bot / refused:.1f}× cheaper); through STARTTLS on the c2s port with the P-256 "
-          f"certificate {starttls_bot:.1f} µs ({starttls_bot / refused:.1f}× cheaper)")
-    idle, _ = logins(binary, rounds, 0)
-    loaded, rate = logins(binary, rounds, flood_threads)
-    print(f"legitimate logins (direct TLS, through bind), {rounds} each: idle p50 {statistics.median(idle):.2f} ms "
-          f"p99 {percentile(idle, 0.99):.2f} ms; during a flood of {rate:.0f} banned connections/s "
-          f"p50 {statistics.median(loaded):.2f} ms ({statistics.median(loaded) / statistics.median(idle):.2f}×) "
-          f"p99 {percentile(loaded, 0.99):.2f} ms ({percentile(loaded, 0.99) / percentile(idle, 0.99):.2f}×)")
+    bot = measure(binary, bots, "tls-bot")
+    bot_nio = measure(binary, bots, "tls-bot", nio)
+    rsa = rsa_certificate()
+    rsa_bot = measure(binary, bots, "tls-bot", rsa)
+    rsa_bot_nio = measure(binary, bots, "tls-bot", rsa + nio)
+    starttls_bot = measure(binary, bots, "starttls-bot")
+    starttls_bot_nio = measure(binary, bots, "starttls-bot", nio)
+    print(f"server CPU per refused connection: GreylistAcceptor {refused:.1f} µs ({refused / baseline:.2f}× bare NIO), "
+          f"GreylistAcceptHandler {refused_nio:.1f} µs ({refused_nio / baseline:.2f}× bare NIO), "
+          f"bare NIO accept-and-close {baseline:.1f} µs")
+    for name, thread_cost, nio_cost in (("direct TLS, P-256", bot, bot_nio), ("direct TLS, RSA-2048", rsa_bot, rsa_bot_nio),
+                                        ("STARTTLS, P-256", starttls_bot, starttls_bot_nio)):
+        print(f"a not-yet-banned bot's attempt ({name}): {thread_cost:.1f} µs behind GreylistAcceptor "
+              f"(a banned attempt is {thread_cost / refused:.1f}× cheaper), {nio_cost:.1f} µs behind GreylistAcceptHandler "
+              f"({nio_cost / refused_nio:.1f}× cheaper)")
+    for label, extra in (("GreylistAcceptor", ()), ("GreylistAcceptHandler", nio)):
+        idle, _ = logins(binary, rounds, 0, extra)
+        loaded, rate = logins(binary, rounds, flood_threads, extra)
+        print(f"{label}: legitimate logins (direct TLS, through bind), {rounds} each: idle p50 {statistics.median(idle):.2f} ms "
+              f"p99 {percentile(idle, 0.99):.2f} ms; during a flood of {rate:.0f} banned connections/s "
+              f"p50 {statistics.median(loaded):.2f} ms ({statistics.median(loaded) / statistics.median(idle):.2f}×) "
+              f"p99 {percentile(loaded, 0.99):.2f} ms ({percentile(loaded, 0.99) / percentile(idle, 0.99):.2f}×)")
 
 
 if __name__ == "__main__":

@@ -25,11 +25,16 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", exact: "1.7.4"),
     ],
     targets: [
+        // accept4(2), which Swift's Glibc module does not declare.
+        .target(name: "CGreylistNIOSystem"),
         .target(
             name: "GreylistNIO",
             dependencies: [
+                "CGreylistNIOSystem",
                 .product(name: "Greylist", package: rootIdentity),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]

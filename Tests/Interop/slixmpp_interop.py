@@ -78,16 +78,33 @@ async def attempt_login(jid: str, password: str, port: int, source: str | None =
         await asyncio.sleep(0)
 
 
-def first_bytes(port: int, source: str) -> bytes:
-    """What a new connection from `source` receives before the server closes it (a reset too is 0 bytes)."""
+STREAM_HEADER = (b"<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' "
+                 b"xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>")
+
+
+def first_bytes(port: int, source: str, tls: bool = False) -> bytes:
+    """What a new connection from `source` receives before the server closes it (a reset too is 0
+    bytes). The client speaks first, so a served connection answers at once: a stream header on a
+    plain port; on a direct-TLS port a ClientHello, whose completed handshake returns b"TLS"."""
     with socket.socket() as raw:
         raw.settimeout(TIMEOUT)
         raw.bind((source, 0))
         raw.connect(("127.0.0.1", port))
         try:
+            if tls:
+                context = ssl.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+                with context.wrap_socket(raw, server_hostname="localhost"):
+                    return b"TLS"
+            raw.sendall(STREAM_HEADER)
             return raw.recv(1024)
-        except ConnectionResetError:
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLEOFError, ssl.SSLZeroReturnError):
             return b""
+        except ssl.SSLError as error:
+            # A handshake cut short by the peer's close is reported as EOF by some OpenSSL builds
+            # and as an "unexpected eof" protocol error by others: both are 0 bytes.
+            return b"" if "EOF" in str(error).upper() else repr(error).encode()
 
 
 def stop_server(server: subprocess.Popen, results: list[tuple[str, bool, str]]) -> None:

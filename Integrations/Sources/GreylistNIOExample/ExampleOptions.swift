@@ -2,10 +2,11 @@ import Greylist
 
 /// The example's command line: `GreylistNIOExample [--host H] [--port P] [--tls-port P]
 /// [--domain D] [--user NAME:PASSWORD]… [--trusted-proxy CIDR]… [--certificate PEM --key PEM]
-/// [--ban CIDR]… [--baseline]`. Ports 0 pick free ones (the tests use that); the chosen ones are
+/// [--ban CIDR]… [--nio-acceptor] [--baseline]`. Ports 0 pick free ones (the tests use that); the chosen ones are
 /// printed. `--ban` bans a network for a day at start (benchmarks); `--baseline` replaces the
 /// greylist's accept handler with one that closes every connection (the benchmarks' floor: a
-/// bare NIO accept-and-close server).
+/// bare NIO accept-and-close server, on NIO's accept path). `--nio-acceptor` refuses with
+/// ``GreylistAcceptHandler`` in a `ServerBootstrap` instead of ``GreylistAcceptor``'s thread.
 struct ExampleOptions {
     var host = "127.0.0.1"
     var port = 5222
@@ -17,6 +18,7 @@ struct ExampleOptions {
     var keyPath: String?
     var bans: [IPNetwork] = []
     var baseline = false
+    var nioAcceptor = false
 
     /// Why the command line cannot be used, naming the argument.
     struct Problem: Error, CustomStringConvertible {
@@ -65,6 +67,7 @@ struct ExampleOptions {
                     throw Problem(description: "--ban: \(error)")
                 }
             case "--baseline": baseline = true
+            case "--nio-acceptor": nioAcceptor = true
             default: throw Problem(description: "unknown argument \"\(OperatorText.escaped(flag))\"")
             }
             index += 1

@@ -8,9 +8,10 @@ import NIOPosix
 import NIOSSL
 
 /// The example XMPP server on SwiftNIO: STARTTLS on one port (RFC 6120 §5, PLAIN only after
-/// TLS), direct TLS on another (XEP-0368), both behind ``GreylistAcceptHandler`` (a banned
-/// source's socket is closed before its pipeline exists) and, with trusted proxies, the PROXY
-/// header handler.
+/// TLS), direct TLS on another (XEP-0368), both behind ``GreylistAcceptor`` (a banned source's
+/// socket is closed on the accept thread, before it is a channel) or, with `--nio-acceptor`,
+/// ``GreylistAcceptHandler`` in a `ServerBootstrap` (closed before its pipeline exists), and,
+/// with trusted proxies, the PROXY header handler.
 @main
 struct ExampleServer {
     static func main() throws {
@@ -58,7 +59,24 @@ struct ExampleServer {
         let users = options.users
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
 
-        func bind(port: Int, directTLS: Bool) throws -> Channel {
+        /// An admitted connection's pipeline: the PROXY header (from trusted proxies), TLS on the
+        /// direct-TLS port, the XMPP session.
+        @Sendable func initialize(_ channel: Channel, directTLS: Bool) -> EventLoopFuture<Void> {
+            channel.eventLoop.makeCompletedFuture {
+                let pipeline = channel.pipeline.syncOperations
+                if !policy.trustedProxies.isEmpty {
+                    try pipeline.addHandler(GreylistProxyHeaderHandler(greylist: greylist, policy: policy) { error in
+                        logger.warning("closed a connection for its PROXY header: \(error)")
+                    })
+                }
+                if directTLS { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
+                try pipeline.addHandler(XMPPChannelHandler(settings: settings, encrypted: directTLS, greylist: greylist, accounts: users, tls: tls))
+            }
+        }
+
+        /// A NIO `ServerBootstrap` with ``GreylistAcceptHandler`` in its server channel
+        /// (`--nio-acceptor`), or with a handler that closes every child (`--baseline`).
+        func bootstrap(port: Int, directTLS: Bool) throws -> Channel {
             try ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 1_024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -72,28 +90,33 @@ struct ExampleServer {
                     }
                 }
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        let pipeline = channel.pipeline.syncOperations
-                        if !policy.trustedProxies.isEmpty {
-                            try pipeline.addHandler(GreylistProxyHeaderHandler(greylist: greylist, policy: policy) { error in
-                                logger.warning("closed a connection for its PROXY header: \(error)")
-                            })
-                        }
-                        if directTLS { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
-                        try pipeline.addHandler(XMPPChannelHandler(settings: settings, encrypted: directTLS, greylist: greylist, accounts: users, tls: tls))
-                    }
-                }
+                .childChannelInitializer { channel in initialize(channel, directTLS: directTLS) }
                 .bind(host: options.host, port: port).wait()
         }
 
-        let plain = try bind(port: options.port, directTLS: false)
-        let direct = try bind(port: options.tlsPort, directTLS: true)
-        logger.notice("listening on \(options.host):\(plain.localAddress?.port ?? 0) (STARTTLS) and \(options.host):\(direct.localAddress?.port ?? 0) (direct TLS) for \(options.domain)")
+        /// A listener on `port`, closed by the returned function.
+        func listen(port: Int, directTLS: Bool) throws -> (port: Int, close: () -> Void) {
+            if options.nioAcceptor || options.baseline {
+                let channel = try bootstrap(port: port, directTLS: directTLS)
+                return (channel.localAddress?.port ?? port, { try? channel.close().wait() })
+            }
+            let acceptor = try GreylistAcceptor(host: options.host, port: port, greylist: greylist, proxyProtocol: policy,
+                                                group: group, logger: logger) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.syncOptions?.setOption(.socketOption(.tcp_nodelay), value: 1)
+                }.flatMap { initialize(channel, directTLS: directTLS) }
+            }
+            return (acceptor.port, { acceptor.syncClose() })
+        }
+
+        let plain = try listen(port: options.port, directTLS: false)
+        let direct = try listen(port: options.tlsPort, directTLS: true)
+        let acceptor = options.nioAcceptor || options.baseline ? "NIO's accept" : "an accept thread"
+        logger.notice("listening on \(options.host):\(plain.port) (STARTTLS) and \(options.host):\(direct.port) (direct TLS) for \(options.domain), refusing in \(acceptor)")
         SignalWaiter.waitForTermination()
         logger.notice("stopping")
-        try? plain.close().wait()
-        try? direct.close().wait()
+        plain.close()
+        direct.close()
         try? group.syncShutdownGracefully()
     }
 }

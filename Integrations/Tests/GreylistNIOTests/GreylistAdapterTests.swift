@@ -77,8 +77,8 @@ import Testing
             }
             .bind(host: "127.0.0.1", port: 0).get()
         let port = try #require(server.localAddress?.port)
-        let refused = try await Self.firstBytes(port: port, source: "127.0.0.3")
-        let served = try await Self.firstBytes(port: port, source: "127.0.0.4")
+        let refused = try await TestClient.firstBytes(port: port, source: "127.0.0.3")
+        let served = try await TestClient.firstBytes(port: port, source: "127.0.0.4")
         #expect(refused.isEmpty)
         #expect(served == Array("hello".utf8))
         #expect(initialized.withLockedValue { $0 } == 1)
@@ -92,43 +92,6 @@ import Testing
         typealias OutboundOut = ByteBuffer
         func channelActive(context: ChannelHandlerContext) {
             context.writeAndFlush(Self.wrapOutboundOut(context.channel.allocator.buffer(string: "hello")), promise: nil)
-        }
-    }
-
-    /// What a client from `source` reads before the server closes or 5 s pass, off the pool.
-    static func firstBytes(port: Int, source: String) async throws -> [UInt8] {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                defer { close(descriptor) }
-                var time = timeval(tv_sec: 5, tv_usec: 0)
-                setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
-                var local = sockaddr_in()
-                local.sin_family = sa_family_t(AF_INET)
-                inet_pton(AF_INET, source, &local.sin_addr)
-                var remote = sockaddr_in()
-                remote.sin_family = sa_family_t(AF_INET)
-                remote.sin_port = UInt16(port).bigEndian
-                inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr)
-                let connected = withUnsafePointer(to: &local) { pointer in
-                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-                } == 0 && withUnsafePointer(to: &remote) { pointer in
-                    pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-                } == 0
-                guard connected else {
-                    continuation.resume(throwing: IOError(errnoCode: errno, reason: "connect"))
-                    return
-                }
-                var bytes: [UInt8] = []
-                var buffer = [UInt8](repeating: 0, count: 64)
-                while true {
-                    let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
-                    if count <= 0 { break }
-                    bytes += buffer[..<count]
-                    if bytes.count >= 5 { break }
-                }
-                continuation.resume(returning: bytes)
-            }.start()
         }
     }
 }
