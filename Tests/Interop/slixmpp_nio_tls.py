@@ -32,17 +32,22 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from slixmpp_interop import attempt_login, first_bytes, report, stop_server  # noqa: E402
 
 
+def listening_ports(server: subprocess.Popen, lines: list[str]) -> tuple[int, int] | None:
+    """The STARTTLS and direct-TLS ports from the server's first lines (kept in `lines`)."""
+    for _ in range(20):
+        line = server.stderr.readline()
+        lines.append(line)
+        found = re.search(r"listening on 127\.0\.0\.1:(\d+) \(STARTTLS\) and 127\.0\.0\.1:(\d+) \(direct TLS\)", line)
+        if found:
+            return int(found.group(1)), int(found.group(2))
+    return None
+
+
 async def scenario(binary: str, label: str, extra: list[str], results: list[tuple[str, bool, str]]) -> None:
     server = subprocess.Popen([binary, "--port", "0", "--tls-port", "0", *extra], stderr=subprocess.PIPE, text=True)
     first = len(results)
     try:
-        ports = None
-        for _ in range(20):
-            line = server.stderr.readline()
-            found = re.search(r"listening on 127\.0\.0\.1:(\d+) \(STARTTLS\) and 127\.0\.0\.1:(\d+) \(direct TLS\)", line)
-            if found:
-                ports = (int(found.group(1)), int(found.group(2)))
-                break
+        ports = listening_ports(server, [])
         if ports is None:
             results.append(("the example server starts", False, "no listening line"))
             return
@@ -84,14 +89,7 @@ async def out_of_descriptors(binary: str, results: list[tuple[str, bool, str]]) 
     lines: list[str] = []
     held: list[socket.socket] = []
     try:
-        ports = None
-        for _ in range(20):
-            line = server.stderr.readline()
-            lines.append(line)
-            found = re.search(r":(\d+) \(STARTTLS\) and 127\.0\.0\.1:(\d+) \(direct TLS\)", line)
-            if found:
-                ports = (int(found.group(1)), int(found.group(2)))
-                break
+        ports = listening_ports(server, lines)
         if ports is None:
             results.append(("the example server starts", False, "no listening line"))
             return

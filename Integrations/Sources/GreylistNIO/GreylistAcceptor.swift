@@ -42,10 +42,13 @@ public final class GreylistAcceptor: Sendable {
     private let logger: Logger?
     private let childChannelInitializer: @Sendable (Channel) -> EventLoopFuture<Void>
     private let stopping = NIOLockedValueBox(false)
-    private let ended: EventLoopPromise<Void>
+    /// Entered while the accept thread runs (not a promise of `group`'s: the thread may end after
+    /// the group shut down).
+    private let running = DispatchGroup()
     private let handedOver = Atomic<Int>(0)
 
-    /// Binds, listens and starts the accept thread.
+    /// Binds, listens and starts the accept thread, which runs (and keeps this acceptor) until
+    /// ``close()``.
     ///
     /// - Parameters:
     ///   - host: A numeric IPv4 or IPv6 address or a name to resolve (`"::"` takes IPv4 and IPv6
@@ -85,7 +88,7 @@ public final class GreylistAcceptor: Sendable {
         self.group = group
         self.logger = logger
         self.childChannelInitializer = childChannelInitializer
-        self.ended = group.next().makePromise(of: Void.self)
+        running.enter()
         let thread = Thread { [self] in run() }
         thread.name = "greylist.acceptor"
         thread.start()
@@ -100,14 +103,16 @@ public final class GreylistAcceptor: Sendable {
     /// Connections already handed to NIO are not touched. Calling it again does nothing more.
     public func close() async {
         beginClose()
-        try? await ended.futureResult.get()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            running.notify(queue: .global()) { continuation.resume() }
+        }
     }
 
     /// ``close()`` for code that is not async (a `main` that ends with
-    /// `syncShutdownGracefully`); never call it on an event loop.
+    /// `syncShutdownGracefully`); it blocks the calling thread until the accept thread ended.
     public func syncClose() {
         beginClose()
-        try? ended.futureResult.wait()
+        running.wait()
     }
 
     private func beginClose() {
@@ -156,6 +161,6 @@ public final class GreylistAcceptor: Sendable {
             }
         }
         AcceptorSystem.close(descriptor)
-        ended.succeed()
+        running.leave()
     }
 }

@@ -99,6 +99,17 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    @Test("an acceptor closes after its event loops were shut down")
+    func closeAfterTheGroup() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let initialized = NIOLockedValueBox(0)
+        let acceptor = try Self.greeting(try Greylist(), group: group, initialized: initialized)
+        #expect(try await TestClient.firstBytes(port: acceptor.port, source: "127.0.0.4") == Array("hello".utf8))
+        try await group.shutdownGracefully()
+        await acceptor.close()
+        #expect(initialized.withLockedValue { $0 } == 1)
+    }
+
     @Test("a port in use and an address that does not resolve are errors naming the address and the call")
     func listenErrorsNameTheAddress() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
