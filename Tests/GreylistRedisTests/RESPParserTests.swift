@@ -50,7 +50,8 @@ import GreylistRedis
         (":99999999999999999999\r\n", "integer \"99999999999999999999\""),
         (":9223372036854775808\r\n", "out of range"),
         ("$-2\r\n", "bulk string length -2"),
-        ("$2000000\r\n", "bulk string of 2000000 bytes, over the limit of 1048576"),
+        ("$600000000\r\n", "bulk string of 600000000 bytes, over Redis's own maximum of 536870912"),
+        ("$20\r\n" + String(repeating: "x", count: 20) + "ab", "bulk string of 20 bytes not followed by CR LF"),
         ("$3\r\nabcd\r\n", "not followed by CR LF"),
         ("*-5\r\n", "array length -5"),
         ("*2000000\r\n", "array of 2000000 elements, over the limit of 1048576"),
@@ -91,6 +92,34 @@ import GreylistRedis
             }
         }
         #expect(failed)
+    }
+
+    @Test("a bulk string over the limit is skipped, never held, at any split; the stream stays in step")
+    func oversizedIsSkipped() throws {
+        let limits = RESPParser.Limits(maxBulkBytes: 16)
+        let long = String(repeating: "k", count: 40)
+        let bytes = Array("*3\r\n$4\r\nkeys\r\n$40\r\n\(long)\r\n$2\r\nok\r\n:5\r\n".utf8)
+        let expected: [RESPValue] = [.array([.bulkString(Array("keys".utf8)), .skippedBulkString(byteCount: 40), .bulkString(Array("ok".utf8))]),
+                                     .integer(5)]
+        for cut in 0...bytes.count {
+            #expect(try parseAll([bytes[..<cut], bytes[cut...]], limits: limits) == expected, "cut at \(cut)")
+        }
+        #expect(try parseAll(bytes.indices.map { bytes[$0...$0] }, limits: limits) == expected)
+
+        // 8 MiB in 64 KiB reads: what the parser holds stays at one read, not the string.
+        var parser = RESPParser(limits: .init(maxBulkBytes: 1 << 20))
+        parser.append(Array("$8388608\r\n".utf8))
+        #expect(try parser.next() == nil)
+        let read = [UInt8](repeating: UInt8(ascii: "z"), count: 65_536)
+        for _ in 0..<128 {
+            parser.append(read)
+            #expect(try parser.next() == nil)
+            #expect(parser.bufferedBytes == 0)
+        }
+        parser.append(Array("\r\n+PONG\r\n".utf8))
+        #expect(try parser.next() == .skippedBulkString(byteCount: 8 << 20))
+        #expect(try parser.next() == .simpleString("PONG"))
+        #expect(RESPValue.skippedBulkString(byteCount: 40).text == nil)
     }
 
     @Test("a 20,000-element array arriving in 7-byte pieces comes out whole")

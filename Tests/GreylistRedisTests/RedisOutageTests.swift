@@ -164,6 +164,44 @@ struct RedisOutageTests {
         await redis.stop()
     }
 
+    @Test("a key name or a message over the reply limit (1 MiB) is skipped and counted; the link converges and stays up")
+    func oversizedKeysAndMessagesAreSkipped() async throws {
+        let redis = try await RedisServerFixture()
+        let now = WallClock.system.nowMilliseconds
+        let valid = SharedRecord.ban(BanEntry(network: .cidr("10.0.0.6/32"), reason: .rule("botnet"), user: "bad_user_99999",
+                                              bannedAtMilliseconds: now, expiresAtMilliseconds: now + 3_600_000, banCount: 1, refusedCount: 0))
+        let longName = "test:ban:" + String(repeating: "9", count: 2 << 20)
+        try await RedisServerFixture.blocking {
+            let connection = try redis.connect()
+            _ = try connection.pipeline([
+                ["SET", RESPArgument(longName), "x"],
+                ["SET", "test:ban:10.0.0.6/32", RESPArgument(bytes: valid.value)],
+            ])
+        }
+        // Before the parser skipped what is over its limit, the SCAN reply broke the connection on
+        // every (re)connect and the node never converged.
+        let node = try ClusterNode("a", port: redis.port)
+        #expect(await node.events.wait { EventWaiter.bannedNetworks($0).contains(.cidr("10.0.0.6/32")) })
+        #expect(await node.events.wait { events in
+            events.contains { if case .storageWarning(let text) = $0 { text.contains("skipped 1 foreign") } else { false } }
+        })
+        let fromElsewhere = SharedRecord.ban(BanEntry(network: .cidr("10.0.0.7/32"), reason: .rule("botnet"), user: "bad_user_99999",
+                                                      bannedAtMilliseconds: now, expiresAtMilliseconds: now + 3_600_000, banCount: 1,
+                                                      refusedCount: 0)).message(from: "z")
+        try await RedisServerFixture.blocking {
+            _ = try redis.connect().pipeline([
+                ["PUBLISH", "test:changes", RESPArgument(bytes: [UInt8](repeating: 0x20, count: 2 << 20))],
+                ["PUBLISH", "test:changes", RESPArgument(bytes: fromElsewhere)],
+            ])
+        }
+        #expect(await node.events.wait { EventWaiter.bannedNetworks($0).contains(.cidr("10.0.0.7/32")) })
+        #expect(node.store.status.skipped == 2)
+        #expect(node.store.status.state == .connected)
+        #expect(node.events.count(where: EventWaiter.isLinkDown) == 0)
+        await node.close()
+        await redis.stop()
+    }
+
     @Test func credentialsAndDatabaseFromTheURL() async throws {
         let redis = try await RedisServerFixture(["--requirepass", "s3cret pass", "--user", "greylist", "on", ">acl-pass", "~*", "&*", "+@all"])
         let wrong = try RedisStoreSettings(url: "redis://:nope@127.0.0.1:\(redis.port)/2", namespace: "test")

@@ -77,6 +77,9 @@ extension RedisLink {
                 throw .server(command: "SCAN \(pattern)", message: reply.description)
             }
             cursor = next
+            for case .skippedBulkString(let byteCount) in keys {
+                foreign.note("a key name of \(byteCount) bytes")
+            }
             let names = keys.compactMap(\.text)
             if !names.isEmpty { try batch(names) }
         } while cursor != "0" && !stopping

@@ -141,8 +141,11 @@ final class RedisLink {
 
     /// A pushed value on the subscription: another node's change or failure.
     func receive(_ value: RESPValue) {
-        guard case .array(let parts?) = value, parts.count == 3, parts[0].text == "message",
-              case .bulkString(let payload?) = parts[2] else { return }
+        guard case .array(let parts?) = value, parts.count == 3, parts[0].text == "message" else { return }
+        guard case .bulkString(let payload?) = parts[2] else {
+            foreign.note("a message on \(settings.channel): \(parts[2])")
+            return
+        }
         guard let (node, record) = SharedRecord.decode(message: payload) else {
             foreign.note("a message on \(settings.channel)")
             return

@@ -4,9 +4,12 @@
 /// Every byte is examined a bounded number of times: a line being read remembers how far it was
 /// scanned, a bulk string waits for its whole length before it is copied once, and arrays are
 /// built on an explicit stack (no recursion). Limits bound memory and work under a hostile or
-/// broken server: the longest bulk string, the most elements in one array, the deepest nesting,
-/// and the longest line; breaking one is a ``RESPError`` naming the value, and the parser then
-/// refuses everything (the stream is out of step).
+/// broken server: the most elements in one array, the deepest nesting, and the longest line;
+/// breaking one is a ``RESPError`` naming the value, and the parser then refuses everything (the
+/// stream is out of step). A bulk string longer than ``Limits/maxBulkBytes`` is not an error:
+/// its bytes are dropped as they arrive (never held) and it comes back as
+/// ``RESPValue/skippedBulkString(byteCount:)``, so one huge key or message costs its bytes'
+/// passage and nothing more, and the stream stays in step.
 ///
 /// ```swift
 /// var parser = RESPParser()
@@ -18,7 +21,7 @@
 public struct RESPParser: Sendable {
     /// Bounds on what one reply may hold.
     public struct Limits: Hashable, Sendable {
-        /// The longest bulk string, in bytes.
+        /// The longest bulk string kept, in bytes; a longer one is skipped.
         public var maxBulkBytes: Int
         /// The most elements in one array.
         public var maxArrayElements: Int
@@ -50,7 +53,13 @@ public struct RESPParser: Sendable {
     private var lineScanned = 0
     /// Arrays being filled, innermost last.
     private var stack: [(expected: Int, elements: [RESPValue])] = []
+    /// A bulk string over the limit being passed over: bytes still to drop, CR LF included.
+    private var skipping: (remaining: Int, byteCount: Int)?
     private var failure: RESPError?
+
+    /// The longest bulk string Redis itself accepts (`proto-max-bulk-len`, 512 MB): a longer
+    /// announced length is not Redis talking, and is an error rather than a long skip.
+    public static let longestBulkString = 512 << 20
 
     /// Creates a parser.
     ///
@@ -103,6 +112,10 @@ public struct RESPParser: Sendable {
     /// Reads one value's start: `nil` when more bytes are needed; `.some(nil)` when an array
     /// was opened (its elements follow); otherwise a complete scalar or empty array.
     private mutating func scalarOrArrayStart() throws(RESPError) -> RESPValue?? {
+        if skipping != nil {
+            guard let skipped = try skip() else { return nil }
+            return .some(skipped)
+        }
         guard let lineEnd = try findLineEnd() else { return nil }
         guard lineEnd > position else { throw RESPError("an empty line where a value's type byte belongs") }
         let kind = buffer[position]
@@ -125,8 +138,14 @@ public struct RESPParser: Sendable {
                 return .some(.bulkString(nil))
             }
             guard length >= 0 else { throw RESPError("bulk string length \(length)") }
+            guard length <= Self.longestBulkString else {
+                throw RESPError("bulk string of \(length) bytes, over Redis's own maximum of \(Self.longestBulkString)")
+            }
             guard length <= limits.maxBulkBytes else {
-                throw RESPError("bulk string of \(length) bytes, over the limit of \(limits.maxBulkBytes)")
+                consumeLine(lineEnd)
+                skipping = (Int(length) + 2, Int(length))
+                guard let skipped = try skip() else { return nil }
+                return .some(skipped)
             }
             let start = lineEnd + 2
             guard buffer.count - start >= Int(length) + 2 else { return nil }  // wait for the whole string
@@ -153,6 +172,28 @@ public struct RESPParser: Sendable {
         default:
             throw RESPError("type byte 0x\(String(kind, radix: 16)) (expected +, -, :, $ or *)")
         }
+    }
+
+    /// Drops what has arrived of a bulk string over the limit; the value once its CR LF is read,
+    /// `nil` until then.
+    private mutating func skip() throws(RESPError) -> RESPValue? {
+        guard let (left, byteCount) = skipping else { return nil }
+        var remaining = left
+        if remaining > 2 {
+            let dropped = min(buffer.count - position, remaining - 2)
+            position += dropped
+            remaining -= dropped
+            lineScanned = position
+            skipping = (remaining, byteCount)
+            if remaining > 2 { return nil }
+        }
+        guard buffer.count - position >= 2 else { return nil }
+        guard buffer[position] == 0x0D, buffer[position + 1] == 0x0A else {
+            throw RESPError("bulk string of \(byteCount) bytes not followed by CR LF")
+        }
+        consumeLine(position)
+        skipping = nil
+        return .skippedBulkString(byteCount: byteCount)
     }
 
     /// The index of the CR of the line starting at `position`, or `nil` until it is whole.

@@ -11,6 +11,9 @@ public enum RESPValue: Hashable, Sendable, CustomStringConvertible {
     case bulkString([UInt8]?)
     /// `*2\r\n…`: an array of values; `nil` is the null array (`*-1`).
     case array([RESPValue]?)
+    /// A bulk string longer than the parser's ``RESPParser/Limits/maxBulkBytes``: its bytes were
+    /// passed over, not kept.
+    case skippedBulkString(byteCount: Int)
 
     /// The bytes of a bulk or simple string as text (invalid UTF-8 repaired), else `nil`.
     public var text: String? {
@@ -35,6 +38,7 @@ public enum RESPValue: Hashable, Sendable, CustomStringConvertible {
         case .bulkString(let bytes?): return "\"" + shown(String(decoding: bytes, as: UTF8.self)) + "\""
         case .array(nil): return "(nil array)"
         case .array(let values?): return "[" + values.prefix(8).map(\.description).joined(separator: ", ") + (values.count > 8 ? ", …" : "") + "]"
+        case .skippedBulkString(let byteCount): return "(a bulk string of \(byteCount) bytes, skipped)"
         }
     }
 }
