@@ -12,6 +12,15 @@ SCRATCH = os.path.join(ROOT, ".build-mutants", "package")
 
 # (name, file, original text, mutated text)
 MUTANTS = [
+    ("oversized-bulk-fails", "Sources/GreylistRedis/RESP/RESPParser.swift",
+     "                consumeLine(lineEnd)\n                skipping = (Int(length) + 2, Int(length))\n",
+     "                throw RESPError(\"bulk string of \\(length) bytes, over the limit\")\n"),
+    ("oversized-keys-not-counted", "Sources/GreylistRedis/Cluster/RedisLink+Converge.swift",
+     "                foreign.note(\"a key name of \\(byteCount) bytes\")\n", "                _ = byteCount\n"),
+    ("demo-answers-before-verdict", "Sources/GreylistDemoServer/Connections/ClientConnection.swift",
+     "        Task { [greylist, peer, queue] in\n            let closeStream",
+     "        resumeReading()\n        perform(session.failureRecorded(closeStream: false, at: .now))\n"
+     "        Task { [greylist, peer, queue] in\n            let closeStream"),
     ("shared-crc-ignores-network", "Sources/GreylistRedis/Cluster/SharedRecord.swift",
      "        let crc = CRC32.checksum(Array(network.description.utf8) + [0x20] + body)\n",
      "        let crc = CRC32.checksum(body)\n"),

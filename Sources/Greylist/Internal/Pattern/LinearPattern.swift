@@ -124,41 +124,59 @@ struct LinearPattern: Sendable {
 
     /// The search, with the number of state visits it took (the tests bound it).
     ///
+    /// The state sets and the work stack live in one temporary allocation (on the stack for
+    /// small programs), and the text is read in place: a match allocates nothing per scalar and
+    /// at most once per call.
+    ///
     /// - Complexity: O(n × m): at each of the n + 1 positions, each of the m instructions is
     ///   visited at most once.
     func run(_ text: String) -> (matched: Bool, steps: Int) {
-        var input: [UInt32] = []
+        var length = 0
         var bytes = 0
         for scalar in text.unicodeScalars {
-            bytes += String(scalar).utf8.count
+            bytes += UTF8.width(scalar)
             if bytes > Self.maximumInputBytes { break }
-            input.append(scalar.value)
+            length += 1
         }
         let count = instructions.count
-        var current = SparseSet(capacity: count)
-        var next = SparseSet(capacity: count)
-        var stack: [Int] = []
-        var steps = 0
-        for position in 0...input.count {
-            // Unanchored search: a thread starts at every position.
-            if add(0, at: position, length: input.count, to: &current, stack: &stack, steps: &steps) { return (true, steps) }
-            guard position < input.count else { break }
-            let scalar = input[position]
-            next.clear()
-            for pc in current.members {
-                steps += 1
-                if case .scalars(let set) = instructions[pc], sets[set].contains(scalar) {
-                    if add(pc + 1, at: position + 1, length: input.count, to: &next, stack: &stack, steps: &steps) { return (true, steps) }
-                }
+        // Two sparse sets (2 × count each) and a stack: each instruction enters a set at most
+        // once per position and pushes at most two more, so 2 × count + 1 entries suffice.
+        let stackCapacity = 2 * count + 1
+        // 32-bit slots (a program has at most 20,000 instructions): half the memory, so the
+        // usual rule's scratch fits the stack and a match allocates nothing.
+        return withUnsafeTemporaryAllocation(of: Int32.self, capacity: 4 * count + stackCapacity) { memory in
+            memory.initialize(repeating: 0)
+            defer { memory.deinitialize() }
+            func slice(_ start: Int, _ size: Int) -> UnsafeMutableBufferPointer<Int32> {
+                UnsafeMutableBufferPointer(rebasing: memory[start..<(start + size)])
             }
-            swap(&current, &next)
+            var current = SparseSet(dense: slice(0, count), sparse: slice(count, count))
+            var next = SparseSet(dense: slice(2 * count, count), sparse: slice(3 * count, count))
+            var stack = WorkStack(storage: slice(4 * count, stackCapacity))
+            var steps = 0
+            var scalars = text.unicodeScalars.makeIterator()
+            for position in 0...length {
+                // Unanchored search: a thread starts at every position.
+                if add(0, at: position, length: length, to: &current, stack: &stack, steps: &steps) { return (true, steps) }
+                guard position < length, let scalar = scalars.next()?.value else { break }
+                next.clear()
+                for member in current.members {
+                    let pc = Int(member)
+                    steps += 1
+                    if case .scalars(let set) = instructions[pc], sets[set].contains(scalar) {
+                        if add(pc + 1, at: position + 1, length: length, to: &next, stack: &stack, steps: &steps) { return (true, steps) }
+                    }
+                }
+                swap(&current, &next)
+            }
+            return (false, steps)
         }
-        return (false, steps)
     }
 
     /// Follows the instructions that consume nothing from `pc`, adding the consuming ones to
     /// `list`; returns whether `match` was reached.
-    private func add(_ pc: Int, at position: Int, length: Int, to list: inout SparseSet, stack: inout [Int], steps: inout Int) -> Bool {
+    private func add(_ pc: Int, at position: Int, length: Int, to list: inout SparseSet, stack: inout WorkStack, steps: inout Int) -> Bool {
+        stack.removeAll()
         stack.append(pc)
         while let pc = stack.popLast() {
             guard list.insert(pc) else { continue }
@@ -179,23 +197,26 @@ struct LinearPattern: Sendable {
 }
 
 /// A set of small integers with O(1) insert, membership and clear, and insertion-ordered members
-/// (Briggs and Torczon's sparse set).
+/// (Briggs and Torczon's sparse set), over memory the caller owns for the set's lifetime.
 struct SparseSet {
-    private var dense: [Int]
-    private var sparse: [Int]
+    private let dense: UnsafeMutableBufferPointer<Int32>
+    private let sparse: UnsafeMutableBufferPointer<Int32>
     private(set) var count = 0
 
-    init(capacity: Int) {
-        dense = Array(repeating: 0, count: capacity)
-        sparse = Array(repeating: 0, count: capacity)
+    /// - Parameters:
+    ///   - dense: Room for every member, in insertion order.
+    ///   - sparse: One slot per possible value (`0..<sparse.count`), any contents.
+    init(dense: UnsafeMutableBufferPointer<Int32>, sparse: UnsafeMutableBufferPointer<Int32>) {
+        self.dense = dense
+        self.sparse = sparse
     }
 
     /// Inserts `value`; `false` when it was already there.
     mutating func insert(_ value: Int) -> Bool {
-        let slot = sparse[value]
-        if slot < count && dense[slot] == value { return false }
-        sparse[value] = count
-        dense[count] = value
+        let slot = Int(sparse[value])
+        if slot < count && dense[slot] == Int32(truncatingIfNeeded: value) { return false }
+        sparse[value] = Int32(truncatingIfNeeded: count)
+        dense[count] = Int32(truncatingIfNeeded: value)
         count += 1
         return true
     }
@@ -204,7 +225,33 @@ struct SparseSet {
         count = 0
     }
 
-    var members: ArraySlice<Int> {
+    var members: UnsafeMutableBufferPointer<Int32>.SubSequence {
         dense[..<count]
+    }
+}
+
+/// A stack of instruction indexes over memory the caller owns; its capacity is the caller's bound.
+struct WorkStack {
+    private let storage: UnsafeMutableBufferPointer<Int32>
+    private var count = 0
+
+    init(storage: UnsafeMutableBufferPointer<Int32>) {
+        self.storage = storage
+    }
+
+    mutating func append(_ value: Int) {
+        precondition(count < storage.count, "the work stack's bound was wrong")
+        storage[count] = Int32(truncatingIfNeeded: value)
+        count += 1
+    }
+
+    mutating func popLast() -> Int? {
+        guard count > 0 else { return nil }
+        count -= 1
+        return Int(storage[count])
+    }
+
+    mutating func removeAll() {
+        count = 0
     }
 }
