@@ -166,6 +166,30 @@ import Testing
     }
 }
 
+extension PatternFuzzRegressionTests {
+    /// Found by FuzzPattern this session: 7,956 nested `(` overflowed the stack in the
+    /// recursive-descent parser (ASan: stack-overflow), a crash on a configuration value.
+    @Test("deep nesting and long runs of quantifiers are errors naming the offset, not a stack overflow")
+    func deepNesting() throws {
+        #expect(try LinearPattern(String(repeating: "(", count: 32) + "a" + String(repeating: ")", count: 32)).matches("a"))
+        for pattern in [String(repeating: "(", count: 8_000), String(repeating: "(?:", count: 33) + "a" + String(repeating: ")", count: 33)] {
+            do {
+                _ = try LinearPattern(pattern)
+                Issue.record("accepted \(pattern.prefix(40))…")
+            } catch {
+                #expect(error.description.contains("groups nested deeper than 32"), "\(error)")
+            }
+        }
+        #expect(try LinearPattern("a" + String(repeating: "{1}", count: 32)).matches("a"))
+        do {
+            _ = try LinearPattern("a" + String(repeating: "{1}", count: 5_000))
+            Issue.record("accepted 5,000 stacked quantifiers")
+        } catch {
+            #expect(error.description.contains("more than 32 quantifiers in a row"))
+        }
+    }
+}
+
 /// Address inputs the fuzzer found.
 @Suite struct AddressFuzzRegressionTests {
     @Test("a network inside the NAT64 prefix round-trips through its text", arguments: ["64:ff9b:0:1922::7/32", "64:ff9b::/96", "64:ff9b::/32"])

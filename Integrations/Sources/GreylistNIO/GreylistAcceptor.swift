@@ -101,6 +101,8 @@ public final class GreylistAcceptor: Sendable {
 
     /// Stops accepting and closes the listening socket; returns once the accept thread ended.
     /// Connections already handed to NIO are not touched. Calling it again does nothing more.
+    /// Close the acceptor before shutting `group` down: a connection admitted after that could
+    /// not be handed over.
     public func close() async {
         beginClose()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

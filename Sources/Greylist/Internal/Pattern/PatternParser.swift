@@ -6,9 +6,18 @@
 struct PatternParser {
     private let scalars: [Unicode.Scalar]
     private var index = 0
+    /// Groups open at `index`.
+    private var nesting = 0
 
     /// The largest repetition count accepted in `{n,m}`.
     static let maximumCount = 1_000
+    /// The deepest nesting of groups accepted: the parser and the compiler recurse once per
+    /// level, so a pattern of thousands of `(` must be an error, not a stack overflow (found by
+    /// FuzzPattern: 7,956 of them overflowed the stack).
+    static let maximumNesting = 32
+    /// The most quantifiers accepted in a row on one item (`a{2}{3}…`): each wraps the node once
+    /// more, and the compiler recurses through every wrapper.
+    static let maximumStackedQuantifiers = 32
 
     private init(_ pattern: String) {
         scalars = Array(pattern.unicodeScalars)
@@ -44,6 +53,7 @@ struct PatternParser {
 
     private mutating func quantified() throws(PatternError) -> PatternNode {
         var node = try atom()
+        var stacked = 0
         while let scalar = current {
             let start = index
             var bounds: (Int, Int?)
@@ -56,6 +66,10 @@ struct PatternParser {
                 bounds = counted
             default:
                 return node
+            }
+            stacked += 1
+            if stacked > Self.maximumStackedQuantifiers {
+                throw PatternError(reason: "more than \(Self.maximumStackedQuantifiers) quantifiers in a row", offset: start)
             }
             if case .startAnchor = node { throw PatternError(reason: "a quantifier after '^'", offset: start) }
             if case .endAnchor = node { throw PatternError(reason: "a quantifier after '$'", offset: start) }
@@ -113,6 +127,11 @@ struct PatternParser {
         switch scalar {
         case "(":
             try groupPrefix(start)
+            guard nesting < Self.maximumNesting else {
+                throw PatternError(reason: "groups nested deeper than \(Self.maximumNesting)", offset: start)
+            }
+            nesting += 1
+            defer { nesting -= 1 }
             let inner = try alternatives()
             guard current == ")" else { throw PatternError(reason: "expected ')'", offset: index) }
             index += 1
