@@ -1,7 +1,6 @@
 import Foundation
 import Greylist
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -41,7 +40,7 @@ public final class GreylistAcceptor: Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger?
     private let childChannelInitializer: @Sendable (Channel) -> EventLoopFuture<Void>
-    private let stopping = NIOLockedValueBox(false)
+    private let stopping = Atomic<Bool>(false)
     /// Entered while the accept thread runs (not a promise of `group`'s: the thread may end after
     /// the group shut down).
     private let running = DispatchGroup()
@@ -118,10 +117,7 @@ public final class GreylistAcceptor: Sendable {
     }
 
     private func beginClose() {
-        let first = stopping.withLockedValue { stopping in
-            defer { stopping = true }
-            return !stopping
-        }
+        let first = !stopping.exchange(true, ordering: .acquiringAndReleasing)
         // The thread closes the descriptor once its blocked accept fails: closing it here could
         // let a new socket take the number while the thread still uses it.
         if first { AcceptorSystem.shutdown(descriptor) }
@@ -136,7 +132,7 @@ public final class GreylistAcceptor: Sendable {
             let client = AcceptorSystem.accept(descriptor, into: &storage)
             guard client >= 0 else {
                 let code = AcceptorSystem.errorNumber
-                if stopping.withLockedValue({ $0 }) { break }
+                if stopping.load(ordering: .acquiring) { break }
                 switch code {
                 case ECONNABORTED, EPROTO:
                     continue

@@ -94,9 +94,11 @@ struct ExampleServer {
                 .bind(host: options.host, port: port).wait()
         }
 
+        let refusesInNIO = options.nioAcceptor || options.baseline
+
         /// A listener on `port`, closed by the returned function.
         func listen(port: Int, directTLS: Bool) throws -> (port: Int, close: () -> Void) {
-            if options.nioAcceptor || options.baseline {
+            if refusesInNIO {
                 let channel = try bootstrap(port: port, directTLS: directTLS)
                 return (channel.localAddress?.port ?? port, { try? channel.close().wait() })
             }
@@ -111,7 +113,7 @@ struct ExampleServer {
 
         let plain = try listen(port: options.port, directTLS: false)
         let direct = try listen(port: options.tlsPort, directTLS: true)
-        let acceptor = options.nioAcceptor || options.baseline ? "NIO's accept" : "an accept thread"
+        let acceptor = refusesInNIO ? "NIO's accept" : "an accept thread"
         logger.notice("listening on \(options.host):\(plain.port) (STARTTLS) and \(options.host):\(direct.port) (direct TLS) for \(options.domain), refusing in \(acceptor)")
         SignalWaiter.waitForTermination()
         logger.notice("stopping")

@@ -176,7 +176,6 @@ struct LinearPattern: Sendable {
     /// Follows the instructions that consume nothing from `pc`, adding the consuming ones to
     /// `list`; returns whether `match` was reached.
     private func add(_ pc: Int, at position: Int, length: Int, to list: inout SparseSet, stack: inout WorkStack, steps: inout Int) -> Bool {
-        stack.removeAll()
         stack.append(pc)
         while let pc = stack.popLast() {
             guard list.insert(pc) else { continue }
@@ -251,7 +250,4 @@ struct WorkStack {
         return Int(storage[count])
     }
 
-    mutating func removeAll() {
-        count = 0
-    }
 }
