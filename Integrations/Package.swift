@@ -67,6 +67,18 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
+        // The example's own handlers, over real loopback sockets.
+        .testTarget(
+            name: "GreylistNIOExampleTests",
+            dependencies: [
+                "GreylistNIOExample",
+                .product(name: "Greylist", package: rootIdentity),
+                .product(name: "GreylistXMPP", package: rootIdentity),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -99,8 +99,8 @@ final class DemoServer: @unchecked Sendable {
         }
         let refuseHeaders = screening
         let acceptLoop = AcceptLoop(descriptor: descriptor, greylist: greylist, log: log, proxyProtocol: server.proxyProtocol,
-                                    proxyCounters: proxyCounters, maxPendingHeaders: server.maxConnections) { [registry] client, peer, rest in
-            registry.admit(client, from: peer, initialBytes: rest, onProxyHeader: refuseHeaders) == nil
+                                    proxyCounters: proxyCounters, maxPendingHeaders: server.maxConnections) { [registry] descriptor, client in
+            registry.admit(descriptor, client, onProxyHeader: refuseHeaders) == nil
         }
         var services: [any ServerService] = [PurgeLoop(greylist: greylist)]
         if server.kernelOffload.enabled {
@@ -323,7 +323,12 @@ final class DemoServer: @unchecked Sendable {
 
     /// The descriptors of the open connections from `peer`'s address (for tests).
     func connectionDescriptors(from peer: IPAddress) -> [Int32] {
-        registry.descriptors(from: peer)
+        registry.connections(from: peer).map(\.descriptor)
+    }
+
+    /// The open connections from `peer`'s address (for tests).
+    func connections(from peer: IPAddress) -> [ClientConnection] {
+        registry.connections(from: peer)
     }
 
     /// Open client connections now (for tests and summaries).

@@ -114,6 +114,14 @@ enum XMLText {
         return (name, attributes)
     }
 
+    /// The bytes of `text` without XML white space at either end: one pass over the bytes, no
+    /// `Character` walk (a long run of white space costs what its bytes cost).
+    static func trimmingWhitespace(_ text: String.UTF8View) -> [UInt8] {
+        guard let first = text.firstIndex(where: { !isWhitespace($0) }),
+              let last = text.lastIndex(where: { !isWhitespace($0) }) else { return [] }
+        return Array(text[first...last])
+    }
+
     private static func isWhitespace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
     }

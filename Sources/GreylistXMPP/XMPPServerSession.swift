@@ -35,7 +35,8 @@ public struct XMPPServerSession: Sendable {
     private enum Waiting: Equatable {
         case nothing
         case credentials(XMPPCredentials)
-        case failureVerdict
+        /// A failed login waits for the greylist; the SASL condition to answer with then.
+        case failureVerdict(condition: String)
         case tlsHandshake
     }
 
@@ -49,6 +50,10 @@ public struct XMPPServerSession: Sendable {
     /// Whether the stream runs over TLS (direct TLS from the start, or after STARTTLS).
     public private(set) var isEncrypted: Bool
     private var failedAttempts = 0
+    /// Set once the greylist banned this stream's source: further logins on it are refused
+    /// unchecked. The stream is not closed at once, since whether a failure bans depends on
+    /// whether the account exists, and the client must not learn that from its answer.
+    private var refusesLogins = false
     /// Parsed events not handled yet because the session waits for the host.
     private var pending: [XMLStreamEvent] = []
     private var pendingIndex = 0
@@ -152,26 +157,32 @@ public struct XMPPServerSession: Sendable {
             return finish(output)
         }
         if verdict != .unavailable { failedAttempts += 1 }
-        waiting = .failureVerdict
+        waiting = .failureVerdict(condition: "not-authorized")
         output.requests.append(.reportFailure(user: credentials.user, verdict: verdict))
         return finish(output)
     }
 
     /// Continues after a failed login was reported: answers the client, and closes the stream
-    /// when the source is now banned or out of attempts.
+    /// when it is out of attempts.
+    ///
+    /// The answer does not depend on the verdict: a failure that bans is answered as one that
+    /// does not, since whether a failure bans depends on whether the account exists (a botnet
+    /// could otherwise sort a list of names, one ban per probe). A banned source's stream stays
+    /// open until its attempts run out, but every further login on it is refused unchecked; its
+    /// next connection is refused at accept.
     ///
     /// - Parameters:
-    ///   - closeStream: The greylist's verdict (`FailureOutcome.closesStream`).
+    ///   - closeStream: The greylist's verdict (`FailureOutcome.closesStream`): the source is
+    ///     banned, so no further login on this stream is checked.
     ///   - now: The current instant.
     /// - Returns: The SASL failure, then what queued input produces (or the stream's end).
     public mutating func failureRecorded(closeStream: Bool, at now: ContinuousClock.Instant) -> XMPPSessionOutput {
         var output = XMPPSessionOutput()
-        guard waiting == .failureVerdict, phase != .closed else { return finish(output) }
+        guard case .failureVerdict(let condition) = waiting, phase != .closed else { return finish(output) }
         waiting = .nothing
-        append(saslFailure("not-authorized"), to: &output)
-        if closeStream {
-            streamError("policy-violation", text: "this address is banned", into: &output)
-        } else if failedAttempts >= settings.maxAuthAttempts {
+        if closeStream { refusesLogins = true }
+        append(saslFailure(condition), to: &output)
+        if failedAttempts >= settings.maxAuthAttempts {
             streamError("policy-violation", text: "too many failed authentication attempts", into: &output)
         } else {
             drain(into: &output)
@@ -316,27 +327,55 @@ public struct XMPPServerSession: Sendable {
         guard element.attributes["mechanism"] == "PLAIN" else {
             return append(saslFailure("invalid-mechanism"), to: &output)
         }
-        let encoded = String(element.text.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
-        guard !encoded.isEmpty, encoded != "=" else {
-            return append(saslFailure("malformed-request"), to: &output)
+        // Trimmed and measured on bytes: whitespace around base64 is allowed, and a payload
+        // larger than any PLAIN login is refused before it is decoded.
+        let encoded = XMLText.trimmingWhitespace(element.text.utf8)
+        guard !encoded.isEmpty, encoded.count <= settings.maxSASLPayloadBytes, encoded != [UInt8(ascii: "=")] else {
+            return malformedLogin("malformed-request", into: &output)
         }
-        guard let decoded = Data(base64Encoded: encoded) else {
-            return append(saslFailure("incorrect-encoding"), to: &output)
+        guard let decoded = Data(base64Encoded: Data(encoded)) else {
+            return malformedLogin("incorrect-encoding", into: &output)
         }
-        let parts = decoded.split(separator: 0, omittingEmptySubsequences: false)
+        let parts = decoded.split(separator: 0, maxSplits: 3, omittingEmptySubsequences: false)
         guard parts.count == 3,
               let authorization = String(validating: parts[0], as: UTF8.self),
               let user = String(validating: parts[1], as: UTF8.self),
               let password = String(validating: parts[2], as: UTF8.self),
               !user.isEmpty, user.utf8.count <= 1_023 else {
-            return append(saslFailure("malformed-request"), to: &output)
+            return malformedLogin("malformed-request", into: &output)
         }
         if !authorization.isEmpty && authorization.lowercased() != "\(user)@\(settings.domain)".lowercased() {
-            return append(saslFailure("invalid-authzid"), to: &output)
+            return malformedLogin("invalid-authzid", into: &output)
+        }
+        if refusesLogins {
+            // The source is banned: refused unchecked, answered as a wrong password is.
+            failedAttempts += 1
+            append(saslFailure("not-authorized"), to: &output)
+            if failedAttempts >= settings.maxAuthAttempts {
+                streamError("policy-violation", text: "too many failed authentication attempts", into: &output)
+            }
+            return
         }
         let credentials = XMPPCredentials(user: user, password: password, authorizationIdentity: authorization.isEmpty ? nil : authorization)
         waiting = .credentials(credentials)
         output.requests.append(.checkCredentials(credentials))
+    }
+
+    /// A login that names no account (bad encoding, no NUL separators, a wrong authorization
+    /// identity): counted as a failed attempt on the stream and reported to the host as a
+    /// failure on an unknown account with an empty name, so a client cannot spend the server's
+    /// time on malformed logins without limit.
+    private mutating func malformedLogin(_ condition: String, into output: inout XMPPSessionOutput) {
+        failedAttempts += 1
+        if refusesLogins {
+            append(saslFailure(condition), to: &output)
+            if failedAttempts >= settings.maxAuthAttempts {
+                streamError("policy-violation", text: "too many failed authentication attempts", into: &output)
+            }
+            return
+        }
+        waiting = .failureVerdict(condition: condition)
+        output.requests.append(.reportFailure(user: "", verdict: .unknownAccount))
     }
 
     private mutating func serve(_ element: XMPPElement, user: String, into output: inout XMPPSessionOutput) {

@@ -18,6 +18,10 @@ public struct XMPPSessionSettings: Hashable, Sendable {
     /// offered as required, and SASL PLAIN only once the stream is encrypted. `false` (the
     /// default) for a host without TLS, which offers PLAIN in the clear.
     public var offersStartTLS: Bool = false
+    /// The largest SASL payload (the base64 text of `<auth>`, whitespace trimmed) decoded; a
+    /// larger one is a malformed login, counted as a failed attempt. A PLAIN login of the
+    /// longest name and a long password fits in far less than the default.
+    public var maxSASLPayloadBytes: Int = 4_096
 
     /// Creates settings; every value has a default.
     ///

@@ -40,6 +40,14 @@ struct ProxyHeaderParserTests {
             return
         }
         #expect(parsed.clientAddress == .literal("2001:db8::7"))
+        // HAProxy on a dual-stack bind (`:::5222 v4v6`) names IPv4 clients in IPv6 form.
+        var mapped = ProxyHeaderParser()
+        guard case .header(let dualStack, _) = mapped.receive(Array("PROXY TCP6 ::ffff:192.0.2.9 ::ffff:198.51.100.1 40000 5222\r\n".utf8)) else {
+            Issue.record("a TCP6 header with IPv4-mapped addresses is refused")
+            return
+        }
+        #expect(dualStack.clientAddress == .literal("192.0.2.9"))
+        #expect(dualStack.clientAddress?.isIPv4 == true)
         var unknown = ProxyHeaderParser()
         #expect(unknown.receive(Array("PROXY UNKNOWN ffff:f::1 ffff:f::2 1 2\r\n".utf8)) == .header(ProxyHeader(version: 1, command: .local), rest: []))
     }
@@ -48,6 +56,7 @@ struct ProxyHeaderParserTests {
         ("PROXY TCP4 192.0.2.7 198.51.100.1 56324\r\n", "expected 4 fields"),
         ("PROXY TCP4 2001:db8::7 198.51.100.1 1 2\r\n", "not IPv4 addresses"),
         ("PROXY TCP6 192.0.2.7 2001:db8::1 1 2\r\n", "not IPv6 addresses"),
+        ("PROXY TCP4 ::ffff:192.0.2.7 198.51.100.1 1 2\r\n", "not IPv4 addresses"),
         ("PROXY TCP4 192.0.2.7 198.51.100.1 65536 1\r\n", "not ports"),
         ("PROXY TCP4 192.0.2.7 198.51.100.1 01 1\r\n", "not ports"),
         ("PROXY TCP4 192.0.2.7  198.51.100.1 1 1\r\n", "expected 4 fields"),

@@ -68,4 +68,30 @@ import Testing
         #expect(server.server.proxyCounters.statistics["proxyHeadersRefused"] == 4)
         await server.stop()
     }
+
+    @Test("a header that names no client (v1 UNKNOWN, v2 LOCAL) is served, but its failed logins count nowhere: the proxy is never banned",
+          arguments: ["PROXY UNKNOWN\r\n", String(decoding: ProxyHeaderParser.signature + [0x20, 0x00, 0x00, 0x00], as: UTF8.self)])
+    func headerWithoutClient(_ header: String) async throws {
+        let server = try Self.fixture()
+        for _ in 0..<3 {
+            // HAProxy sends these for clients on a Unix-socket bind: unknown accounts, which ban
+            // any address that owns them after two, would otherwise ban the proxy itself.
+            let client = try server.connect(from: Self.proxyAddress)
+            client.send(header + DemoServerFixture.header)
+            await client.read(until: "</stream:features>")
+            client.send(DemoServerFixture.plain("admin", "x") + DemoServerFixture.plain("bad_user_12345", "x") + DemoServerFixture.plain("test", "x"))
+            let (text, closed) = await client.readToEnd()
+            #expect(text.contains("too many failed authentication attempts") && closed, "the stream's own limit still holds")
+        }
+        #expect(await server.server.greylist.list().isEmpty)
+        #expect(server.server.greylist.shouldAccept(ip: .literal(Self.proxyAddress)))
+        // A client the proxy does name is still judged.
+        let named = try server.connect(from: Self.proxyAddress)
+        named.send("PROXY TCP4 127.0.0.7 127.0.0.1 1 5222\r\n" + DemoServerFixture.header)
+        await named.read(until: "</stream:features>")
+        named.send(DemoServerFixture.plain("bad_user_12345", "x"))
+        #expect(await named.read(until: "</failure>").contains("<not-authorized/>"))
+        #expect(await server.server.greylist.list().map(\.network) == [.cidr("127.0.0.7/32")])
+        await server.stop()
+    }
 }

@@ -65,7 +65,7 @@ struct SeededGenerator: RandomNumberGenerator, Sendable {
         #expect(restart.text.contains("<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>"))
     }
 
-    @Test("a failed login is reported and answered only after the greylist's verdict; a ban closes the stream")
+    @Test("a failed login is reported and answered only after the greylist's verdict; a ban refuses the stream's further logins unchecked")
     func failedLogin() {
         var session = session()
         _ = receive(&session, Self.header)
@@ -77,11 +77,65 @@ struct SeededGenerator: RandomNumberGenerator, Sendable {
         #expect(!rejected.text.contains("<failure"), "the client hears of the failure only after the verdict")
         #expect(!rejected.requests.contains(.checkCredentials(XMPPCredentials(user: "demo", password: "secret"))))
         let banned = session.failureRecorded(closeStream: true, at: start)
-        #expect(banned.text.hasPrefix("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>"))
-        #expect(banned.text.contains("<policy-violation"))
-        #expect(banned.closes)
-        #expect(banned.deadline == nil)
+        #expect(banned.text.hasPrefix("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>"
+            + "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>"),
+            "the queued login, right password and all, is refused as a wrong password is")
+        #expect(banned.requests.isEmpty, "without reaching the host")
+        #expect(banned.text.contains("too many failed authentication attempts"), "the stream closes when its attempts run out")
         #expect(session.isClosed)
+    }
+
+    @Test("the answer to a failure does not depend on whether the account exists")
+    func verdictHidesAccountExistence() {
+        // An unknown name that bans, and an existing account's wrong password that does not:
+        // the client sees the same bytes and the same open stream.
+        var unknown = session()
+        _ = receive(&unknown, Self.header)
+        _ = receive(&unknown, auth("made_up", "x"))
+        _ = unknown.credentialsChecked(.unknownAccount, at: start)
+        let bannedAnswer = unknown.failureRecorded(closeStream: true, at: start)
+        var existing = session()
+        _ = receive(&existing, Self.header)
+        _ = receive(&existing, auth("demo", "x"))
+        _ = existing.credentialsChecked(.invalidCredentials, at: start)
+        let countedAnswer = existing.failureRecorded(closeStream: false, at: start)
+        #expect(bannedAnswer.text == countedAnswer.text)
+        #expect(bannedAnswer.closes == countedAnswer.closes)
+        #expect(bannedAnswer.deadline == countedAnswer.deadline)
+        #expect(!unknown.isClosed && !existing.isClosed)
+    }
+
+    @Test("a malformed login is a failed attempt: reported, answered after the verdict, and closing the stream at the limit")
+    func malformedLoginsCount() {
+        var session = session()
+        _ = receive(&session, Self.header)
+        for attempt in 1...2 {
+            let asked = receive(&session, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>!!!</auth>")
+            #expect(asked.requests == [.reportFailure(user: "", verdict: .unknownAccount)])
+            #expect(asked.text.isEmpty, "answered only with the verdict")
+            let answer = session.failureRecorded(closeStream: false, at: start)
+            #expect(answer.text.hasPrefix("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><incorrect-encoding/></failure>"))
+            #expect(answer.closes == (attempt == 2))
+        }
+    }
+
+    @Test("a SASL payload over the cap is refused undecoded; white space around base64 is trimmed on bytes")
+    func saslPayloadCap() {
+        var settings = XMPPSessionSettings()
+        settings.maxSASLPayloadBytes = 64
+        var session = XMPPServerSession(settings: settings, now: start, identifiers: SeededGenerator(state: 1))
+        _ = receive(&session, Self.header)
+        let login = Data("\0demo\0secret".utf8).base64EncodedString()
+        let padded = String(repeating: " \n\t", count: 2_000) + login + String(repeating: "\r\n ", count: 2_000)
+        #expect(receive(&session, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>\(padded)</auth>").requests
+            == [.checkCredentials(XMPPCredentials(user: "demo", password: "secret"))])
+        _ = session.credentialsChecked(.invalidCredentials, at: start)
+        _ = session.failureRecorded(closeStream: false, at: start)
+        let long = Data(("\0demo\0" + String(repeating: "p", count: 60)).utf8).base64EncodedString()
+        #expect(long.utf8.count > 64)
+        #expect(receive(&session, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>\(long)</auth>").requests
+            == [.reportFailure(user: "", verdict: .unknownAccount)])
+        #expect(session.failureRecorded(closeStream: false, at: start).text.contains("<malformed-request/>"))
     }
 
     @Test("queued input resumes after a failure that did not ban; too many failures close the stream")
@@ -127,7 +181,11 @@ struct SeededGenerator: RandomNumberGenerator, Sendable {
     func saslFailures(input: String, condition: String) {
         var session = session()
         _ = receive(&session, Self.header)
-        let output = receive(&session, input)
+        var output = receive(&session, input)
+        if output.requests == [.reportFailure(user: "", verdict: .unknownAccount)] {
+            // A malformed login is a counted failure: answered once the host reported it.
+            output = session.failureRecorded(closeStream: false, at: start)
+        }
         #expect(output.text.contains("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><\(condition)/></failure>"))
         #expect(output.requests.isEmpty)
         #expect(!session.isClosed)

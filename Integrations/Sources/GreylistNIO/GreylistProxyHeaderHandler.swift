@@ -9,6 +9,14 @@ public struct GreylistClientIdentified: Hashable, Sendable {
     /// The header, when there was one.
     public var header: ProxyHeader?
 
+    /// Whether `client` is the client itself: `false` when a trusted proxy's header named no
+    /// client (`LOCAL`, `UNKNOWN`, a Unix-socket or `AF_UNSPEC` source), so `client` is the
+    /// proxy's own address. Report no logins for such a connection: its failures would ban the
+    /// proxy, and every client behind it, and its successes would make the proxy trusted.
+    public var identifiesClient: Bool {
+        header.map { $0.clientAddress != nil } ?? true
+    }
+
     /// Creates the event.
     ///
     /// - Parameters:

@@ -34,11 +34,15 @@ final class XMPPChannelHandler: ChannelInboundHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        closing = true
         deadline?.cancel()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let identified = event as? GreylistClientIdentified { client = identified.client }
+        if let identified = event as? GreylistClientIdentified {
+            // A header that names no client leaves the proxy's address: its logins count nowhere.
+            client = identified.identifiesClient ? identified.client : nil
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
@@ -49,6 +53,7 @@ final class XMPPChannelHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        closing = true
         deadline?.cancel()
         context.fireChannelInactive()
     }
@@ -92,7 +97,9 @@ final class XMPPChannelHandler: ChannelInboundHandler {
     /// Reports a failed login with reading paused; the session answers only with the verdict.
     private func reportFailure(of user: String, verdict: XMPPCredentialVerdict, context: ChannelHandlerContext) {
         guard let client else {
-            perform(session.failureRecorded(closeStream: true, at: .now), context: context)
+            // No client address (a proxy's header that named none): counted nowhere; the
+            // session's own attempt limit still closes the stream.
+            perform(session.failureRecorded(closeStream: false, at: .now), context: context)
             return
         }
         let kind: AuthenticationFailure
@@ -106,6 +113,9 @@ final class XMPPChannelHandler: ChannelInboundHandler {
         let greylist = self.greylist
         verdict.completeWithTask { await Self.judge(greylist: greylist, user: user, client: client, kind: kind) }
         verdict.futureResult.assumeIsolated().whenSuccess { closeStream in
+            // The deadline, the client or a shutdown may have closed the stream while the
+            // verdict was owed: its context is gone, and nothing is left to answer.
+            guard !self.closing else { return }
             self.perform(self.session.failureRecorded(closeStream: closeStream, at: .now), context: context)
             context.channel.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
         }

@@ -50,6 +50,20 @@ import Testing
         #expect(refused.withLockedValue { $0 }.isEmpty)
     }
 
+    @Test func aHeaderThatNamesNoClientIsPassedOnAsNotIdentifyingIt() throws {
+        let greylist = try Greylist()
+        let refused = NIOLockedValueBox<[ProxyProtocolError]>([])
+        let (unknown, collector) = try Self.channel(peer: "10.0.0.5", greylist: greylist, refused: refused)
+        try unknown.writeInbound(unknown.allocator.buffer(string: "PROXY UNKNOWN\r\n<stream"))
+        #expect(collector.text == "<stream")
+        #expect(collector.identified.map(\.client) == [try IPAddress("10.0.0.5")])
+        #expect(collector.identified.map(\.identifiesClient) == [false], "the proxy's own address: report no logins for it")
+        let (named, namedCollector) = try Self.channel(peer: "10.0.0.5", greylist: greylist, refused: refused)
+        try named.writeInbound(named.allocator.buffer(string: "PROXY TCP6 ::ffff:192.0.2.9 ::ffff:10.0.0.1 5000 5222\r\n"))
+        #expect(namedCollector.identified.map(\.client) == [try IPAddress("192.0.2.9")], "a dual-stack HAProxy's IPv4 client")
+        #expect(namedCollector.identified.map(\.identifiesClient) == [true])
+    }
+
     @Test func aBannedClientBehindTheProxyIsClosedWithoutAByte() async throws {
         let greylist = try Greylist()
         _ = try await greylist.ban(IPNetwork("192.0.2.9/32"), for: .seconds(600), reason: "test")

@@ -124,8 +124,11 @@ public struct ProxyHeaderParser: Sendable {
     }
 
     private static func address(_ field: ArraySlice<UInt8>, isIPv4: Bool) -> IPAddress? {
-        guard (2...45).contains(field.count), let address = try? IPAddress(String(decoding: field, as: UTF8.self)),
-              address.isIPv4 == isIPv4 else { return nil }
+        // A TCP6 field is written in IPv6 form; HAProxy's dual-stack binds (`:::port v4v6`)
+        // send IPv4 clients as `::ffff:a.b.c.d`, which `IPAddress` folds to the IPv4 address.
+        let isWrittenAsIPv6 = field.contains(UInt8(ascii: ":"))
+        guard (2...45).contains(field.count), isWrittenAsIPv6 != isIPv4,
+              let address = try? IPAddress(String(decoding: field, as: UTF8.self)) else { return nil }
         return address
     }
 

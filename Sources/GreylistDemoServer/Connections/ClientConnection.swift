@@ -13,6 +13,8 @@ import GreylistXMPP
 final class ClientConnection: @unchecked Sendable {
     let descriptor: Int32
     let peer: IPAddress
+    /// Whether failed and successful logins go to the greylist (see ``AcceptedClient``).
+    private let reportsLogins: Bool
     let queue: DispatchQueue
     private let greylist: Greylist
     private let accounts: Accounts
@@ -39,18 +41,20 @@ final class ClientConnection: @unchecked Sendable {
     private var closed = false
 
     /// - Parameters:
-    ///   - initialBytes: What the client sent after a PROXY header, fed to the session first.
+    ///   - client: The peer, whether its logins are reported, and what it sent after a PROXY
+    ///     header (fed to the session first).
     ///   - onProxyHeader: Set to refuse connections that begin with a PROXY header (the peer is
     ///     not a trusted proxy); called with the peer before the connection closes.
-    init(descriptor: Int32, peer: IPAddress, greylist: Greylist, settings: XMPPSessionSettings, accounts: Accounts,
-         maxOutboxBytes: Int, queue: DispatchQueue, initialBytes: [UInt8] = [], onProxyHeader: (@Sendable (IPAddress) -> Void)? = nil,
+    init(descriptor: Int32, client: AcceptedClient, greylist: Greylist, settings: XMPPSessionSettings, accounts: Accounts,
+         maxOutboxBytes: Int, queue: DispatchQueue, onProxyHeader: (@Sendable (IPAddress) -> Void)? = nil,
          onAuthenticated: @escaping @Sendable (ClientConnection) -> Void, onClose: @escaping @Sendable (ClientConnection) -> Void) {
-        self.initialBytes = initialBytes
+        self.initialBytes = client.initialBytes
+        self.reportsLogins = client.reportsLogins
         self.onProxyHeader = onProxyHeader
         self.screenedPrefix = onProxyHeader == nil ? nil : []
         self.onAuthenticated = onAuthenticated
         self.descriptor = descriptor
-        self.peer = peer
+        self.peer = client.address
         self.greylist = greylist
         self.accounts = accounts
         self.maxOutboxBytes = maxOutboxBytes
@@ -154,6 +158,7 @@ final class ClientConnection: @unchecked Sendable {
                 report(failureOf: user, verdict: verdict)
             case .reportSuccess(let user):
                 onAuthenticated(self)
+                guard reportsLogins else { continue }
                 Task { [greylist, peer] in await greylist.recordSuccessfulAuth(user: user, ip: peer) }
             case .startTLS:
                 // The demo offers no TLS (`offersStartTLS` is off), so its sessions never ask.
@@ -176,6 +181,10 @@ final class ClientConnection: @unchecked Sendable {
     /// Reports a failed login to the greylist with reading paused; the session answers the
     /// client only with the verdict in hand.
     private func report(failureOf user: String, verdict: XMPPCredentialVerdict) {
+        guard reportsLogins else {
+            // The proxy's own address: counted nowhere (the session still limits the stream).
+            return perform(session.failureRecorded(closeStream: false, at: .now))
+        }
         pauseReading()
         let kind: AuthenticationFailure
         switch verdict {
@@ -186,7 +195,9 @@ final class ClientConnection: @unchecked Sendable {
         Task { [greylist, peer, queue] in
             let closeStream = await Self.judge(greylist: greylist, user: user, peer: peer, kind: kind)
             queue.async { [weak self] in
-                guard let self else { return }
+                // The deadline, the client or a stop may have closed the connection while the
+                // verdict was owed: nothing is left to answer or to resume.
+                guard let self, !closed else { return }
                 resumeReading()
                 perform(session.failureRecorded(closeStream: closeStream, at: .now))
             }
@@ -273,7 +284,12 @@ final class ClientConnection: @unchecked Sendable {
         closed = true
         timer?.cancel()
         writeSource?.cancel()
-        if readPaused { readSource?.resume() }
+        // A suspended source must be resumed once to be cancelled; the flag goes with it, so a
+        // verdict arriving later cannot resume it a second time (libdispatch traps on that).
+        if readPaused {
+            readPaused = false
+            readSource?.resume()
+        }
         // The descriptor is closed when the read source's cancellation completes, so Dispatch
         // never watches a number the kernel has already given to a new connection.
         if let readSource {

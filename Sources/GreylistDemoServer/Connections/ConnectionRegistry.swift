@@ -53,12 +53,11 @@ final class ConnectionRegistry: Sendable {
     ///
     /// - Returns: `nil` when admitted; otherwise why, and the caller must close the descriptor.
     /// - Parameters:
-    ///   - initialBytes: The client's bytes read after a PROXY header.
+    ///   - client: The address caps count under, and whether its logins are reported.
     ///   - onProxyHeader: Set when the peer is not a trusted proxy but some are configured: a
     ///     connection that begins with a PROXY header is refused and reported here.
-    func admit(_ descriptor: Int32, from peer: IPAddress, initialBytes: [UInt8] = [],
-               onProxyHeader: (@Sendable (IPAddress) -> Void)? = nil) -> Refusal? {
-        let source = Self.source(of: peer)
+    func admit(_ descriptor: Int32, _ client: AcceptedClient, onProxyHeader: (@Sendable (IPAddress) -> Void)? = nil) -> Refusal? {
+        let source = Self.source(of: client.address)
         let admitted = state.withLock { state -> Result<ClientConnection, Refusal> in
             let counts = state.perAddress[source] ?? AddressCount()
             guard state.admitting, state.connections.count < state.policy.maxConnections,
@@ -68,10 +67,10 @@ final class ConnectionRegistry: Sendable {
             try? Syscalls.setNoDelay(descriptor)
             let policy = state.policy
             let connection = ClientConnection(
-                descriptor: descriptor, peer: peer, greylist: greylist, settings: policy.settings, accounts: policy.accounts,
+                descriptor: descriptor, client: client, greylist: greylist, settings: policy.settings, accounts: policy.accounts,
                 maxOutboxBytes: policy.maxOutboxBytes,
                 queue: DispatchQueue(label: "greylist.demo.connection", target: .global()),
-                initialBytes: initialBytes, onProxyHeader: onProxyHeader,
+                onProxyHeader: onProxyHeader,
                 onAuthenticated: { [weak self] connection in self?.markAuthenticated(connection) },
                 onClose: { [weak self] closed in self?.remove(closed) }
             )
@@ -111,11 +110,11 @@ final class ConnectionRegistry: Sendable {
         }
     }
 
-    /// The descriptors of the open connections from `peer`'s address (for tests that check
-    /// socket options).
-    func descriptors(from peer: IPAddress) -> [Int32] {
+    /// The open connections from `peer`'s address (for tests that check socket options, or
+    /// hold a connection past its close as a verdict in flight does).
+    func connections(from peer: IPAddress) -> [ClientConnection] {
         let source = Self.source(of: peer)
-        return state.withLock { state in state.connections.values.filter { $0.source == source }.map(\.connection.descriptor) }
+        return state.withLock { state in state.connections.values.filter { $0.source == source }.map(\.connection) }
     }
 
     /// What the per-address caps count under: the address, or its /64 for IPv6.

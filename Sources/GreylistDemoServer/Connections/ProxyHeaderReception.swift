@@ -16,7 +16,7 @@ final class ProxyHeaderReception: @unchecked Sendable {
     private let counters: ProxyCounters
     /// Takes the connection under the client's address with the bytes that followed the header;
     /// `false` when it was not admitted (the reception then closes it).
-    private let admit: @Sendable (Int32, IPAddress, [UInt8]) -> Bool
+    private let admit: @Sendable (Int32, AcceptedClient) -> Bool
     private let queue = DispatchQueue(label: "greylist.demo.proxy-header", target: .global())
     private var parser: ProxyHeaderParser
     private var readSource: DispatchSourceRead?
@@ -25,7 +25,7 @@ final class ProxyHeaderReception: @unchecked Sendable {
     private var readBuffer = [UInt8](repeating: 0, count: 1_024)
 
     init(descriptor: Int32, proxy: IPAddress, policy: ProxyProtocolPolicy, greylist: Greylist, counters: ProxyCounters,
-         admit: @escaping @Sendable (Int32, IPAddress, [UInt8]) -> Bool) {
+         admit: @escaping @Sendable (Int32, AcceptedClient) -> Bool) {
         self.descriptor = descriptor
         self.proxy = proxy
         self.policy = policy
@@ -69,13 +69,12 @@ final class ProxyHeaderReception: @unchecked Sendable {
             refuse(error)
         case .header(let header, let rest):
             counters.noteAccepted()
-            // LOCAL (a health check) and UNKNOWN are the proxy's own connections: served as such.
-            let client = header.clientAddress ?? proxy
-            if header.clientAddress != nil && !greylist.shouldAccept(ip: client) {
-                finish(handOver: nil)
-            } else {
-                finish(handOver: (client, rest))
+            // LOCAL (a health check) and UNKNOWN (a Unix-socket client, say) name no client:
+            // served under the proxy's address, their logins reported nowhere.
+            guard let client = header.clientAddress else {
+                return finish(handOver: AcceptedClient(address: proxy, reportsLogins: false, initialBytes: rest))
             }
+            finish(handOver: greylist.shouldAccept(ip: client) ? AcceptedClient(address: client, initialBytes: rest) : nil)
         }
     }
 
@@ -87,14 +86,14 @@ final class ProxyHeaderReception: @unchecked Sendable {
 
     /// Stops reading; once the read source is cancelled (Dispatch no longer watches the
     /// descriptor), hands the connection over or closes it.
-    private func finish(handOver: (client: IPAddress, rest: [UInt8])?) {
+    private func finish(handOver: AcceptedClient?) {
         guard !done else { return }
         done = true
         counters.endReception()
         timer?.cancel()
         let (descriptor, admit) = (self.descriptor, self.admit)
         let completion: @Sendable () -> Void = {
-            if let handOver, admit(descriptor, handOver.client, handOver.rest) { return }
+            if let handOver, admit(descriptor, handOver) { return }
             Syscalls.close(descriptor)
         }
         if let readSource {

@@ -15,9 +15,9 @@ final class AcceptLoop: ServerService {
     let descriptor: Int32
     private let greylist: Greylist
     private let log: Log
-    /// Takes an admitted connection (its peer, and the bytes read after a PROXY header);
+    /// Takes an admitted connection (its client, and the bytes read after a PROXY header);
     /// `false` means over capacity (the caller closes it).
-    private let admit: @Sendable (Int32, IPAddress, [UInt8]) -> Bool
+    private let admit: @Sendable (Int32, AcceptedClient) -> Bool
     private let proxyProtocol: ProxyProtocolPolicy
     private let proxyCounters: ProxyCounters
     /// Headers read at once at most (each holds a descriptor until it is whole or times out).
@@ -28,7 +28,7 @@ final class AcceptLoop: ServerService {
     private let ended = Completion()
 
     init(descriptor: Int32, greylist: Greylist, log: Log, proxyProtocol: ProxyProtocolPolicy = ProxyProtocolPolicy(),
-         proxyCounters: ProxyCounters, maxPendingHeaders: Int = 1_024, admit: @escaping @Sendable (Int32, IPAddress, [UInt8]) -> Bool) {
+         proxyCounters: ProxyCounters, maxPendingHeaders: Int = 1_024, admit: @escaping @Sendable (Int32, AcceptedClient) -> Bool) {
         self.descriptor = descriptor
         self.greylist = greylist
         self.log = log
@@ -100,7 +100,7 @@ final class AcceptLoop: ServerService {
                 Syscalls.close(client)
                 continue
             }
-            if !admit(client, peer, []) {
+            if !admit(client, AcceptedClient(address: peer)) {
                 Syscalls.close(client)
                 overCapacity.add(1, ordering: .relaxed)
             }
@@ -116,8 +116,8 @@ final class AcceptLoop: ServerService {
             overCapacity.add(1, ordering: .relaxed)
             return
         }
-        ProxyHeaderReception(descriptor: client, proxy: proxy, policy: proxyProtocol, greylist: greylist, counters: proxyCounters) { [self] descriptor, peer, rest in
-            if admit(descriptor, peer, rest) { return true }
+        ProxyHeaderReception(descriptor: client, proxy: proxy, policy: proxyProtocol, greylist: greylist, counters: proxyCounters) { [self] descriptor, client in
+            if admit(descriptor, client) { return true }
             overCapacity.add(1, ordering: .relaxed)
             return false
         }.start()

@@ -74,20 +74,24 @@ struct DemoServerFixture {
         return await client.read(until: "</stream:features>").contains("</stream:features>")
     }
 
-    /// A failed login that the greylist answers with a ban: returns everything the server sent
-    /// up to the close, so the ban is in place when this returns.
+    /// A failed login that the greylist answers with a ban: returns the server's answer, which
+    /// arrives only once the ban is in place (the stream itself stays open: a ban is not told
+    /// apart from a failure that did not ban).
     func banningLogin(_ user: String, from source: String) async throws -> String {
         try await Self.banningLogin(port: port, user, from: source)
     }
 
     /// ``banningLogin(_:from:)`` against a server on `port` (another process).
     static func banningLogin(port: Int, _ user: String, from source: String) async throws -> String {
-        let client = try TestSocket(port: port, source: source, destination: "127.0.0.1")
-        client.send(Self.header)
-        await client.read(until: "</stream:features>")
-        client.send(Self.plain(user, "wrong"))
-        let (text, closed) = await client.readToEnd()
-        return closed ? text : text + "<!-- still open -->"
+        try await failedLogin(port: port, user, from: source)
+    }
+
+    /// Whether one failed login as `user` from `source` bans it: answered, then the very next
+    /// connection from `source` is closed before the server sends a byte.
+    func bans(_ user: String, from source: String) async throws -> Bool {
+        let answer = try await banningLogin(user, from: source)
+        guard answer.contains("<not-authorized/>") else { return false }
+        return try await isRefused(from: source)
     }
 
     /// One failed login on a server on `port` that does not ban: returns the server's answer.

@@ -103,7 +103,7 @@ final class TestSocket: Sendable {
         return String(decoding: received, as: UTF8.self)
     }
 
-    private func readToEndBlocking() -> (text: String, closed: Bool) {
+    func readToEndBlocking() -> (text: String, closed: Bool) {
         var received: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {

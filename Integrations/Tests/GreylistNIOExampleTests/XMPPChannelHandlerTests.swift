@@ -1,0 +1,93 @@
+import Foundation
+import Greylist
+import GreylistXMPP
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Testing
+@testable import GreylistNIOExample
+
+/// The example's XMPP handler when a failed login's verdict arrives after its stream is gone:
+/// closed by the login deadline, or by a shutdown, while `recordFailedAuth` was still owed.
+@Suite struct XMPPChannelHandlerTests {
+    static let header = "<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"
+
+    static func plain(_ user: String, _ password: String) -> String {
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>\(Data("\0\(user)\0\(password)".utf8).base64EncodedString())</auth>"
+    }
+
+    /// A plaintext XMPP listener on a free loopback port whose failed logins go to `greylist`.
+    struct Server {
+        let group: MultiThreadedEventLoopGroup
+        let channel: Channel
+        var port: Int { channel.localAddress?.port ?? 0 }
+
+        init(greylist: Greylist, authTimeout: Duration) async throws {
+            let (certificate, key) = try SelfSignedCertificate.make(for: "localhost")
+            let tls = try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: [.certificate(certificate)], privateKey: .privateKey(key)))
+            var settings = XMPPSessionSettings(domain: "localhost")
+            settings.authTimeout = authTimeout
+            let sessionSettings = settings
+            group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            channel = try await ServerBootstrap(group: group)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            XMPPChannelHandler(settings: sessionSettings, encrypted: false, greylist: greylist,
+                                               accounts: ["demo": "demo-password"], tls: tls))
+                    }
+                }
+                .bind(host: "127.0.0.1", port: 0).get()
+        }
+
+        func stop() async throws {
+            try? await channel.close()
+            try await group.shutdownGracefully()
+        }
+    }
+
+    static func greylist(store: HeldStore) throws -> Greylist {
+        try Greylist(configuration: GreylistConfiguration(rules: GreylistConfiguration.recommendedRules(botnetPattern: "^bad_user_[0-9]{5,}$")),
+                     store: store)
+    }
+
+    @Test("a verdict that arrives after the login deadline closed the stream is dropped; the server goes on serving")
+    func verdictAfterDeadline() async throws {
+        let store = HeldStore()
+        let greylist = try Self.greylist(store: store)
+        let server = try await Server(greylist: greylist, authTimeout: .seconds(2))
+        let bot = try LineClient(port: server.port, source: "127.0.0.41")
+        bot.send(Self.header)
+        #expect(await bot.read(until: "</stream:features>").text.contains("PLAIN"))
+        bot.send(Self.plain("bad_user_12345", "x"))
+        let (text, closed) = await bot.read(until: nil)
+        #expect(closed, "the login deadline closes the stream while the verdict is owed")
+        #expect(text.contains("connection-timeout"))
+        #expect(store.waits == 1, "the verdict was owed when the deadline fired")
+        store.release()
+        #expect(await greylist.list().count == 1, "the ban itself stands")
+        let user = try LineClient(port: server.port, source: "127.0.0.42")
+        user.send(Self.header)
+        await user.read(until: "</stream:features>")
+        user.send(Self.plain("demo", "demo-password"))
+        #expect(await user.read(until: "/>").text.contains("<success"), "the server still serves")
+        try await server.stop()
+    }
+
+    @Test("a verdict that arrives after the event loops shut down is dropped", .timeLimit(.minutes(1)))
+    func verdictAfterShutdown() async throws {
+        let store = HeldStore()
+        let greylist = try Self.greylist(store: store)
+        let server = try await Server(greylist: greylist, authTimeout: .seconds(30))
+        let bot = try LineClient(port: server.port, source: "127.0.0.43")
+        bot.send(Self.header)
+        await bot.read(until: "</stream:features>")
+        bot.send(Self.plain("bad_user_12345", "x"))
+        // The failure is on its way to the greylist; the shutdown closes the stream meanwhile.
+        await store.untilWaitedOn()
+        try await server.stop()
+        #expect(await bot.read(until: nil).closed)
+        store.release()
+        #expect(await greylist.list().count == 1)
+    }
+}
