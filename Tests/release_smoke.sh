@@ -18,9 +18,12 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+head -c 32 /dev/urandom | base64 > "$work/cluster.key"
+chmod 600 "$work/cluster.key"
 cat > "$work/config.json" <<JSON
 {"server": {"port": 0, "adminSocket": ""},
- "greylist": {"stateDirectory": "$work/state", "cluster": {"redis": "redis://127.0.0.1:$redis_port/0", "namespace": "smoke"}}}
+ "greylist": {"stateDirectory": "$work/state",
+              "cluster": {"redis": "redis://127.0.0.1:$redis_port/0", "namespace": "smoke", "keyFile": "$work/cluster.key"}}}
 JSON
 "$binary" --config "$work/config.json" 2> "$work/log" &
 server_pid=$!

@@ -49,6 +49,35 @@ extension Greylist {
         return lifted
     }
 
+    /// The keys trusted now, soonest end first.
+    ///
+    /// - Parameter network: Only keys inside it; `nil` for all.
+    /// - Returns: Each trusted key with the end of its trust.
+    public func trusted(inside network: IPNetwork? = nil) -> [TrustedKey] {
+        let now = clock.nowMilliseconds
+        return gate.allTrusted()
+            .filter { key, until in until > now && (network.map { $0.contains(key) } ?? true) }
+            .map { TrustedKey(network: $0.0, until: WallClock.date($0.1)) }
+            .sorted { ($0.until, $0.network) < ($1.until, $1.network) }
+    }
+
+    /// Takes away the trust of every key inside `network` (on every node of a cluster): their
+    /// rule bans become hard again, and their next login must earn trust anew.
+    ///
+    /// - Parameter network: The keys to distrust (`0.0.0.0/0`: every IPv4 key).
+    /// - Returns: The keys whose trust was taken away (with a store: once that is stored).
+    @discardableResult
+    public func revokeTrust(_ network: IPNetwork) async -> [TrustedKey] {
+        let revoked = trusted(inside: network)
+        for trusted in revoked where gate.distrust(trusted.network) {
+            persist(.distrusted(trusted.network))
+            counters.trustRevoked += 1
+            events?(.trustRevoked(trusted.network, accounts: 0))
+        }
+        await acknowledgeStored()
+        return revoked
+    }
+
     /// The bans in force, soonest expiry first; rule bans on trusted keys are marked soft.
     ///
     /// At a million bans, pass a `limit` (and a network to look into): the table is scanned a

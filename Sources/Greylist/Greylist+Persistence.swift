@@ -222,13 +222,42 @@ extension Greylist {
         }
     }
 
+    /// Why another node's change is refused here, or `nil` when it is within what this node
+    /// could have written itself: bans and unbans no wider than its range prefix, trust only for
+    /// exactly one key. (The cluster's key authenticates records; this bounds what a node that
+    /// holds it, or a replayed record, can do.)
+    func remoteScopeProblem(_ change: GreylistChange) -> String? {
+        func widest(_ network: IPNetwork) -> Int {
+            network.address.isIPv4 ? min(configuration.prefixLength.ipv4, configuration.ranges.ipv4PrefixLength)
+                : min(configuration.prefixLength.ipv6, configuration.ranges.ipv6PrefixLength)
+        }
+        switch change {
+        case .banned(let entry) where entry.network.prefixLength < widest(entry.network):
+            return "a ban of \(entry.network) is wider than /\(widest(entry.network))"
+        case .unbanned(let network) where network.prefixLength < widest(network):
+            return "an unban of \(network) is wider than /\(widest(network))"
+        case .trusted(let key, _) where key != banKey(for: key.address), .distrusted(let key) where key != banKey(for: key.address):
+            return "trust for \(key) is not one key (/\(banKey(for: key.address).prefixLength))"
+        default:
+            return nil
+        }
+    }
+
     /// Applies a change another node made (delivered by a shared store); it is not stored again.
     private func applyRemote(_ change: GreylistChange) {
+        if let problem = remoteScopeProblem(change) {
+            counters.remoteRefused += 1
+            if counters.remoteRefused == 1 {
+                events?(.storageWarning("refused a change from another node: \(problem) (reported once; counted in statistics)"))
+            }
+            return
+        }
         switch change {
         case .banned(let entry):
-            // Another node's record is clamped as a stored one is (see restore).
+            // Another node's record is clamped as a stored one is (see restore), and no longer
+            // than `limits.maxRemoteBan` whatever its reason.
             let now = clock.nowMilliseconds
-            var expiresAt = entry.expiresAtMilliseconds
+            var expiresAt = min(entry.expiresAtMilliseconds, now.addingClamped(configuration.limits.maxRemoteBan.wholeMilliseconds))
             if case .rule = entry.reason {
                 expiresAt = min(expiresAt, now.addingClamped(configuration.escalation.maxBan.wholeMilliseconds))
             }

@@ -8,7 +8,7 @@ import Foundation
 /// `dryRun`, `allowlist`, `prefixLength.ipv4`, `prefixLength.ipv6`, `rules[].name`,
 /// `rules[].pattern`, `rules[].maxFailures`, `rules[].window`, `rules[].banFor`,
 /// `escalation.factor`, `escalation.maxBan`, `escalation.forgetAfter`, `limits.maxBans`,
-/// `limits.maxTrackedAddresses`, `trust.*`, `knocking.*`, `spraying.*`, `ranges.*`, `rules[].counts`,
+/// `limits.maxTrackedAddresses`, `limits.maxRemoteBan`, `trust.*`, `knocking.*`, `spraying.*`, `ranges.*`, `rules[].counts`,
 /// `cleanupInterval`, `stateDirectory`, `stateSync`. Durations are text with a unit (`"90s"`,
 /// `"10m"`, `"4h"`, `"7d"`) or whole seconds.
 extension GreylistConfiguration: Codable {
@@ -61,7 +61,8 @@ extension GreylistConfiguration: Codable {
         limits = reader.object("limits") { nested in
             Limits(
                 maxBans: nested.integer("maxBans", default: defaults.limits.maxBans, in: 1...100_000_000),
-                maxTrackedAddresses: nested.integer("maxTrackedAddresses", default: defaults.limits.maxTrackedAddresses, in: 1...100_000_000)
+                maxTrackedAddresses: nested.integer("maxTrackedAddresses", default: defaults.limits.maxTrackedAddresses, in: 1...100_000_000),
+                maxRemoteBan: nested.duration("maxRemoteBan", default: defaults.limits.maxRemoteBan)
             )
         }
         trust = reader.object("trust") { nested in
@@ -168,6 +169,7 @@ extension GreylistConfiguration: Codable {
             "limits": .object([
                 "maxBans": .integer(Int64(limits.maxBans)),
                 "maxTrackedAddresses": .integer(Int64(limits.maxTrackedAddresses)),
+                "maxRemoteBan": duration(limits.maxRemoteBan),
             ]),
             "trust": .object([
                 "memory": duration(trust.memory),

@@ -53,15 +53,21 @@ public struct GreylistConfiguration: Hashable, Sendable {
         /// The most addresses with failure counters (sources that failed but are not banned);
         /// past it the least recently seen is evicted.
         public var maxTrackedAddresses: Int
+        /// The longest ban another node's record may place here (a longer one is shortened to
+        /// it), so a node with the cluster's key cannot lock a network out for years on every
+        /// node. Bans made here, by an operator, are not capped.
+        public var maxRemoteBan: Duration = .seconds(30 * 86_400)
 
         /// Creates limits.
         ///
         /// - Parameters:
         ///   - maxBans: At least 1; default 100,000.
         ///   - maxTrackedAddresses: At least 1; default 100,000.
-        public init(maxBans: Int = 100_000, maxTrackedAddresses: Int = 100_000) {
+        ///   - maxRemoteBan: At least a second; default 30 days.
+        public init(maxBans: Int = 100_000, maxTrackedAddresses: Int = 100_000, maxRemoteBan: Duration = .seconds(30 * 86_400)) {
             self.maxBans = maxBans
             self.maxTrackedAddresses = maxTrackedAddresses
+            self.maxRemoteBan = maxRemoteBan
         }
     }
 
@@ -177,6 +183,9 @@ public struct GreylistConfiguration: Hashable, Sendable {
         }
         if limits.maxBans < 1 {
             issues.append(.init(path: at("limits.maxBans"), value: "\(limits.maxBans)", reason: "must be at least 1"))
+        }
+        if limits.maxRemoteBan < .seconds(1) {
+            issues.append(.init(path: at("limits.maxRemoteBan"), value: limits.maxRemoteBan.configurationText, reason: "must be at least 1s"))
         }
         if limits.maxTrackedAddresses < 1 {
             issues.append(.init(path: at("limits.maxTrackedAddresses"), value: "\(limits.maxTrackedAddresses)", reason: "must be at least 1"))

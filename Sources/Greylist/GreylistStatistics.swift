@@ -43,6 +43,8 @@ public struct GreylistStatistics: Hashable, Sendable {
     public var rangeBans: Int = 0
     /// Failures other nodes counted and shared (a cluster).
     public var remoteFailures: Int = 0
+    /// Changes from other nodes refused for their scope (wider than this node could have made).
+    public var remoteRefused: Int = 0
 
     /// Creates statistics; all counters default to zero.
     public init(accepted: Int = 0, refused: Int = 0, wouldHaveRefused: Int = 0, activeBans: Int = 0, trackedAddresses: Int = 0, failuresReported: Int = 0, failuresCounted: Int = 0, rulesTripped: Int = 0, manualBans: Int = 0, expired: Int = 0, bansEvicted: Int = 0, countersEvicted: Int = 0) {

@@ -50,12 +50,12 @@ enum CommandLineOptions: Equatable {
     }
 
     private static func parseAdmin(_ rest: inout ArraySlice<String>) throws(CommandLineError) -> CommandLineOptions {
-        guard let command = rest.popFirst(), ["list", "stats", "export", "ban", "unban"].contains(command) else {
-            throw CommandLineError("admin needs one of: list, stats, export, ban CIDR, unban CIDR")
+        guard let command = rest.popFirst(), ["list", "trusted", "stats", "export", "ban", "unban", "distrust"].contains(command) else {
+            throw CommandLineError("admin needs one of: list, trusted, stats, export, ban CIDR, unban CIDR, distrust CIDR")
         }
         var request = AdminRequest(command: command)
         if command == "list" { request.limit = 1_000 }
-        if command == "ban" || command == "unban" {
+        if command == "ban" || command == "unban" || command == "distrust" {
             guard let network = rest.popFirst(), !network.hasPrefix("--") else {
                 throw CommandLineError("admin \(command) needs a network, such as 203.0.113.0/24")
             }
@@ -71,12 +71,13 @@ enum CommandLineOptions: Equatable {
             case "--config": configurationPath = try value(for: argument, from: &rest)
             case "--for" where command == "ban": request.duration = try value(for: argument, from: &rest)
             case "--reason" where command == "ban": request.reason = try value(for: argument, from: &rest)
+            case "--force" where command == "ban": request.force = true
             case "--limit" where command == "list":
                 let text = try value(for: argument, from: &rest)
                 guard let number = Int(text), number > 0 else { throw CommandLineError("--limit: \"\(text)\" is not a positive number") }
                 request.limit = number
             case "--all" where command == "list": request.limit = nil
-            case "--network" where command == "list": request.network = try value(for: argument, from: &rest)
+            case "--network" where command == "list" || command == "trusted": request.network = try value(for: argument, from: &rest)
             default: throw CommandLineError("unknown argument \"\(argument)\" for admin \(command) (see --help)")
             }
         }
@@ -115,8 +116,10 @@ enum CommandLineOptions: Equatable {
       GreylistDemoServer [--config FILE] [--host HOST] [--port PORT] [--verbose]
       GreylistDemoServer admin list [--limit N | --all] [--network CIDR] [--json] [--socket PATH | --config FILE]
       GreylistDemoServer admin stats|export [--json] [--socket PATH | --config FILE]
-      GreylistDemoServer admin ban CIDR [--for DURATION] [--reason TEXT] [--json] [--socket PATH | --config FILE]
+      GreylistDemoServer admin ban CIDR [--for DURATION] [--reason TEXT] [--force] [--json] [--socket PATH | --config FILE]
       GreylistDemoServer admin unban CIDR [--json] [--socket PATH | --config FILE]
+      GreylistDemoServer admin trusted [--network CIDR] [--json] [--socket PATH | --config FILE]
+      GreylistDemoServer admin distrust CIDR [--json] [--socket PATH | --config FILE]
       GreylistDemoServer ban-flood --state DIR [--count N] [--no-fsync]
 
     SERVER OPTIONS
@@ -137,8 +140,10 @@ enum CommandLineOptions: Equatable {
 
     ADMIN
       Talks to the running server over its Unix socket (server.adminSocket, default
-      admin.sock in the state directory, mode 0600; only the server's user or root is served). ban takes any CIDR and --for 90s|10m|4h|7d (default 1h);
-      unban lifts every ban inside the CIDR. list shows the bans in force, soonest expiry first:
+      admin.sock in the state directory, mode 0600; only the server's user or root is served). ban takes a CIDR and --for 90s|10m|4h|7d (default 1h);
+      a network wider than server.adminWidestBan (/16, and /32 for IPv6) needs --force.
+      unban lifts every ban inside the CIDR. trusted lists the keys trusted after a login (their
+      rule bans are soft); distrust takes trust from every key inside the CIDR, on every node. list shows the bans in force, soonest expiry first:
       at most --limit (default 1000; --all for every one), only those inside or over --network
       CIDR when given, and how many matched in all. export prints bans and escalation histories
       (the persistent state). --json prints the raw response.

@@ -105,12 +105,13 @@ final class DemoServer: @unchecked Sendable {
         var services: [any ServerService] = [PurgeLoop(greylist: greylist)]
         if server.kernelOffload.enabled {
             let kernel = KernelOffload(settings: server.kernelOffload, port: boundPort, greylist: greylist,
-                                       allowlist: configuration.greylist.allowlist, dryRun: configuration.greylist.dryRun, log: log)
+                                       exempt: configuration.greylist.allowlist + server.proxyProtocol.trustedProxies, dryRun: configuration.greylist.dryRun, log: log)
             offload.withLock { $0 = kernel }
             services.append(kernel)
         }
         if let path = configuration.adminSocketPath {
-            services.append(AdminServer(path: path, greylist: greylist, log: log, cluster: cluster, proxyCounters: proxyCounters))
+            services.append(AdminServer(path: path, greylist: greylist, log: log, cluster: cluster, proxyCounters: proxyCounters,
+                                        widestBan: (server.adminWidestBan.ipv4, server.adminWidestBan.ipv6)))
         }
         services.append(acceptLoop)
         var started: [any ServerService] = []
@@ -164,12 +165,14 @@ final class DemoServer: @unchecked Sendable {
         let journal = try openJournal(configuration.greylist)
         guard let cluster = configuration.cluster else { return journal }
         let settings: RedisStoreSettings
+        let key: ClusterKey
         do {
             settings = try cluster.storeSettings(for: configuration.greylist)
+            key = try cluster.key ?? ClusterKey(contentsOfFile: cluster.keyFile)
         } catch {
-            throw .invalidConfiguration([ConfigurationIssue(path: "greylist.cluster.redis", value: "", reason: error.description)])
+            throw .invalidConfiguration([ConfigurationIssue(path: "greylist.cluster", value: "", reason: "\(error)")])
         }
-        return RedisStore(settings: settings, localJournal: journal, nodeID: cluster.node)
+        return RedisStore(settings: settings, key: key, localJournal: journal, nodeID: cluster.node)
     }
 
     /// Opens the state directory's journal, waiting up to 2 s for a predecessor to let go of it.
@@ -258,7 +261,7 @@ final class DemoServer: @unchecked Sendable {
                         log.warning("reload: host, port and adminSocket changes take effect on restart")
                     }
                     registry.update(Self.policy(configuration.server))
-                    offload.withLock { $0 }?.reconfigure(allowlist: fresh.greylist.allowlist, dryRun: fresh.greylist.dryRun)
+                    offload.withLock { $0 }?.reconfigure(exempt: fresh.greylist.allowlist + fresh.server.proxyProtocol.trustedProxies, dryRun: fresh.greylist.dryRun)
                     if fresh.server.kernelOffload != old.kernelOffload {
                         log.warning("reload: kernelOffload changes take effect on restart")
                     }

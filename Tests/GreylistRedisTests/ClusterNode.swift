@@ -76,7 +76,7 @@ struct ClusterNode {
         settings.timeout = .seconds(2)
         configure(&settings)
         let local = try openedJournal ?? (journal ? JournalStore(directory: path) : nil)
-        let store = RedisStore(settings: settings, localJournal: local, clock: clock, nodeID: name)
+        let store = RedisStore(settings: settings, key: .forTests, localJournal: local, clock: clock, nodeID: name)
         let events = EventWaiter()
         self.greylist = try Greylist(configuration: GreylistConfiguration(rules: rules), clock: clock, events: events.sink, store: store)
         self.store = store

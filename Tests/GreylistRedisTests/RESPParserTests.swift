@@ -122,6 +122,28 @@ import GreylistRedis
         #expect(RESPValue.skippedBulkString(byteCount: 40).text == nil)
     }
 
+    @Test("a reply holding more than maxReplyBytes is an error once the budget is spent, not after it is all held")
+    func replyBudget() throws {
+        var limits = RESPParser.Limits(maxBulkBytes: 4_096, maxArrayElements: 65_536)
+        limits.maxReplyBytes = 1 << 20
+        var parser = RESPParser(limits: limits)
+        parser.append(Array("*65536\r\n".utf8))
+        let element = Array("$4000\r\n".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: 4_000) + Array("\r\n".utf8)
+        var thrown: RESPError?
+        var sent = 0
+        while thrown == nil && sent < 65_536 {
+            parser.append(element)
+            sent += 1
+            do { _ = try parser.next() } catch { thrown = error }
+        }
+        #expect(thrown?.description.contains("a reply over 1048576 bytes") == true)
+        #expect(sent < 300, "stopped after about 1 MiB, not 256 MiB")
+        // The budget is per reply: replies that each fit go through one after another.
+        var fitting = RESPParser(limits: limits)
+        for _ in 0..<600 { fitting.append(Array("*2\r\n".utf8) + element + element) }
+        for _ in 0..<600 { #expect(try fitting.next() != nil) }
+    }
+
     @Test("a 20,000-element array arriving in 7-byte pieces comes out whole")
     func resumable() throws {
         var text = "*20000\r\n"

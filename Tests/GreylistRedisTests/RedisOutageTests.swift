@@ -128,10 +128,10 @@ struct RedisOutageTests {
                 ["SET", "test:ban:10.0.0.1/32", "g2 00000000 b 1 2 1 r =botnet -"],
                 ["RPUSH", "test:ban:10.0.0.2/32", "a"],
                 ["SET", "test:ban:10.0.0.3/32", huge],
-                ["SET", "test:ban:10.0.0.4/32", RESPArgument(bytes: elsewhere.value)],
-                ["SET", "test:ban:010.0.0.8/32", RESPArgument(bytes: valid.value)],
-                ["SET", "test:trust:10.0.0.9/32", RESPArgument(bytes: valid.value)],
-                ["SET", "test:ban:10.0.0.6/32", RESPArgument(bytes: valid.value)],
+                ["SET", "test:ban:10.0.0.4/32", RESPArgument(bytes: elsewhere.value(key: ClusterKey.forTests))],
+                ["SET", "test:ban:010.0.0.8/32", RESPArgument(bytes: valid.value(key: ClusterKey.forTests))],
+                ["SET", "test:trust:10.0.0.9/32", RESPArgument(bytes: valid.value(key: ClusterKey.forTests))],
+                ["SET", "test:ban:10.0.0.6/32", RESPArgument(bytes: valid.value(key: ClusterKey.forTests))],
             ])
             #expect(!replies.contains { if case .error = $0 { true } else { false } })
         }
@@ -143,14 +143,14 @@ struct RedisOutageTests {
         #expect(EventWaiter.bannedNetworks(node.events.events) == [.cidr("10.0.0.6/32")])
 
         // Messages: garbage, a huge one, one from this node's id, then a valid one from another node.
-        let fromElsewhere = SharedRecord.ban(entry("10.0.0.7/32")).message(from: "z")
-        let ownEcho = SharedRecord.ban(entry("10.0.0.10/32")).message(from: "a")
+        let fromElsewhere = SharedRecord.ban(entry("10.0.0.7/32")).message(from: "z", key: ClusterKey.forTests)
+        let ownEcho = SharedRecord.ban(entry("10.0.0.10/32")).message(from: "a", key: ClusterKey.forTests)
         try await RedisServerFixture.blocking {
             let connection = try redis.connect()
             _ = try connection.pipeline([
                 ["PUBLISH", "test:changes", "junk"],
                 ["PUBLISH", "test:changes", RESPArgument(bytes: [UInt8](repeating: 0x20, count: 200_000))],
-                ["PUBLISH", "test:changes", RESPArgument(bytes: Array("z 10.0.0.7/32 ".utf8) + Array(valid.value))],
+                ["PUBLISH", "test:changes", RESPArgument(bytes: Array("z 10.0.0.7/32 ".utf8) + Array(valid.value(key: ClusterKey.forTests)))],
                 ["PUBLISH", "test:changes", RESPArgument(bytes: ownEcho)],
                 ["PUBLISH", "test:changes", RESPArgument(bytes: fromElsewhere)],
             ])
@@ -160,6 +160,46 @@ struct RedisOutageTests {
         #expect(node.store.status.skipped == 10)
         #expect(node.store.status.state == .connected)
         #expect(node.events.count(where: EventWaiter.isLinkDown) == 0)
+        await node.close()
+        await redis.stop()
+    }
+
+    @Test("records forged without the cluster key are foreign: a PUBLISH or SET that bans or trusts 0.0.0.0/0, or unbans all, changes nothing")
+    func forgedRecordsAreForeign() async throws {
+        let redis = try await RedisServerFixture()
+        let now = WallClock.system.nowMilliseconds
+        let forger = try ClusterKey(Array("someone-who-can-write-to-redis".utf8))
+        let everything = IPNetwork.cidr("0.0.0.0/0")
+        let banAll = SharedRecord.ban(BanEntry(network: everything, reason: .manual("pwned"), user: nil, bannedAtMilliseconds: now,
+                                               expiresAtMilliseconds: 9_000_000_000_000_000, banCount: 1, refusedCount: 0))
+        try await RedisServerFixture.blocking {
+            _ = try redis.connect().pipeline([
+                ["SET", "test:ban:0.0.0.0/0", RESPArgument(bytes: banAll.value(key: forger))],
+                ["SET", "test:trust:0.0.0.0/0", RESPArgument(bytes: SharedRecord.trust(everything, until: now + 86_400_000).value(key: forger))],
+            ])
+        }
+        let node = try ClusterNode("a", port: redis.port)
+        let real = try await node.greylist.ban(.cidr("10.0.0.20/32"), for: .seconds(3_600), reason: "operator")
+        #expect(real.network == .cidr("10.0.0.20/32"))
+        #expect(await node.events.wait { events in
+            events.contains { if case .storageWarning(let text) = $0 { text.contains("skipped 2 foreign") } else { false } }
+        })
+        try await RedisServerFixture.blocking {
+            _ = try redis.connect().pipeline([
+                ["PUBLISH", "test:changes", RESPArgument(bytes: banAll.message(from: "z", key: forger))],
+                ["PUBLISH", "test:changes", RESPArgument(bytes: SharedRecord.unban(everything, at: now + 1).message(from: "z", key: forger))],
+                ["PUBLISH", "test:changes", RESPArgument(bytes: SharedRecord.trust(.cidr("10.0.0.20/32"), until: now + 86_400_000).message(from: "z", key: forger))],
+                // The same kind of record, made with the key: applied, so the ones above were read.
+                ["PUBLISH", "test:changes", RESPArgument(bytes: SharedRecord.ban(BanEntry(
+                    network: .cidr("10.0.0.21/32"), reason: .rule("botnet"), user: "bad_user_99999", bannedAtMilliseconds: now,
+                    expiresAtMilliseconds: now + 3_600_000, banCount: 1, refusedCount: 0)).message(from: "z", key: .forTests))],
+            ])
+        }
+        #expect(await node.events.wait { EventWaiter.bannedNetworks($0).contains(.cidr("10.0.0.21/32")) })
+        #expect(node.store.status.skipped == 5)
+        #expect(node.greylist.shouldAccept(ip: .literal("192.0.2.1")), "0.0.0.0/0 was never banned")
+        #expect(!node.greylist.shouldAccept(ip: .literal("10.0.0.20")), "nothing was unbanned")
+        #expect(await node.greylist.list().map(\.network).sorted { $0.description < $1.description } == [.cidr("10.0.0.20/32"), .cidr("10.0.0.21/32")])
         await node.close()
         await redis.stop()
     }
@@ -175,7 +215,7 @@ struct RedisOutageTests {
             let connection = try redis.connect()
             _ = try connection.pipeline([
                 ["SET", RESPArgument(longName), "x"],
-                ["SET", "test:ban:10.0.0.6/32", RESPArgument(bytes: valid.value)],
+                ["SET", "test:ban:10.0.0.6/32", RESPArgument(bytes: valid.value(key: ClusterKey.forTests))],
             ])
         }
         // Before the parser skipped what is over its limit, the SCAN reply broke the connection on
@@ -187,7 +227,7 @@ struct RedisOutageTests {
         })
         let fromElsewhere = SharedRecord.ban(BanEntry(network: .cidr("10.0.0.7/32"), reason: .rule("botnet"), user: "bad_user_99999",
                                                       bannedAtMilliseconds: now, expiresAtMilliseconds: now + 3_600_000, banCount: 1,
-                                                      refusedCount: 0)).message(from: "z")
+                                                      refusedCount: 0)).message(from: "z", key: ClusterKey.forTests)
         try await RedisServerFixture.blocking {
             _ = try redis.connect().pipeline([
                 ["PUBLISH", "test:changes", RESPArgument(bytes: [UInt8](repeating: 0x20, count: 2 << 20))],

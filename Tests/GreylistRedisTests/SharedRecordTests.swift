@@ -20,37 +20,37 @@ struct SharedRecordTests {
     ]
 
     @Test(arguments: records) func valuesAndMessagesRoundTrip(_ record: SharedRecord) {
-        #expect(SharedRecord.decode(value: record.value, network: record.network) == record)
-        let decoded = SharedRecord.decode(message: record.message(from: "node-7"))
+        #expect(SharedRecord.decode(value: record.value(key: .forTests), network: record.network, key: ClusterKey.forTests) == record)
+        let decoded = SharedRecord.decode(message: record.message(from: "node-7", key: ClusterKey.forTests), key: .forTests)
         #expect(decoded?.node == "node-7")
         #expect(decoded?.record == record)
-        #expect(!record.value.contains(0x0A) && !record.value.contains(0x0D))
+        #expect(!record.value(key: .forTests).contains(0x0A) && !record.value(key: .forTests).contains(0x0D))
     }
 
     @Test func aValueUnderAnotherKeyOrAlteredIsForeign() {
-        let value = SharedRecord.ban(Self.entry).value
-        #expect(SharedRecord.decode(value: value, network: .cidr("2001:db8:1::/64")) == nil)
+        let value = SharedRecord.ban(Self.entry).value(key: .forTests)
+        #expect(SharedRecord.decode(value: value, network: .cidr("2001:db8:1::/64"), key: ClusterKey.forTests) == nil)
         for index in value.indices {
             var altered = value
             altered[index] ^= 0x01
-            #expect(SharedRecord.decode(value: altered, network: Self.entry.network) == nil, "byte \(index) flipped")
+            #expect(SharedRecord.decode(value: altered, network: Self.entry.network, key: ClusterKey.forTests) == nil, "byte \(index) flipped")
         }
-        #expect(SharedRecord.decode(value: Array(value.dropLast()), network: Self.entry.network) == nil)
+        #expect(SharedRecord.decode(value: Array(value.dropLast()), network: Self.entry.network, key: ClusterKey.forTests) == nil)
     }
 
     @Test(arguments: ["", "g1", "g1 ", "g2 00000000 d", "g1 zzzzzzzz d", "g1 00000000 d", "g1 0 d", "x y z",
                       String(repeating: "g1 ", count: 2_000)])
     func garbageIsForeign(_ text: String) {
-        #expect(SharedRecord.decode(value: Array(text.utf8), network: .cidr("192.0.2.1/32")) == nil)
-        #expect(SharedRecord.decode(message: Array("node 192.0.2.1/32 \(text)".utf8)) == nil)
+        #expect(SharedRecord.decode(value: Array(text.utf8), network: .cidr("192.0.2.1/32"), key: ClusterKey.forTests) == nil)
+        #expect(SharedRecord.decode(message: Array("node 192.0.2.1/32 \(text)".utf8), key: .forTests) == nil)
     }
 
     @Test func messagesNameACanonicalNetwork() {
-        let value = SharedRecord.distrust(.cidr("192.0.2.1/32")).value
-        #expect(SharedRecord.decode(message: Array("n 192.0.2.1/32 ".utf8) + value) != nil)
-        #expect(SharedRecord.decode(message: Array("n 192.0.2.01/32 ".utf8) + value) == nil)
-        #expect(SharedRecord.decode(message: Array("n  ".utf8) + value) == nil)
-        #expect(SharedRecord.decode(message: Array(String(repeating: "n", count: 65).utf8) + Array(" 192.0.2.1/32 ".utf8) + value) == nil)
+        let value = SharedRecord.distrust(.cidr("192.0.2.1/32")).value(key: .forTests)
+        #expect(SharedRecord.decode(message: Array("n 192.0.2.1/32 ".utf8) + value, key: .forTests) != nil)
+        #expect(SharedRecord.decode(message: Array("n 192.0.2.01/32 ".utf8) + value, key: .forTests) == nil)
+        #expect(SharedRecord.decode(message: Array("n  ".utf8) + value, key: .forTests) == nil)
+        #expect(SharedRecord.decode(message: Array(String(repeating: "n", count: 65).utf8) + Array(" 192.0.2.1/32 ".utf8) + value, key: .forTests) == nil)
     }
 
     @Test func theQueueKeepsTheLatestChangeOfAKeyInOrder() {
@@ -85,7 +85,7 @@ struct SharedRecordTests {
         #expect(acl.host == "::1" && acl.port == 6379 && acl.username == "greylist" && acl.password == "p@ss")
         #expect(acl.displayed == "redis://greylist@[::1]:6379/0")
         #expect(try RedisStoreSettings(url: "redis://localhost").host == "127.0.0.1")
-        for (url, named) in [("http://127.0.0.1", "http://127.0.0.1"), ("redis://127.0.0.1:port", "redis://127.0.0.1:port"),
+        for (url, named) in [("http://127.0.0.1", "http://127.0.0.1"), ("redis://127.0.0.1:port", "redis://127.0.0.1:***"), ("redis://default:Secret", "redis://default:***"),
                              ("redis://:secret@127.0.0.1:99999", "99999"), ("redis://:secret@127.0.0.1/x", "redis://***@127.0.0.1/x"),
                              ("redis://", "redis://"), ("rediss://:secret@host", "***@host")] {
             do {
@@ -113,8 +113,8 @@ struct SharedRecordSeedTests {
         for name in names {
             let bytes = Array(try Data(contentsOf: Self.corpus.appendingPathComponent(name)))
             let rest = Array(bytes.dropFirst())
-            let record = bytes[0] % 2 == 0 ? SharedRecord.decode(message: rest)?.record
-                : SharedRecord.decode(value: rest, network: .cidr("192.0.2.1/32"))
+            let record = bytes[0] % 2 == 0 ? SharedRecord.decode(message: rest, key: ClusterKey.forTests)?.record
+                : SharedRecord.decode(value: rest, network: .cidr("192.0.2.1/32"), key: ClusterKey.forTests)
             #expect(record != nil, "\(name) does not decode")
         }
     }

@@ -65,4 +65,28 @@ import Testing
         #expect(reply.trimmingCharacters(in: .whitespacesAndNewlines) == "refused", "\(reply)")
         await fixture.stop()
     }
+
+    @Test("ban of a network wider than adminWidestBan needs --force; trusted lists the keys a login trusted, distrust takes it back")
+    func wideBansAndTrust() async throws {
+        let fixture = try DemoServerFixture()
+        let admin = DemoProcessTests()
+        for network in ["0.0.0.0/0", "10.0.0.0/8", "::/0", "2001:db8::/16"] {
+            let refused = try await admin.admin(["ban", network], socket: fixture.adminSocket)
+            #expect(refused.status == 1)
+            #expect(refused.output.contains("is wider than /") && refused.output.contains("--force"), "\(refused.output)")
+        }
+        #expect(await fixture.server.greylist.list().isEmpty)
+        #expect(try await admin.admin(["ban", "10.1.0.0/16"], socket: fixture.adminSocket).status == 0)
+        #expect(try await admin.admin(["ban", "10.0.0.0/8", "--force"], socket: fixture.adminSocket).status == 0)
+        #expect(await fixture.server.greylist.list().count == 2)
+
+        #expect(try await admin.admin(["trusted"], socket: fixture.adminSocket).output.contains("no trusted keys"))
+        #expect(try await fixture.login(from: "127.0.0.31").contains("<jid>"))
+        let listed = try await admin.admin(["trusted"], socket: fixture.adminSocket).output
+        #expect(listed.contains("127.0.0.31/32") && listed.contains("trusted until"), "\(listed)")
+        let revoked = try await admin.admin(["distrust", "127.0.0.0/24"], socket: fixture.adminSocket).output
+        #expect(revoked.contains("took trust from 1 key(s)"), "\(revoked)")
+        #expect(await fixture.server.greylist.trusted().isEmpty)
+        await fixture.stop()
+    }
 }

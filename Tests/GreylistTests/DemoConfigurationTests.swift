@@ -34,7 +34,8 @@ import Greylist
 
     @Test("greylist.cluster: the Redis URL, namespace and node, with bad values named and the password never shown")
     func cluster() throws {
-        let good = #"{"greylist": {"cluster": {"redis": "redis://greylist:s3cret@127.0.0.1:6390/2", "namespace": "{xmpp}", "node": "xmpp-1", "timeout": "5s"}}}"#
+        let keyFile = try DemoServerFixture.clusterKeyFile()
+        let good = #"{"greylist": {"cluster": {"redis": "redis://greylist:s3cret@127.0.0.1:6390/2", "namespace": "{xmpp}", "node": "xmpp-1", "timeout": "5s", "keyFile": "\#(keyFile)"}}}"#
         let configuration = try DemoConfiguration(json: Data(good.utf8), file: "good.json")
         let cluster = try #require(configuration.cluster)
         #expect(cluster.namespace == "{xmpp}" && cluster.node == "xmpp-1" && cluster.timeout == .seconds(5))
@@ -44,7 +45,7 @@ import Greylist
         #expect(settings.historyRetention == configuration.greylist.escalation.forgetAfter)
         #expect(DemoConfiguration().cluster == nil)
 
-        let bad = #"{"greylist": {"cluster": {"redis": "redis://:s3cret@127.0.0.1:port", "namespace": "a b", "nodes": 1}}}"#
+        let bad = #"{"greylist": {"cluster": {"redis": "redis://:s3cret@127.0.0.1:port", "namespace": "a b", "nodes": 1, "keyFile": "\#(keyFile)"}}}"#
         do {
             _ = try DemoConfiguration(json: Data(bad.utf8), file: "bad.json")
             Issue.record("accepted a bad cluster")
@@ -59,6 +60,34 @@ import Greylist
             Issue.record("accepted a cluster without redis")
         } catch {
             #expect(error.description.contains("greylist.cluster.redis"), "\(error)")
+        }
+    }
+
+    @Test("a cluster needs a key file that others cannot read; a URL with a typo never shows its password")
+    func clusterKeyAndTypos() throws {
+        func problems(_ cluster: String) -> String {
+            do {
+                _ = try DemoConfiguration(json: Data(#"{"greylist": {"cluster": \#(cluster)}}"#.utf8), file: "c.json")
+                return ""
+            } catch {
+                return error.description
+            }
+        }
+        #expect(problems(#"{"redis": "redis://127.0.0.1:6379/0"}"#).contains("greylist.cluster.keyFile"))
+        let open = NSTemporaryDirectory() + "greylist-open-\(UUID().uuidString).key"
+        FileManager.default.createFile(atPath: open, contents: Data(String(repeating: "k", count: 32).utf8), attributes: [.posixPermissions: 0o644])
+        defer { try? FileManager.default.removeItem(atPath: open) }
+        #expect(problems(#"{"redis": "redis://127.0.0.1:6379/0", "keyFile": "\#(open)"}"#).contains("open to other users"))
+        let short = NSTemporaryDirectory() + "greylist-short-\(UUID().uuidString).key"
+        FileManager.default.createFile(atPath: short, contents: Data("tiny\n".utf8), attributes: [.posixPermissions: 0o600])
+        defer { try? FileManager.default.removeItem(atPath: short) }
+        #expect(problems(#"{"redis": "redis://127.0.0.1:6379/0", "keyFile": "\#(short)"}"#).contains("holds 4 bytes; at least 16"))
+        // A forgotten @host: the password would read as a port.
+        let keyFile = try DemoServerFixture.clusterKeyFile()
+        for url in ["redis://default:Secret", "redis://:Secret", "redis://default:Secret/0", "rediss://default:Secret@host"] {
+            let text = problems(#"{"redis": "\#(url)", "keyFile": "\#(keyFile)"}"#)
+            #expect(text.contains("greylist.cluster.redis"), "\(url): \(text)")
+            #expect(!text.contains("Secret"), "\(url): \(text)")
         }
     }
 

@@ -43,7 +43,8 @@ extension DemoProcessTests {
              "greylist": {"stateDirectory": "\(directory)",
                           "rules": [{"name": "botnet", "pattern": "^bad_user_[0-9]{5,}$", "banFor": "4h"},
                                     {"name": "slow", "pattern": "^admin$", "maxFailures": 3, "window": "10m", "banFor": "1h"}],
-                          "cluster": {"redis": "redis://127.0.0.1:\(redisPort)/0", "namespace": "proc", "node": "\(name)"}}}
+                          "cluster": {"redis": "redis://127.0.0.1:\(redisPort)/0", "namespace": "proc", "node": "\(name)",
+                                      "keyFile": "\(try DemoServerFixture.clusterKeyFile())"}}}
             """)
         return (config, socket, directory)
     }

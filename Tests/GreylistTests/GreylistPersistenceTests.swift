@@ -142,6 +142,32 @@ import Testing
         #expect(store.appended.isEmpty, "remote changes must not be stored again")
     }
 
+    @Test("another node's change can never be wider than this node could make: bans and unbans within the range prefix, trust per key, bans capped at maxRemoteBan")
+    func remoteScope() async throws {
+        let store = RemoteStoreDouble()
+        let greylist = try Greylist(configuration: GreylistConfiguration(rules: [botnetRule]), clock: clock.wallClock, events: recorder.sink, store: store)
+        let tenYears = clock.now.addingTimeInterval(10 * 365 * 86_400)
+        await store.deliver(.banned(BanEntry(network: .cidr("0.0.0.0/0"), reason: .manual("x"), user: nil, bannedAt: clock.now, expiresAt: tenYears)), to: greylist)
+        await store.deliver(.banned(BanEntry(network: .cidr("::/0"), reason: .manual("x"), user: nil, bannedAt: clock.now, expiresAt: tenYears)), to: greylist)
+        await store.deliver(.trusted(.cidr("0.0.0.0/0"), until: tenYears), to: greylist)
+        #expect(greylist.shouldAccept(ip: .literal("192.0.2.1")))
+        #expect(greylist.shouldAccept(ip: .literal("2001:db8::1")))
+        #expect(await greylist.trusted().isEmpty)
+
+        // Within scope: applied, a manual ban shortened to 30 days; an unban of everything refused.
+        await store.deliver(.banned(BanEntry(network: .cidr("198.51.100.0/24"), reason: .manual("x"), user: nil, bannedAt: clock.now, expiresAt: tenYears)), to: greylist)
+        #expect(!greylist.shouldAccept(ip: .literal("198.51.100.7")))
+        let placed = try #require(await greylist.list().first)
+        #expect(abs(placed.expiresAt.timeIntervalSince(clock.now.addingTimeInterval(30 * 86_400))) < 0.001)
+        await store.deliver(.unbanned(.cidr("0.0.0.0/0")), to: greylist)
+        #expect(!greylist.shouldAccept(ip: .literal("198.51.100.7")), "an unban of 0.0.0.0/0 is refused")
+        await store.deliver(.trusted(.cidr("192.0.2.9/32"), until: tenYears), to: greylist)
+        #expect(await greylist.trusted().map(\.network) == [.cidr("192.0.2.9/32")])
+        #expect(await greylist.statistics().remoteRefused == 4)
+        let warnings = recorder.events.filter { if case .storageWarning = $0 { true } else { false } }
+        #expect(warnings.count == 1, "reported once")
+    }
+
     @Test("export lists bans and remembered histories")
     func export() async throws {
         let greylist = try Greylist(configuration: GreylistConfiguration(rules: [botnetRule]), clock: clock.wallClock)

@@ -134,6 +134,47 @@ struct KernelOffloadTests {
         #expect(await server.stop() == 0)
     }
 
+    @Test("a ban longer than nft takes enters the kernel with the longest timeout (no failing batch); bans over a trusted proxy or the allowlist stay out")
+    func limits() async throws {
+        try await NetworkNamespace.with { namespace in try await limits(in: namespace) }
+    }
+
+    func limits(in namespace: NetworkNamespace) async throws {
+        let directory = temporaryStateDirectory()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let socket = directory + "/admin.sock"
+        let configuration = directory + ".json"
+        try #"""
+        {"server": {"port": 5222, "adminSocket": "\#(socket)", "trustedProxies": ["127.0.0.3/32"],
+                    "kernelOffload": {"enabled": true, "minimumBan": "1h", "batchInterval": "10ms"}},
+         "greylist": {"stateDirectory": "", "allowlist": ["127.0.0.4/32"]}}
+        """#.write(toFile: configuration, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: configuration) }
+        let admin = DemoProcessTests()
+        let server = try Server(namespace, configuration: configuration)
+        await server.log(until: "kernel offload: table inet greylist, 0 ban(s)")
+
+        // nft refuses timeouts over 99,999,999 s: the element gets that much, the batch passes.
+        #expect(try await admin.admin(["ban", "127.0.0.11/32", "--for", "2000d"], socket: socket).status == 0)
+        await server.log(until: "kernel offload: +1 -0, 1 in the kernel")
+        #expect(try await elements(namespace).contains("127.0.0.11 timeout 1157d9h46m39s"))
+        #expect(try await fate(from: "127.0.0.11", in: namespace) == .refusedByKernel)
+
+        // A ban over the trusted proxy, or over a network that holds it or the allowlist, stays in
+        // user space: in the kernel it would reset every client behind the proxy.
+        for network in ["127.0.0.3/32", "127.0.0.0/30", "127.0.0.4/32"] {
+            #expect(try await admin.admin(["ban", network, "--for", "2h"], socket: socket).status == 0)
+        }
+        #expect(try await admin.admin(["ban", "127.0.0.12/32", "--for", "2h"], socket: socket).status == 0)
+        let log = await server.log(until: "kernel offload: +1 -0, 2 in the kernel")
+        let listed = try await elements(namespace)
+        #expect(listed.contains("127.0.0.12 timeout"))
+        #expect(!listed.contains("127.0.0.3 ") && !listed.contains("127.0.0.0/30") && !listed.contains("127.0.0.4 "))
+        #expect(!log.contains("a batch failed"))
+        #expect(await server.stop() == 0)
+    }
+
     @Test("without permission (a user namespace without CAP_NET_ADMIN over this network), one clear warning; refusing goes on in user space")
     func unavailable() async throws {
         try await NetworkNamespace.with { namespace in try await unavailable(in: namespace) }

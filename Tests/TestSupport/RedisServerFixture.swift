@@ -120,3 +120,10 @@ package final class RedisServerFixture: @unchecked Sendable {
         }
     }
 }
+
+extension ClusterKey {
+    /// The key every test cluster node shares.
+    package static let forTests: ClusterKey = {
+        do { return try ClusterKey(Array("greylist-test-cluster-key-0123456789".utf8)) } catch { fatalError("\(error)") }
+    }()
+}

@@ -3,9 +3,9 @@ import Greylist
 
 /// One admin request: a JSON line on the Unix socket.
 struct AdminRequest: Codable, Equatable {
-    /// `list`, `stats`, `export`, `ban` or `unban`.
+    /// `list`, `stats`, `export`, `ban`, `unban`, `trusted` or `distrust`.
     var command: String
-    /// The CIDR for `ban` and `unban`; for `list`, only bans overlapping it.
+    /// The CIDR for `ban`, `unban` and `distrust`; for `list` and `trusted`, only what overlaps it.
     var network: String?
     /// For `list`: the most bans to return (the soonest-expiring).
     var limit: Int?
@@ -13,6 +13,8 @@ struct AdminRequest: Codable, Equatable {
     var duration: String?
     /// The reason for `ban`.
     var reason: String?
+    /// For `ban`: a network wider than `server.adminWidestBan` is banned only with this.
+    var force: Bool?
 }
 
 /// The answer: a JSON document, also what `admin … --json` prints.
@@ -26,6 +28,19 @@ struct AdminResponse: Codable, Equatable {
     var cluster: String?
     /// For `list`: how many bans matched in all (more than `bans` holds when a limit cut it).
     var total: Int?
+    /// For `trusted` and `distrust`: the keys trusted, or whose trust was taken away.
+    var trusted: [AdminTrust]?
+}
+
+/// A trusted key as the admin command shows it.
+struct AdminTrust: Codable, Equatable {
+    var network: String
+    var until: String
+
+    init(_ key: TrustedKey) {
+        network = key.network.description
+        until = key.until.formatted(.iso8601)
+    }
 }
 
 /// A remembered escalation history, for `export`.
@@ -77,7 +92,7 @@ extension GreylistStatistics {
             "rulesTripped": rulesTripped, "manualBans": manualBans, "expired": expired, "bansEvicted": bansEvicted,
             "countersEvicted": countersEvicted, "trustedKeys": trustedKeys, "softAccepted": softAccepted,
             "banExtensions": banExtensions, "trustRevoked": trustRevoked, "accountsMarked": accountsMarked,
-            "sprayBans": sprayBans, "rangeBans": rangeBans,
+            "sprayBans": sprayBans, "rangeBans": rangeBans, "remoteFailures": remoteFailures, "remoteRefused": remoteRefused,
         ]
     }
 }

@@ -5,7 +5,7 @@ import GreylistRedis
 /// local state directory (which stays the acknowledgement and the fallback).
 ///
 /// ```json
-/// "cluster": {"redis": "redis://127.0.0.1:6379/0", "namespace": "xmpp"}
+/// "cluster": {"redis": "redis://127.0.0.1:6379/0", "namespace": "xmpp", "keyFile": "/etc/greylist/cluster.key"}
 /// ```
 struct ClusterSettings: Equatable, Sendable {
     /// `redis://[[user]:password@]host[:port][/database]`.
@@ -16,6 +16,10 @@ struct ClusterSettings: Equatable, Sendable {
     var timeout: Duration = .seconds(2)
     /// This node's id in messages; random when absent.
     var node: String?
+    /// The file holding the secret every node shares; records without its tag are ignored.
+    var keyFile = ""
+    /// The key read from ``keyFile``.
+    var key: ClusterKey?
 
     /// Reads the object, reporting every bad field; `nil` when it cannot be used.
     init?(reading reader: inout ConfigurationReader) {
@@ -27,6 +31,19 @@ struct ClusterSettings: Equatable, Sendable {
         namespace = reader.string("namespace", default: namespace) ?? namespace
         timeout = reader.duration("timeout", default: timeout)
         node = reader.string("node", default: nil)
+        if let path = reader.string("keyFile", default: nil) {
+            keyFile = path
+            do {
+                key = try ClusterKey(contentsOfFile: path)
+            } catch {
+                if case .invalidSetting(_, let reason) = error { reader.report("keyFile", reason: reason) }
+                return nil
+            }
+        } else {
+            reader.report("keyFile", reason: "a cluster needs a key file every node shares (head -c 32 /dev/urandom | base64 > FILE; chmod 600 FILE): "
+                + "without it, whoever can write to Redis could ban, unban or trust any address on every node")
+            return nil
+        }
         do {
             _ = try RedisStoreSettings(url: redis, namespace: namespace)
         } catch {

@@ -37,6 +37,15 @@ struct ServerConfiguration: Equatable, Sendable {
     var refusalSummaryInterval: Duration = .seconds(60)
     /// Bans also enforced by the kernel (nftables); off by default.
     var kernelOffload = KernelOffloadSettings()
+    /// `adminWidestBan: {"ipv4": 16, "ipv6": 32}`: the widest networks `admin ban` takes
+    /// without `--force` (a typo such as `0.0.0.0/0` would refuse everyone).
+    var adminWidestBan = WidestBan()
+
+    /// The widest prefix lengths `admin ban` takes without `--force`.
+    struct WidestBan: Equatable, Sendable {
+        var ipv4 = 16
+        var ipv6 = 32
+    }
     /// Load balancers that send HAProxy's PROXY header (`trustedProxies`), and how long one may
     /// take (`proxyHeaderTimeout`); none by default.
     var proxyProtocol = ProxyProtocolPolicy()
@@ -90,6 +99,10 @@ struct ServerConfiguration: Equatable, Sendable {
         maxAuthAttempts = reader.integer("maxAuthAttempts", default: defaults.maxAuthAttempts, in: 1...100)
         refusalSummaryInterval = reader.duration("refusalSummaryInterval", default: defaults.refusalSummaryInterval)
         kernelOffload = reader.object("kernelOffload") { KernelOffloadSettings(reading: &$0) }
+        adminWidestBan = reader.object("adminWidestBan") { nested in
+            WidestBan(ipv4: nested.integer("ipv4", default: defaults.adminWidestBan.ipv4, in: 0...32),
+                      ipv6: nested.integer("ipv6", default: defaults.adminWidestBan.ipv6, in: 0...128))
+        }
         proxyProtocol = ProxyProtocolPolicy(trustedProxies: reader.networks("trustedProxies", default: []),
                                             headerTimeout: reader.duration("proxyHeaderTimeout", default: defaults.proxyProtocol.headerTimeout))
         reader.finish()

@@ -136,6 +136,15 @@ final class ClientConnection: @unchecked Sendable {
         perform(bytes.withUnsafeBytes { session.receive($0, at: .now) })
     }
 
+    /// Runs the deadline check as if the timer fired at `instant` (for tests: a deadline that
+    /// has passed without waiting for it).
+    func deadlineReached(asOf instant: ContinuousClock.Instant) {
+        queue.async { [self] in
+            guard !closed else { return }
+            perform(session.deadlineReached(at: instant))
+        }
+    }
+
     private func deadlineReached() {
         armedDeadline = nil
         if closeAfterFlush {

@@ -13,6 +13,12 @@ import Greylist
 /// queue). When offload is unavailable (no `nft`, no permission), one warning says so and
 /// refusing carries on in user space. A clean stop deletes the table.
 ///
+/// Bans covering the allowlist or a trusted proxy never reach the kernel (a proxy's address
+/// banned there would reset every client behind it). An element's timeout is at most what `nft`
+/// accepts (``NFTablesScript/maximumTimeoutSeconds``); a longer ban's element is refreshed daily
+/// once it has less than a day left. A failed batch rebuilds the table once; if the rebuilt table
+/// fails too, the offload stops with one warning rather than retry in a loop.
+///
 /// A ban the kernel enforces is not seen knocking, so knocking does not extend it: it ends when
 /// its timeout does, in the kernel and in the greylist alike.
 ///
@@ -24,10 +30,15 @@ final class KernelOffload: ServerService, @unchecked Sendable {
     private let greylist: Greylist
     private let log: Log
     private let queue = DispatchQueue(label: "greylist.demo.offload")
-    private var allowlist: [IPNetwork]
+    /// The allowlist and the trusted proxies: no ban covering one of them reaches the kernel.
+    private var exempt: [IPNetwork]
     private var dryRun: Bool
-    /// What the kernel holds, by key: the ban's expiry in milliseconds.
+    /// What the kernel holds, by key: its element's expiry in milliseconds (the ban's expiry,
+    /// or sooner for a ban longer than an element may last).
     private var offloaded: [IPNetwork: Int64] = [:]
+    /// Set while a failed batch's rebuild is in flight: a second failure stops the offload.
+    private var rebuilding = false
+    private var refreshTimer: DispatchSourceTimer?
     private var sets: Set<String> = []
     private var pending = ""
     private var pendingChanges = (added: 0, removed: 0)
@@ -38,11 +49,12 @@ final class KernelOffload: ServerService, @unchecked Sendable {
         case idle, running, unavailable, stopped
     }
 
-    init(settings: KernelOffloadSettings, port: Int, greylist: Greylist, allowlist: [IPNetwork], dryRun: Bool, log: Log) {
+    /// - Parameter exempt: The allowlist and the trusted proxies.
+    init(settings: KernelOffloadSettings, port: Int, greylist: Greylist, exempt: [IPNetwork], dryRun: Bool, log: Log) {
         self.settings = settings
         self.script = NFTablesScript(table: settings.table, port: port, action: settings.action)
         self.greylist = greylist
-        self.allowlist = allowlist
+        self.exempt = exempt
         self.dryRun = dryRun
         self.log = log
     }
@@ -57,6 +69,14 @@ final class KernelOffload: ServerService, @unchecked Sendable {
                 return
             }
             state = .running
+            let refresh = DispatchSource.makeTimerSource(queue: queue)
+            refresh.schedule(deadline: .now() + .seconds(86_400), repeating: .seconds(86_400))
+            refresh.setEventHandler { [weak self] in
+                guard let self else { return }
+                reconfigure(exempt: exempt, dryRun: dryRun)
+            }
+            refreshTimer = refresh
+            refresh.resume()
         }
         Task { [self] in
             let bans = await greylist.list()
@@ -88,13 +108,14 @@ final class KernelOffload: ServerService, @unchecked Sendable {
         }
     }
 
-    /// Applies a new allowlist and dry-run setting (a reload): keys that no longer qualify leave
-    /// the kernel, bans that now do enter it.
-    func reconfigure(allowlist: [IPNetwork], dryRun: Bool) {
+    /// Applies a new allowlist, trusted proxies and dry-run setting (a reload): keys that no
+    /// longer qualify leave the kernel, bans that now do enter it, and elements of long bans
+    /// near their end are refreshed.
+    func reconfigure(exempt: [IPNetwork], dryRun: Bool) {
         Task { [self] in
             let bans = await greylist.list()
             queue.async { [self] in
-                self.allowlist = allowlist
+                self.exempt = exempt
                 self.dryRun = dryRun
                 resync(bans)
                 flush()
@@ -108,6 +129,8 @@ final class KernelOffload: ServerService, @unchecked Sendable {
             queue.async { [self] in
                 timer?.cancel()
                 timer = nil
+                refreshTimer?.cancel()
+                refreshTimer = nil
                 if state == .running, let problem = Self.run(script.tearDown) {
                     log.warning("kernel offload: could not delete table inet \(settings.table) (\(problem))")
                 }
@@ -120,7 +143,19 @@ final class KernelOffload: ServerService, @unchecked Sendable {
     // MARK: - On the queue
 
     private func qualifies(_ ban: BanEntry) -> Bool {
-        !dryRun && settings.qualifies(ban, allowlist: allowlist, nowMilliseconds: Date().millisecondsSince1970)
+        !dryRun && settings.qualifies(ban, allowlist: exempt, nowMilliseconds: Date().millisecondsSince1970)
+    }
+
+    /// When the element for `ban` ends: with the ban, or after the longest timeout `nft` takes.
+    private static func elementExpiry(_ ban: BanEntry, now: Int64) -> Int64 {
+        min(ban.expiresAt.millisecondsSince1970, now + NFTablesScript.maximumTimeoutSeconds * 1_000)
+    }
+
+    /// Whether the kernel's element for `ban` needs no change: it ends with the ban, or it is a
+    /// long ban's element with more than a day left.
+    private func isCurrent(_ ban: BanEntry, now: Int64) -> Bool {
+        guard let element = offloaded[ban.network] else { return false }
+        return element == ban.expiresAt.millisecondsSince1970 || (element < ban.expiresAt.millisecondsSince1970 && element - now > 86_400_000)
     }
 
     private func place(_ ban: BanEntry) {
@@ -130,11 +165,12 @@ final class KernelOffload: ServerService, @unchecked Sendable {
             if offloaded[ban.network] != nil { lift(ban.network) }
             return
         }
-        let seconds = (ban.expiresAt.millisecondsSince1970 - Date().millisecondsSince1970) / 1_000
+        let now = Date().millisecondsSince1970
+        let expiry = Self.elementExpiry(ban, now: now)
         let set = NFTablesScript.setName(ban.network)
         if sets.insert(set).inserted { pending += script.addSet(for: ban.network) }
-        pending += script.add(ban.network, seconds: seconds, replacing: offloaded[ban.network] != nil)
-        offloaded[ban.network] = ban.expiresAt.millisecondsSince1970
+        pending += script.add(ban.network, seconds: (expiry - now) / 1_000, replacing: offloaded[ban.network] != nil)
+        offloaded[ban.network] = expiry
         pendingChanges.added += 1
         scheduleFlush()
     }
@@ -153,15 +189,16 @@ final class KernelOffload: ServerService, @unchecked Sendable {
         for key in offloaded.keys where !keys.contains(key) { lift(key) }
         let now = Date().millisecondsSince1970
         var fresh: [(network: IPNetwork, seconds: Int64)] = []
-        for ban in wanted where offloaded[ban.network] != ban.expiresAt.millisecondsSince1970 {
+        for ban in wanted where !isCurrent(ban, now: now) {
             guard offloaded[ban.network] == nil else {
                 place(ban)
                 continue
             }
             // Not in the kernel yet: gathered into statements of many elements.
             if sets.insert(NFTablesScript.setName(ban.network)).inserted { pending += script.addSet(for: ban.network) }
-            fresh.append((ban.network, (ban.expiresAt.millisecondsSince1970 - now) / 1_000))
-            offloaded[ban.network] = ban.expiresAt.millisecondsSince1970
+            let expiry = Self.elementExpiry(ban, now: now)
+            fresh.append((ban.network, (expiry - now) / 1_000))
+            offloaded[ban.network] = expiry
         }
         pending += script.addNew(fresh)
         pendingChanges.added += fresh.count
@@ -187,17 +224,27 @@ final class KernelOffload: ServerService, @unchecked Sendable {
         pending = ""
         pendingChanges = (0, 0)
         if let problem = Self.run(batch) {
-            log.warning("kernel offload: a batch failed (\(problem)); rebuilding the table from the greylist")
             offloaded = [:]
             sets = []
+            if rebuilding {
+                // The rebuilt table failed too: retrying would loop (a rebuild a batch, nft busy,
+                // real bans out of the kernel). Stop, say so once, and refuse in user space.
+                state = .unavailable
+                _ = Self.run(script.tearDown)
+                log.warning("kernel offload stopped: the rebuilt table was refused too (\(problem)); banned sources are refused in user space only")
+                return
+            }
+            log.warning("kernel offload: a batch failed (\(problem)); rebuilding the table from the greylist")
             if let again = Self.run(script.setUp) {
                 state = .unavailable
                 log.warning("kernel offload unavailable (\(again)); banned sources are refused in user space only")
                 return
             }
-            reconfigure(allowlist: allowlist, dryRun: dryRun)
+            rebuilding = true
+            reconfigure(exempt: exempt, dryRun: dryRun)
             return
         }
+        rebuilding = false
         log.debug("kernel offload: +\(changes.added) -\(changes.removed), \(offloaded.count) in the kernel")
     }
 

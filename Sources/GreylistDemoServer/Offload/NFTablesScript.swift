@@ -26,6 +26,10 @@ struct NFTablesScript {
         "delete table inet \(table)\n"
     }
 
+    /// The longest element timeout `nft` accepts (it refuses `100000000s` as "value too large"):
+    /// a longer ban's element is given this much and refreshed before it ends.
+    static let maximumTimeoutSeconds: Int64 = 99_999_999
+
     /// The set holding keys like `network`: `b4_32`, `b6_64`, …
     static func setName(_ network: IPNetwork) -> String {
         "b\(network.address.isIPv4 ? 4 : 6)_\(network.prefixLength)"

@@ -17,13 +17,17 @@ final class AdminServer: ServerService, @unchecked Sendable {
     private let cluster: RedisStore?
     /// PROXY headers taken and refused, added to `stats`.
     private let proxyCounters: ProxyCounters?
+    /// The widest networks `ban` takes without `force` (IPv4, IPv6 prefix lengths).
+    private let widestBan: (ipv4: Int, ipv6: Int)
     private let queue = DispatchQueue(label: "greylist.demo.admin")
     private var source: DispatchSourceRead?
     /// Whether `source` is suspended after running out of descriptors.
     private var paused = false
     private let ended = Completion()
 
-    init(path: String, greylist: Greylist, log: Log, cluster: RedisStore? = nil, proxyCounters: ProxyCounters? = nil) {
+    init(path: String, greylist: Greylist, log: Log, cluster: RedisStore? = nil, proxyCounters: ProxyCounters? = nil,
+         widestBan: (ipv4: Int, ipv6: Int) = (16, 32)) {
+        self.widestBan = widestBan
         self.proxyCounters = proxyCounters
         self.path = path
         self.greylist = greylist
@@ -189,14 +193,33 @@ final class AdminServer: ServerService, @unchecked Sendable {
                     log.info("admin: unban \(network) lifted \(lifted.count) ban(s)")
                     return AdminResponse(ok: true, bans: lifted.map(AdminBan.init))
                 }
+                let widest = network.address.isIPv4 ? widestBan.ipv4 : widestBan.ipv6
+                guard network.prefixLength >= widest || request.force == true else {
+                    return AdminResponse(ok: false, error: "\(network) is wider than /\(widest) (server.adminWidestBan): "
+                        + "it would refuse \(network.prefixLength == 0 ? "every client of that family" : "a whole provider's clients"); add --force to ban it anyway")
+                }
                 let duration = try Self.duration(request.duration ?? "1h")
                 let entry = try await greylist.ban(network, for: duration, reason: request.reason ?? "admin")
                 return AdminResponse(ok: true, bans: [AdminBan(entry)])
             } catch {
                 return AdminResponse(ok: false, error: "\(error)")
             }
+        case "trusted", "distrust":
+            var network: IPNetwork?
+            do {
+                network = try request.network.map { text throws(GreylistError) in try IPNetwork(text) }
+            } catch {
+                return AdminResponse(ok: false, error: "\(error)")
+            }
+            guard request.command == "trusted" else {
+                guard let network else { return AdminResponse(ok: false, error: "distrust needs a network") }
+                let revoked = await greylist.revokeTrust(network)
+                log.info("admin: distrust \(network) took trust from \(revoked.count) key(s)")
+                return AdminResponse(ok: true, trusted: revoked.map(AdminTrust.init))
+            }
+            return AdminResponse(ok: true, trusted: await greylist.trusted(inside: network).map(AdminTrust.init))
         default:
-            return AdminResponse(ok: false, error: "unknown command \"\(request.command)\" (use list, stats, export, ban or unban)")
+            return AdminResponse(ok: false, error: "unknown command \"\(request.command)\" (use list, trusted, stats, export, ban, unban or distrust)")
         }
     }
 

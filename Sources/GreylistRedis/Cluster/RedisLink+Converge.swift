@@ -52,7 +52,7 @@ extension RedisLink {
                 case .bulkString(let bytes?):
                     if bytes.count > SharedRecord.maximumLength {
                         foreign.note("key \(key): a value over \(SharedRecord.maximumLength) bytes")
-                    } else if let record = SharedRecord.decode(value: bytes, network: network), body(network, record) {
+                    } else if let record = SharedRecord.decode(value: bytes, network: network, key: store.key), body(network, record) {
                         continue
                     } else {
                         foreign.note("key \(key): not a \(SharedRecord.version) \(kind) value")

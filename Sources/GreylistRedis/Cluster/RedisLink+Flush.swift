@@ -64,16 +64,16 @@ extension RedisLink {
         case .ban(let entry):
             let until = expiry(of: entry)
             guard until > now else { return [] }
-            return [["SET", RESPArgument(settings.key("ban", network)), RESPArgument(bytes: record.value), "PXAT", RESPArgument(until)],
+            return [["SET", RESPArgument(settings.key("ban", network)), RESPArgument(bytes: record.value(key: store.key)), "PXAT", RESPArgument(until)],
                     publish(record)]
         case .unban:
             return [["DEL", RESPArgument(settings.key("ban", network))],
-                    ["SET", RESPArgument(settings.key("unban", network)), RESPArgument(bytes: record.value), "PXAT",
+                    ["SET", RESPArgument(settings.key("unban", network)), RESPArgument(bytes: record.value(key: store.key)), "PXAT",
                      RESPArgument(now.addingClampedValue(Self.milliseconds(settings.unbanMemory)))],
                     publish(record)]
         case .trust(_, let until):
             guard until > now else { return [] }
-            return [["SET", RESPArgument(settings.key("trust", network)), RESPArgument(bytes: record.value), "PXAT", RESPArgument(until)],
+            return [["SET", RESPArgument(settings.key("trust", network)), RESPArgument(bytes: record.value(key: store.key)), "PXAT", RESPArgument(until)],
                     publish(record)]
         case .distrust:
             return [["DEL", RESPArgument(settings.key("trust", network))], publish(record)]
@@ -89,7 +89,7 @@ extension RedisLink {
     }
 
     func publish(_ record: SharedRecord) -> [RESPArgument] {
-        ["PUBLISH", RESPArgument(settings.channel), RESPArgument(bytes: record.message(from: store.nodeID))]
+        ["PUBLISH", RESPArgument(settings.channel), RESPArgument(bytes: record.message(from: store.nodeID, key: store.key))]
     }
 
     /// Fails the link on replies that say "try later" (a replica, loading, out of memory);
@@ -115,10 +115,10 @@ extension RedisLink {
             case .ban(let entry):
                 let until = expiry(of: entry)
                 guard until > now, !isLifted(entry) else { continue }
-                pipeline.append(["SET", RESPArgument(settings.key("ban", network)), RESPArgument(bytes: record.value), "NX", "PXAT", RESPArgument(until)])
+                pipeline.append(["SET", RESPArgument(settings.key("ban", network)), RESPArgument(bytes: record.value(key: store.key)), "NX", "PXAT", RESPArgument(until)])
             case .trust(_, let until):
                 guard until > now else { continue }
-                pipeline.append(["SET", RESPArgument(settings.key("trust", network)), RESPArgument(bytes: record.value), "NX", "PXAT", RESPArgument(until)])
+                pipeline.append(["SET", RESPArgument(settings.key("trust", network)), RESPArgument(bytes: record.value(key: store.key)), "NX", "PXAT", RESPArgument(until)])
             default:
                 continue
             }

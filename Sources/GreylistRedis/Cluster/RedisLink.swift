@@ -68,16 +68,31 @@ final class RedisLink {
         }
     }
 
-    func connect(bulkLimit: Int) throws(RedisError) -> RedisConnection {
+    func connect(limits: RESPParser.Limits) throws(RedisError) -> RedisConnection {
         try RedisConnection(host: settings.host, port: settings.port, username: settings.username, password: settings.password,
-                            database: settings.database, timeout: settings.timeout,
-                            limits: RESPParser.Limits(maxBulkBytes: bulkLimit, maxArrayElements: 65_536))
+                            database: settings.database, timeout: settings.timeout, limits: limits)
     }
+
+    /// What the link's replies may hold, bounded by what its commands need: keys and values
+    /// longer than any record are skipped as they arrive, and a reply is at most a pipeline of
+    /// `SCAN` pages or value reads (never gigabytes from a hostile server).
+    static let commandLimits: RESPParser.Limits = {
+        var limits = RESPParser.Limits(maxBulkBytes: 4_096, maxArrayElements: 65_536, maxDepth: 3, maxLineBytes: 4_096)
+        limits.maxReplyBytes = 32 << 20
+        return limits
+    }()
+
+    /// The subscription only ever carries `[message, channel, payload]` and its confirmations.
+    static let subscriptionLimits: RESPParser.Limits = {
+        var limits = RESPParser.Limits(maxBulkBytes: SharedRecord.maximumLength + 256, maxArrayElements: 4, maxDepth: 1, maxLineBytes: 4_096)
+        limits.maxReplyBytes = 16_384
+        return limits
+    }()
 
     /// One connected session; returns when the store closes, throws when Redis fails.
     func serve() throws(RedisError) {
-        let commands = try connect(bulkLimit: 1 << 20)
-        let subscriber = try connect(bulkLimit: 1 << 20)
+        let commands = try connect(limits: Self.commandLimits)
+        let subscriber = try connect(limits: Self.subscriptionLimits)
         defer {
             commands.close()
             subscriber.close()
@@ -146,7 +161,7 @@ final class RedisLink {
             foreign.note("a message on \(settings.channel): \(parts[2])")
             return
         }
-        guard let (node, record) = SharedRecord.decode(message: payload) else {
+        guard let (node, record) = SharedRecord.decode(message: payload, key: store.key) else {
             foreign.note("a message on \(settings.channel)")
             return
         }

@@ -21,8 +21,13 @@ import Greylist
 /// after an outage or a Redis that lost its data. The accept path never waits on Redis.
 ///
 /// ```swift
+/// Every record carries an HMAC-SHA-256 under the cluster's ``ClusterKey``: whoever can write
+/// to Redis without the key can make nodes skip data, never act on it.
+///
+/// ```swift
 /// let settings = try RedisStoreSettings(url: "redis://127.0.0.1:6379/0", namespace: "xmpp")
-/// let store = RedisStore(settings: settings, localJournal: try JournalStore(directory: "/var/lib/xmpp/greylist"))
+/// let key = try ClusterKey(contentsOfFile: "/etc/xmpp/greylist-cluster.key")
+/// let store = RedisStore(settings: settings, key: key, localJournal: try JournalStore(directory: "/var/lib/xmpp/greylist"))
 /// let greylist = try Greylist(configuration: configuration, store: store)
 /// ```
 public final class RedisStore: GreylistStore {
@@ -48,6 +53,8 @@ public final class RedisStore: GreylistStore {
     public let localJournal: JournalStore?
     /// Where Redis is and how the link behaves.
     public let settings: RedisStoreSettings
+    /// Tags what this node writes and checks what it reads.
+    let key: ClusterKey
     /// This node's id in published messages (its own messages are not applied twice).
     public let nodeID: String
     let clock: WallClock
@@ -59,12 +66,14 @@ public final class RedisStore: GreylistStore {
     ///
     /// - Parameters:
     ///   - settings: Where Redis is.
+    ///   - key: The cluster's shared secret.
     ///   - localJournal: The local journal (`nil`: changes are acknowledged at once and live
     ///     in memory and Redis only).
     ///   - clock: Wall-clock time for unbans and failures.
     ///   - nodeID: This node's id; a random one by default.
-    public init(settings: RedisStoreSettings, localJournal: JournalStore?, clock: WallClock = .system, nodeID: String? = nil) {
+    public init(settings: RedisStoreSettings, key: ClusterKey, localJournal: JournalStore?, clock: WallClock = .system, nodeID: String? = nil) {
         self.settings = settings
+        self.key = key
         self.localJournal = localJournal
         self.clock = clock
         var generator = SystemRandomNumberGenerator()

@@ -64,13 +64,16 @@ public struct RedisStoreSettings: Hashable, Sendable {
     public init(url: String, namespace: String = "greylist") throws(RedisError) {
         var rest = Substring(url)
         guard rest.hasPrefix("redis://") else {
-            let masked = url.lastIndex(of: "@").map { "***" + url[$0...] } ?? url
-            throw .invalidSetting(masked, reason: "the URL must start with redis://")
+            if rest.hasPrefix("rediss://") {
+                throw .invalidSetting(Self.masked(url), reason: "TLS (rediss://) is not supported: reach Redis over loopback or a private network, "
+                    + "or through a TLS tunnel such as stunnel or spiped, and give the tunnel's local end as redis://")
+            }
+            throw .invalidSetting(Self.masked(url), reason: "the URL must start with redis://")
         }
         rest = rest.dropFirst("redis://".count)
         var username: String?
         var password: String?
-        var shown = url
+        var shown = Self.masked(url)
         if let at = rest.lastIndex(of: "@") {
             let credentials = rest[..<at]
             rest = rest[rest.index(after: at)...]
@@ -109,6 +112,29 @@ public struct RedisStoreSettings: Hashable, Sendable {
         }
         guard !host.isEmpty else { throw .invalidSetting(shown, reason: "the URL names no host") }
         try self.init(host: host, port: port, username: username, password: password, database: database, namespace: namespace)
+    }
+
+    /// `url` as errors show it: credentials before an `@` become `***`, and so does a "port"
+    /// that is not a number (a password whose `@host` was forgotten: `redis://user:Secret`).
+    static func masked(_ url: String) -> String {
+        guard let schemeEnd = url.range(of: "://") else { return "***" }
+        let scheme = url[..<schemeEnd.upperBound]
+        var authority = url[schemeEnd.upperBound...]
+        var path = Substring("")
+        if let slash = authority.firstIndex(of: "/") {
+            path = authority[slash...]
+            authority = authority[..<slash]
+        }
+        if let at = authority.lastIndex(of: "@") {
+            return scheme + "***" + authority[at...] + path
+        }
+        if !authority.hasPrefix("["), let colon = authority.firstIndex(of: ":") {
+            let port = authority[authority.index(after: colon)...]
+            if port.isEmpty || !port.allSatisfy(\.isASCII) || !port.allSatisfy(\.isNumber) {
+                return scheme + authority[..<colon] + ":***" + path
+            }
+        }
+        return String(scheme + authority + path)
     }
 
     /// Percent-decodes a URL part.

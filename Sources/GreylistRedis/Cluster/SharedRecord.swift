@@ -2,14 +2,15 @@ import Greylist
 
 /// What one shared Redis value or channel message says about one key, and its wire form.
 ///
-/// A value is `g1 <crc32 hex> <body>`, the CRC over `<network> <body>` so a value copied under
-/// another key is caught. Bodies: `b <bannedAt> <expiresAt> <banCount> <r|m> =<reason> <=user|->`
+/// A value is `g2 <tag> <body>`, the tag an HMAC-SHA-256 under the cluster's ``ClusterKey`` over
+/// `g2 <network> <body>` (64 hexadecimal digits), so a value forged without the key, or copied
+/// under another key, is caught. Bodies: `b <bannedAt> <expiresAt> <banCount> <r|m> =<reason> <=user|->`
 /// (a ban), `u <at>` (an unban: every ban inside the network lifted at `at`), `t <until>` (trust),
 /// `d` (trust taken away), `f <at> =<rule> =<account>` (a counted failure; messages only). Times
 /// are milliseconds since 1970; text is percent-escaped (bytes up to space, `%`, DEL), so fields
 /// never contain a space. A message is `<node id> <network> <value>`.
 ///
-/// Decoding is total: anything else (another version, garbage, a wrong CRC, a huge value)
+/// Decoding is total: anything else (another version, garbage, a wrong tag, a huge value)
 /// comes back as `nil`, never a crash. Public so tools can read what a cluster stores.
 public enum SharedRecord: Hashable, Sendable {
     /// A ban placed (its count is also the key's escalation history).
@@ -26,7 +27,7 @@ public enum SharedRecord: Hashable, Sendable {
     /// The longest value decoded; longer ones are foreign.
     public static let maximumLength = 2_048
     /// The format version every value starts with.
-    public static let version = "g1"
+    public static let version = "g2"
 
     /// The network the record is about.
     public var network: IPNetwork {
@@ -62,7 +63,10 @@ public enum SharedRecord: Hashable, Sendable {
     // MARK: - Encoding
 
     /// The value stored under the record's key (and sent in messages).
-    public var value: [UInt8] {
+    ///
+    /// - Parameter key: The cluster's key, which tags the value.
+    /// - Returns: The value's bytes.
+    public func value(key: ClusterKey) -> [UInt8] {
         var body: [UInt8] = []
         switch self {
         case .ban(let entry):
@@ -85,17 +89,22 @@ public enum SharedRecord: Hashable, Sendable {
             body.append(0x20)
             Self.appendText(failure.account, to: &body)
         }
-        let crc = CRC32.checksum(Array(network.description.utf8) + [0x20] + body)
-        let hex = String(crc, radix: 16)
-        return Array("\(Self.version) \(String(repeating: "0", count: 8 - hex.count))\(hex) ".utf8) + body
+        return Array("\(Self.version) ".utf8) + key.tag(Self.signed(network: network, body: body)) + [0x20] + body
+    }
+
+    /// What a value's tag covers: the version, the network its key names, the body.
+    private static func signed(network: IPNetwork, body: some Collection<UInt8>) -> [UInt8] {
+        Array("\(version) \(network) ".utf8) + Array(body)
     }
 
     /// A channel message: `<node id> <network> <value>`.
     ///
-    /// - Parameter node: The sending node's id.
+    /// - Parameters:
+    ///   - node: The sending node's id.
+    ///   - key: The cluster's key.
     /// - Returns: The message's bytes.
-    public func message(from node: String) -> [UInt8] {
-        Array("\(node) \(network) ".utf8) + value
+    public func message(from node: String, key: ClusterKey) -> [UInt8] {
+        Array("\(node) \(network) ".utf8) + value(key: key)
     }
 
     /// `=` then the text, percent-escaped.
@@ -118,15 +127,15 @@ public enum SharedRecord: Hashable, Sendable {
     /// - Parameters:
     ///   - value: The value's bytes.
     ///   - network: The network the key names.
-    /// - Returns: The record, or `nil` for foreign or damaged data.
-    public static func decode(value: some Collection<UInt8>, network: IPNetwork) -> SharedRecord? {
+    ///   - key: The cluster's key: a value whose tag it did not make is foreign.
+    /// - Returns: The record, or `nil` for foreign, forged or damaged data.
+    public static func decode(value: some Collection<UInt8>, network: IPNetwork, key: ClusterKey) -> SharedRecord? {
         guard value.count <= maximumLength else { return nil }
         let fields = value.split(separator: 0x20, maxSplits: 12, omittingEmptySubsequences: false)
-        guard fields.count >= 3, fields[0].elementsEqual(version.utf8), fields[1].count == 8,
-              let crc = UInt32(String(decoding: fields[1], as: UTF8.self), radix: 16) else { return nil }
+        guard fields.count >= 3, fields[0].elementsEqual(version.utf8), fields[1].count == 64 else { return nil }
         let bodyStart = fields[2].startIndex
         let body = Array(value[bodyStart...])
-        guard CRC32.checksum(Array(network.description.utf8) + [0x20] + body) == crc else { return nil }
+        guard SHA256.constantTimeEqual(key.tag(signed(network: network, body: body)), fields[1]) else { return nil }
         let parts = Array(fields[2...])
         func integer(_ index: Int) -> Int64? {
             guard index < parts.count, (1...20).contains(parts[index].count) else { return nil }
@@ -171,17 +180,29 @@ public enum SharedRecord: Hashable, Sendable {
         }
     }
 
+    /// `value` with its tag replaced by the one `key` makes for its body under `network`, so a
+    /// fuzzer's mutations reach the body's parser instead of stopping at the tag. A door for the
+    /// fuzzing harness only.
+    @_spi(Fuzzing)
+    public static func retagged(value: [UInt8], network: IPNetwork, key: ClusterKey) -> [UInt8] {
+        let fields = value.split(separator: 0x20, maxSplits: 2, omittingEmptySubsequences: false)
+        guard fields.count == 3 else { return value }
+        return Array(fields[0]) + [0x20] + key.tag(signed(network: network, body: fields[2])) + [0x20] + Array(fields[2])
+    }
+
     /// Decodes a channel message: the sending node and the record; `nil` when foreign.
     ///
-    /// - Parameter message: The message's bytes.
-    /// - Returns: The sender's id and the record, or `nil` for foreign or damaged data.
-    public static func decode(message: [UInt8]) -> (node: String, record: SharedRecord)? {
+    /// - Parameters:
+    ///   - message: The message's bytes.
+    ///   - key: The cluster's key.
+    /// - Returns: The sender's id and the record, or `nil` for foreign, forged or damaged data.
+    public static func decode(message: [UInt8], key: ClusterKey) -> (node: String, record: SharedRecord)? {
         guard message.count <= maximumLength + 128 else { return nil }
         let fields = message.split(separator: 0x20, maxSplits: 2, omittingEmptySubsequences: false)
         guard fields.count == 3, (1...64).contains(fields[0].count), (1...64).contains(fields[1].count),
               let network = try? IPNetwork(String(decoding: fields[1], as: UTF8.self)),
               network.description.utf8.elementsEqual(fields[1]),
-              let record = decode(value: fields[2], network: network) else { return nil }
+              let record = decode(value: fields[2], network: network, key: key) else { return nil }
         return (String(decoding: fields[0], as: UTF8.self), record)
     }
 

@@ -29,6 +29,9 @@ public struct RESPParser: Sendable {
         public var maxDepth: Int
         /// The longest status, error or length line, in bytes.
         public var maxLineBytes: Int
+        /// The most one reply may hold: its bulk strings' bytes plus 16 bytes per value. A
+        /// hostile server's arrays of long strings break it before they are held.
+        public var maxReplyBytes: Int = 64 << 20
 
         /// Creates limits; the defaults fit every reply the greylist's commands get.
         ///
@@ -56,6 +59,8 @@ public struct RESPParser: Sendable {
     /// A bulk string over the limit being passed over: bytes still to drop, CR LF included.
     private var skipping: (remaining: Int, byteCount: Int)?
     private var failure: RESPError?
+    /// What the reply being read holds so far (see ``Limits/maxReplyBytes``).
+    private var replyBytes = 0
 
     /// The longest bulk string Redis itself accepts (`proto-max-bulk-len`, 512 MB): a longer
     /// announced length is not Redis talking, and is an error rather than a long skip.
@@ -94,6 +99,7 @@ public struct RESPParser: Sendable {
         do {
             while true {
                 guard let value = try scalarOrArrayStart() else { return nil }
+                try count(value)
                 guard var completed = value else { continue }  // an array opened: read its elements
                 while !stack.isEmpty {
                     let innermost = stack.count - 1
@@ -101,7 +107,10 @@ public struct RESPParser: Sendable {
                     guard stack[innermost].elements.count == stack[innermost].expected else { break }
                     completed = .array(stack.removeLast().elements)
                 }
-                if stack.isEmpty { return completed }
+                if stack.isEmpty {
+                    replyBytes = 0
+                    return completed
+                }
             }
         } catch {
             failure = error
@@ -172,6 +181,13 @@ public struct RESPParser: Sendable {
         default:
             throw RESPError("type byte 0x\(String(kind, radix: 16)) (expected +, -, :, $ or *)")
         }
+    }
+
+    /// Adds one value to what the reply being read holds; throws past ``Limits/maxReplyBytes``.
+    private mutating func count(_ value: RESPValue?) throws(RESPError) {
+        replyBytes += 16
+        if case .bulkString(let bytes?) = value { replyBytes += bytes.count }
+        guard replyBytes <= limits.maxReplyBytes else { throw RESPError("a reply over \(limits.maxReplyBytes) bytes") }
     }
 
     /// Drops what has arrived of a bulk string over the limit; the value once its CR LF is read,

@@ -103,6 +103,16 @@ struct DemoServerFixture {
         return await client.read(until: "</failure>")
     }
 
+    /// A cluster key file every test node shares: the tests' key, mode 0600.
+    static func clusterKeyFile() throws -> String {
+        let path = NSTemporaryDirectory() + "greylist-test-cluster.key"
+        if !FileManager.default.fileExists(atPath: path) {
+            FileManager.default.createFile(atPath: path, contents: Data("greylist-test-cluster-key-0123456789\n".utf8),
+                                           attributes: [.posixPermissions: 0o600])
+        }
+        return path
+    }
+
     static func plain(_ user: String, _ password: String) -> String {
         "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>\(Data("\0\(user)\0\(password)".utf8).base64EncodedString())</auth>"
     }
