@@ -127,6 +127,7 @@ extension Greylist {
         snapshot.activeBans = gate.liveBans
         snapshot.trustedKeys = gate.trustedCount
         snapshot.trackedAddresses = trackers.count
+        snapshot.rules = rules.count
         return snapshot
     }
 

@@ -43,6 +43,8 @@ public struct GreylistStatistics: Hashable, Sendable {
     public var rangeBans: Int = 0
     /// Failures other nodes counted and shared (a cluster).
     public var remoteFailures: Int = 0
+    /// Rules in force (0: no failed login bans anyone).
+    public var rules: Int = 0
     /// Changes from other nodes refused for their scope (wider than this node could have made).
     public var remoteRefused: Int = 0
 

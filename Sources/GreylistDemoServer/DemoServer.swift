@@ -213,7 +213,10 @@ final class DemoServer: @unchecked Sendable {
             "\($0.name) (\($0.pattern ?? "any failure"), \($0.maxFailures) in \($0.window.configurationText), ban \($0.banFor.configurationText))"
         }
         let allowlist = greylist.allowlist.isEmpty ? "none" : greylist.allowlist.map(\.description).joined(separator: ", ")
-        log.info("greylist: rules \(rules.joined(separator: ", ")); allowlist \(allowlist); dry run \(greylist.dryRun)"
+        if greylist.rules.isEmpty {
+            log.warning("greylist.rules is an empty list: no failed login bans anyone (remove the key for the recommended rules)")
+        }
+        log.info("greylist: rules \(rules.isEmpty ? "none" : rules.joined(separator: ", ")); allowlist \(allowlist); dry run \(greylist.dryRun)"
             + "; admin socket \(configuration.adminSocketPath ?? "off (no state directory and no server.adminSocket)")")
         if let cluster {
             log.info("cluster: bans shared through \(cluster.settings.displayed), namespace \(cluster.settings.namespace), node \(cluster.nodeID)"

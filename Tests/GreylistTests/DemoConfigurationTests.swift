@@ -1,5 +1,6 @@
 import GreylistTestSupport
 import Foundation
+import Glibc
 import Testing
 import Greylist
 @testable import GreylistDemoServer
@@ -190,5 +191,28 @@ import Greylist
         #expect(!settings.qualifies(ban("203.0.113.7/32", hours: 4, soft: true), allowlist: allowlist, nowMilliseconds: milliseconds))
         #expect(!settings.qualifies(ban("198.51.100.0/24", hours: 4), allowlist: allowlist, nowMilliseconds: milliseconds))
         #expect(!settings.qualifies(ban("203.0.113.7/32", hours: 4), allowlist: allowlist, nowMilliseconds: milliseconds + 4 * 3_600_000 - 500))
+    }
+
+    @Test("a greylist section without a rules key takes the recommended rules; an explicit empty list stays empty and is said at start and in stats")
+    func missingAndEmptyRules() async throws {
+        let missing = try DemoConfiguration(json: Data(#"{"greylist": {"dryRun": false}}"#.utf8), file: "m.json")
+        #expect(missing.greylist.rules.map(\.name) == DemoConfiguration.defaultGreylist.rules.map(\.name))
+        #expect(!missing.greylist.rules.isEmpty)
+        let empty = try DemoConfiguration(json: Data(#"{"greylist": {"rules": []}}"#.utf8), file: "e.json")
+        #expect(empty.greylist.rules.isEmpty)
+
+        let path = NSTemporaryDirectory() + "greylist-empty-rules-\(UUID().uuidString).json"
+        try #"{"server": {"port": 0}, "greylist": {"stateDirectory": "", "rules": []}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var pipeEnds: [Int32] = [0, 0]
+        #expect(pipe(&pipeEnds) == 0)
+        let fixture = try DemoServerFixture(configurationPath: path, log: Log(minimum: .info, descriptor: pipeEnds[1]))
+        let log = await Blocking.read(pipeEnds[0], until: "greylist: rules", within: 10)
+        #expect(log.contains("WARN greylist.rules is an empty list"), "\(log)")
+        #expect(log.contains("greylist: rules none;"))
+        #expect(await fixture.server.greylist.statistics().rules == 0)
+        await fixture.stop()
+        close(pipeEnds[1])
+        close(pipeEnds[0])
     }
 }

@@ -92,7 +92,7 @@ extension GreylistStatistics {
             "rulesTripped": rulesTripped, "manualBans": manualBans, "expired": expired, "bansEvicted": bansEvicted,
             "countersEvicted": countersEvicted, "trustedKeys": trustedKeys, "softAccepted": softAccepted,
             "banExtensions": banExtensions, "trustRevoked": trustRevoked, "accountsMarked": accountsMarked,
-            "sprayBans": sprayBans, "rangeBans": rangeBans, "remoteFailures": remoteFailures, "remoteRefused": remoteRefused,
+            "sprayBans": sprayBans, "rangeBans": rangeBans, "remoteFailures": remoteFailures, "remoteRefused": remoteRefused, "rules": rules,
         ]
     }
 }

@@ -176,6 +176,11 @@ struct DemoConfiguration: Equatable, Sendable {
         if case .object(let keys)? = section, keys["stateDirectory"] == nil {
             greylist.stateDirectory = Self.defaultStateDirectory
         }
+        // A missing key takes its default, and the demo's default rules are the recommended ones
+        // (the library's `GreylistConfiguration()` has none); `"rules": []` stays empty.
+        if case .object(let keys)? = section, keys["rules"] == nil {
+            greylist.rules = Self.defaultGreylist.rules
+        }
         reader.finish()
         guard issues.isEmpty else { throw DemoConfigurationError(file: file, issues: issues) }
     }
