@@ -8,10 +8,11 @@ example's certificate is self-signed) against the SwiftNIO example server.
 4. the next connection from 127.0.0.3 is closed before the server sends a byte, on both ports
    (before any TLS handshake);
 5. a client from 127.0.0.2 still logs in through direct TLS;
-6. the server exits 0 on SIGTERM.
+6. TLS 1.1, and TLS 1.2 with only CBC or SHA-1 suites, are refused; TLS 1.2 gets an AEAD suite;
+7. the server exits 0 on SIGTERM.
 All of it twice: behind GreylistAcceptor (the example's default) and with --nio-acceptor
 (GreylistAcceptHandler in a ServerBootstrap).
-7. Out of descriptors (the example started with RLIMIT_NOFILE 64 and held connections past it),
+8. Out of descriptors (the example started with RLIMIT_NOFILE 64 and held connections past it),
    GreylistAcceptor logs "pausing accepts" once instead of spinning, and once the connections
    are let go the waiting ones are served and slixmpp logs in.
 
@@ -23,6 +24,7 @@ import os
 import re
 import resource
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -66,9 +68,39 @@ async def scenario(binary: str, label: str, extra: list[str], results: list[tupl
         received = first_bytes(direct, "127.0.0.2", tls=True)
         results.append(("a new connection from 127.0.0.2 completes its TLS handshake (the check above can fail)",
                         received == b"TLS", repr(received)))
+        tls_policy(direct, results)
     finally:
         stop_server(server, results)
         results[first:] = [(f"{label}: {name}", passed, detail) for name, passed, detail in results[first:]]
+
+
+def tls_handshake(port: int, maximum: ssl.TLSVersion | None = None, ciphers: str | None = None) -> str:
+    """The version and suite a TLS client with these limits gets from the direct-TLS port, or why not."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if maximum is not None:
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.maximum_version = maximum
+    # SECLEVEL=0 lets this client offer what an old one would; the server must refuse it.
+    context.set_ciphers((ciphers or "DEFAULT") + ":@SECLEVEL=0")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            with context.wrap_socket(raw, server_hostname="localhost") as secured:
+                return f"{secured.version()} {secured.cipher()[0]}"
+    except (ssl.SSLError, OSError) as error:
+        return f"refused: {error}"
+
+
+def tls_policy(direct: int, results: list[tuple[str, bool, str]]) -> None:
+    old = tls_handshake(direct, maximum=ssl.TLSVersion.TLSv1_1)
+    results.append(("a TLS 1.1 client is refused", old.startswith("refused"), old))
+    weak = tls_handshake(direct, maximum=ssl.TLSVersion.TLSv1_2, ciphers="ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:AES128-SHA:AES256-SHA")
+    results.append(("a TLS 1.2 client offering only CBC/SHA-1 suites is refused", weak.startswith("refused"), weak))
+    modern = tls_handshake(direct, maximum=ssl.TLSVersion.TLSv1_2)
+    results.append(("a TLS 1.2 client gets an ECDHE AEAD suite", modern.startswith("TLSv1.2 ECDHE-") and ("GCM" in modern or "CHACHA20" in modern), modern))
+    current = tls_handshake(direct)
+    results.append(("a current client gets TLS 1.3", current.startswith("TLSv1.3"), current))
 
 
 def wait_for(condition, seconds: float) -> bool:
@@ -97,8 +129,9 @@ async def out_of_descriptors(binary: str, results: list[tuple[str, bool, str]]) 
         plain, direct = ports
         # More connections than descriptors: the kernel completes them (the backlog), the acceptor
         # runs out. Each stays open, silent, well inside the stream-header deadline.
-        for _ in range(limit + 16):
-            held.append(socket.create_connection(("127.0.0.1", plain), timeout=5))
+        # From many addresses, so the per-address caps (8 unauthenticated) leave them all open.
+        for index in range(limit + 16):
+            held.append(socket.create_connection(("127.0.0.1", plain), timeout=5, source_address=(f"127.0.1.{index + 1}", 0)))
 
         def pausing() -> int:
             return sum("pausing accepts" in line for line in list(lines))

@@ -51,7 +51,8 @@ struct ExampleServer {
             (certificate, key) = try SelfSignedCertificate.make(for: options.domain)
             logger.notice("no --certificate given: a self-signed certificate for \(options.domain) was made for this run")
         }
-        let tls = try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: [.certificate(certificate)], privateKey: .privateKey(key)))
+        let tls = try NIOSSLContext(configuration: ExampleTLS.configuration(certificate: certificate, key: key))
+        let caps = ConnectionCaps()
         var sessionSettings = XMPPSessionSettings(domain: options.domain)
         sessionSettings.offersStartTLS = true
         let settings = sessionSettings
@@ -70,7 +71,8 @@ struct ExampleServer {
                     })
                 }
                 if directTLS { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
-                try pipeline.addHandler(XMPPChannelHandler(settings: settings, encrypted: directTLS, greylist: greylist, accounts: users, tls: tls))
+                try pipeline.addHandler(XMPPChannelHandler(settings: settings, encrypted: directTLS, greylist: greylist, accounts: users, tls: tls,
+                                                           caps: caps, identifiedLater: !policy.trustedProxies.isEmpty))
             }
         }
 

@@ -20,30 +20,57 @@ final class XMPPChannelHandler: ChannelInboundHandler {
     private var client: IPAddress?
     private var deadline: Scheduled<Void>?
     private var closing = false
+    private let caps: ConnectionCaps?
+    /// Whether the client is named later by a PROXY header handler (trusted proxies configured):
+    /// the caps count the stream then, under the client's address rather than the proxy's.
+    private let identifiedLater: Bool
+    /// The address the caps counted this stream under, once admitted.
+    private var counted: IPAddress?
+    private var authenticated = false
 
-    init(settings: XMPPSessionSettings, encrypted: Bool, greylist: Greylist, accounts: [String: String], tls: NIOSSLContext) {
+    init(settings: XMPPSessionSettings, encrypted: Bool, greylist: Greylist, accounts: [String: String], tls: NIOSSLContext,
+         caps: ConnectionCaps? = nil, identifiedLater: Bool = false) {
         self.session = XMPPServerSession(settings: settings, now: .now, encrypted: encrypted)
         self.greylist = greylist
         self.accounts = accounts
         self.tls = tls
+        self.caps = caps
+        self.identifiedLater = identifiedLater
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         client = context.channel.remoteAddress.flatMap(IPAddress.init)
         arm(session.nextDeadline, context: context)
+        if !identifiedLater { admit(client, context: context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         closing = true
         deadline?.cancel()
+        if let counted {
+            caps?.closed(counted, wasAuthenticated: authenticated)
+            self.counted = nil
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let identified = event as? GreylistClientIdentified {
             // A header that names no client leaves the proxy's address: its logins count nowhere.
             client = identified.identifiesClient ? identified.client : nil
+            if identifiedLater { admit(identified.client, context: context) }
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Counts the stream under `address`, or closes it when a cap is reached.
+    private func admit(_ address: IPAddress?, context: ChannelHandlerContext) {
+        guard let caps, let address, counted == nil else { return }
+        guard caps.admit(address) else {
+            closing = true
+            context.close(promise: nil)
+            return
+        }
+        counted = address
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -70,6 +97,9 @@ final class XMPPChannelHandler: ChannelInboundHandler {
             case .reportFailure(let user, let verdict):
                 reportFailure(of: user, verdict: verdict, context: context)
             case .reportSuccess(let user):
+                if let counted, !authenticated { caps?.authenticated(counted) }
+                authenticated = true
+                // A client named by no one (a proxy's header without one) earns no trust here.
                 if let client { Task { [greylist] in await greylist.recordSuccessfulAuth(user: user, ip: client) } }
             case .startTLS:
                 // `<proceed/>` went out above, in the clear; from here on the bytes are TLS.

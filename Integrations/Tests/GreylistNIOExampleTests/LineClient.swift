@@ -29,7 +29,7 @@ final class LineClient: Sendable {
     }
 
     /// Reads until `marker` appears (`nil`: until the server closes) or a read times out:
-    /// what arrived and whether the server closed.
+    /// what arrived and whether the server closed or reset the connection.
     @discardableResult
     func read(until marker: String?) async -> (text: String, closed: Bool) {
         await withCheckedContinuation { continuation in
@@ -39,7 +39,8 @@ final class LineClient: Sendable {
                 var chunk = [UInt8](repeating: 0, count: 4_096)
                 while marker.map({ !text.contains($0) }) ?? true {
                     let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
-                    if count == 0 { closed = true }
+                    // An orderly close, or a reset (closed with our bytes unread); not a timeout.
+                    if count == 0 || (count < 0 && errno == ECONNRESET) { closed = true }
                     guard count > 0 else { break }
                     text += String(decoding: chunk[..<count], as: UTF8.self)
                 }

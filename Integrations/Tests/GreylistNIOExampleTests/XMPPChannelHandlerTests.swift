@@ -22,7 +22,7 @@ import Testing
         let channel: Channel
         var port: Int { channel.localAddress?.port ?? 0 }
 
-        init(greylist: Greylist, authTimeout: Duration) async throws {
+        init(greylist: Greylist, authTimeout: Duration, caps: ConnectionCaps? = nil) async throws {
             let (certificate, key) = try SelfSignedCertificate.make(for: "localhost")
             let tls = try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: [.certificate(certificate)], privateKey: .privateKey(key)))
             var settings = XMPPSessionSettings(domain: "localhost")
@@ -34,7 +34,7 @@ import Testing
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
                             XMPPChannelHandler(settings: sessionSettings, encrypted: false, greylist: greylist,
-                                               accounts: ["demo": "demo-password"], tls: tls))
+                                               accounts: ["demo": "demo-password"], tls: tls, caps: caps))
                     }
                 }
                 .bind(host: "127.0.0.1", port: 0).get()
@@ -89,5 +89,45 @@ import Testing
         #expect(await bot.read(until: nil).closed)
         store.release()
         #expect(await greylist.list().count == 1)
+    }
+}
+
+/// The example's per-address and total caps, over real sockets.
+@Suite struct ConnectionCapsTests {
+    @Test("an address holds at most maxUnauthenticatedPerAddress streams not logged in; a login frees its slot; closing frees the rest")
+    func unauthenticatedCap() async throws {
+        let greylist = try Greylist()
+        let caps = ConnectionCaps(limits: ConnectionCaps.Limits(maxConnections: 100, maxConnectionsPerAddress: 3, maxUnauthenticatedPerAddress: 2))
+        let server = try await XMPPChannelHandlerTests.Server(greylist: greylist, authTimeout: .seconds(30), caps: caps)
+        let source = try IPAddress("127.0.0.51")
+        var streams: [LineClient] = []
+        for _ in 0..<2 {
+            let client = try LineClient(port: server.port, source: "127.0.0.51")
+            client.send(XMPPChannelHandlerTests.header)
+            #expect(await client.read(until: "</stream:features>").text.contains("PLAIN"))
+            streams.append(client)
+        }
+        let third = try LineClient(port: server.port, source: "127.0.0.51")
+        third.send(XMPPChannelHandlerTests.header)
+        let refused = await third.read(until: nil)
+        #expect(refused.closed && refused.text.isEmpty, "a third unauthenticated stream is closed before a byte")
+        // Another address is not affected.
+        let other = try LineClient(port: server.port, source: "127.0.0.52")
+        other.send(XMPPChannelHandlerTests.header)
+        #expect(await other.read(until: "</stream:features>").text.contains("PLAIN"))
+
+        // A login releases its unauthenticated slot: a new stream fits again.
+        streams[0].send(XMPPChannelHandlerTests.plain("demo", "demo-password"))
+        #expect(await streams[0].read(until: "/>").text.contains("<success"))
+        #expect(caps.counts(from: source).unauthenticated == 1)
+        let fourth = try LineClient(port: server.port, source: "127.0.0.51")
+        fourth.send(XMPPChannelHandlerTests.header)
+        #expect(await fourth.read(until: "</stream:features>").text.contains("PLAIN"))
+        // Three open from the address now: the per-address cap refuses a fourth even logged in.
+        let fifth = try LineClient(port: server.port, source: "127.0.0.51")
+        fifth.send(XMPPChannelHandlerTests.header)
+        #expect(await fifth.read(until: nil).closed)
+        try await server.stop()
+        #expect(caps.counts(from: source).total == 0, "every close released its count")
     }
 }
