@@ -14,6 +14,10 @@ public enum FailureOutcome: Hashable, Sendable {
     case alreadyBanned(BanEntry, dryRun: Bool)
     /// The failure was not the client's fault (``AuthenticationFailure/serviceUnavailable``).
     case notClientFault
+    /// The key is a shared address (many accounts log in from it, or it is in `softTrust`) and
+    /// this account never logged in from it: the failure ends its stream, and takes nothing from
+    /// the address's other accounts. In dry run (`dryRun` true) the stream stays open.
+    case sharedAddress(IPNetwork, dryRun: Bool)
 
     /// Whether the source's key is banned (in dry run: would be), now or already.
     public var isBanned: Bool {
@@ -27,7 +31,7 @@ public enum FailureOutcome: Hashable, Sendable {
     /// source is banned. Always `false` in dry run, where nothing is refused.
     public var closesStream: Bool {
         switch self {
-        case .banned(_, let dryRun), .alreadyBanned(_, let dryRun): return !dryRun
+        case .banned(_, let dryRun), .alreadyBanned(_, let dryRun), .sharedAddress(_, let dryRun): return !dryRun
         default: return false
         }
     }

@@ -7,12 +7,33 @@ extension Greylist {
         let now = clock.nowMilliseconds
         let key = banKey(for: ip)
         var trusted = isTrusted(key, now: now)
-        if trusted && kind == .invalidCredentials {
+        let shared = trusted && isSharedAddress(key, now: now)
+        if shared {
+            // Many accounts' address: wrong passwords here do not take it away from them; each
+            // account's guesses from it are budgeted instead.
+            if kind == .invalidCredentials { noteGuess(user, on: key, now: now) }
+        } else if trusted && kind == .invalidCredentials {
             trusted = !revokeTrustIfAbused(key, account: user, now: now)
         }
+        let outcome = judge(user: user, key: key, kind: kind, trusted: trusted, now: now)
+        if shared && !outcome.closesStream && !configuration.dryRun && !sharedAddresses.isFamiliar(user, on: key, now: now) {
+            return .sharedAddress(key, dryRun: false)
+        }
+        return outcome
+    }
+
+    /// Counts a failure from a key that is not allowlisted: bans, spraying, bot names, rules.
+    private func judge(user: String, key: IPNetwork, kind: AuthenticationFailure, trusted: Bool, now: Int64) -> FailureOutcome {
         let slot = gate.slot(key)
         if let slot, slot.expiresAt > now {
             return .alreadyBanned(entry(key, slot, now: now), dryRun: configuration.dryRun)
+        }
+        if kind == .unknownAccount && !trusted && noteUnknownName(user, from: key, now: now) {
+            // A name many unrelated sources tried and no one owns: this source is one of them.
+            counters.failuresCounted += 1
+            counters.unknownNameBans += 1
+            let rule = GreylistRule(name: Self.unknownNameRuleName, banFor: configuration.unknownNames.banFor)
+            return .banned(banByRule(key, previous: slot, rule: rule, user: user, now: now), dryRun: configuration.dryRun)
         }
         if noteSpraying(user, from: key, now: now) && !trusted {
             // Failures on marked accounts from this key; an owner's success clears its own.
@@ -83,11 +104,14 @@ extension Greylist {
 
     /// The name spraying bans carry, and under which its failures are counted.
     static let sprayingRuleName = "spraying"
+    /// The name of bans for a failure on a marked unknown name.
+    static let unknownNameRuleName = "unknown-name"
 
     // MARK: - Trust
 
-    /// Whether `key` logged in successfully within the trust memory.
+    /// Whether `key` logged in successfully within the trust memory, or is in `softTrust`.
     func isTrusted(_ key: IPNetwork, now: Int64) -> Bool {
+        if isSoftTrusted(key) { return true }
         guard configuration.trust.memory > .zero, let until = gate.trustedUntil(key) else { return false }
         return until > now
     }
@@ -155,6 +179,60 @@ extension Greylist {
             counters.accountsMarked += 1
             events?(.accountUnderAttack(user: account, sources: policy.distinctSources))
         }
+        return marked
+    }
+
+    // MARK: - Shared addresses
+
+    /// Whether `key` is in the operator's soft-trust list.
+    func isSoftTrusted(_ key: IPNetwork) -> Bool {
+        !configuration.softTrust.isEmpty && configuration.softTrust.contains { $0.contains(key.address) }
+    }
+
+    /// Whether `key` is a shared address: in `softTrust`, or enough distinct accounts logged in
+    /// from it within the trust memory.
+    func isSharedAddress(_ key: IPNetwork, now: Int64) -> Bool {
+        if isSoftTrusted(key) { return true }
+        let needed = configuration.trust.sharedAddressAccounts
+        return needed > 0 && sharedAddresses.accountCount(on: key, now: now) >= needed
+    }
+
+    /// Counts a failed login on `account` from the shared address `key`; when its budget is
+    /// spent, blocks the pair until the window moves on.
+    func noteGuess(_ account: String, on key: IPNetwork, now: Int64) {
+        let policy = configuration.trust
+        guard let end = sharedAddresses.noteGuess(account, on: key, budget: policy.maxGuessesPerAccount,
+                                                  window: policy.guessWindow.wholeMilliseconds, now: now) else { return }
+        blockedLogins.withLock { $0.block(SharedAddresses.Pair(key: key, account: account), until: end, now: now) }
+    }
+
+    // MARK: - Unknown names
+
+    /// Counts a failure on the unknown name `name` from the untrusted `key`; marks the name as a
+    /// bot's when enough distinct keys that are still untrusted failed on it within the window
+    /// (a key that logged in since was a user's typo, and does not count).
+    ///
+    /// - Returns: Whether the name is marked now (this failure included).
+    func noteUnknownName(_ name: String, from key: IPNetwork, now: Int64) -> Bool {
+        let policy = configuration.unknownNames
+        guard policy.distinctSources > 0 else { return false }
+        let window = policy.window.wholeMilliseconds
+        let ((marked, newly), _) = unknownNames.update(name, make: AccountTracker.init) { tracker -> (Bool, Bool) in
+            tracker.sources[key] = now
+            tracker.sources = tracker.sources.filter { $0.value > now - window && !isTrusted($0.key, now: now) }
+            // Kept bounded: twice the threshold, the newest, so a few later-trusted keys cannot
+            // hide the rest.
+            if tracker.sources.count > 2 * policy.distinctSources {
+                let kept = tracker.sources.sorted { $0.value > $1.value }.prefix(2 * policy.distinctSources)
+                tracker.sources = Dictionary(uniqueKeysWithValues: kept.map { ($0.key, $0.value) })
+            }
+            let wasMarked = tracker.underAttackUntil > now
+            if tracker.sources.count >= policy.distinctSources || wasMarked {
+                tracker.underAttackUntil = now.addingClamped(policy.markFor.wholeMilliseconds)
+            }
+            return (tracker.underAttackUntil > now, !wasMarked && tracker.underAttackUntil > now)
+        }
+        if newly { counters.namesMarked += 1 }
         return marked
     }
 

@@ -201,7 +201,11 @@ extension Greylist {
         let compiled = try CompiledRule.compile(newConfiguration)
         configuration = newConfiguration
         rules = compiled
-        gate.configure(allowlist: newConfiguration.allowlist, dryRun: newConfiguration.dryRun, knocking: Self.knockingPolicy(newConfiguration))
+        gate.configure(allowlist: newConfiguration.allowlist, softTrust: newConfiguration.softTrust, dryRun: newConfiguration.dryRun,
+                       knocking: Self.knockingPolicy(newConfiguration))
+        blockedLogins.withLock { $0.prefixLength = (newConfiguration.prefixLength.ipv4, newConfiguration.prefixLength.ipv6) }
+        sharedAddresses.accounts.capacity = newConfiguration.trust.maxTrustedKeys
+        _ = sharedAddresses.accounts.evict(toFit: sharedAddresses.accounts.capacity)
         let names = Set(newConfiguration.rules.map(\.name) + [Self.sprayingRuleName])
         trackers.forEachValue { tracker in
             tracker.failures = tracker.failures.filter { names.contains($0.key) }
@@ -212,6 +216,8 @@ extension Greylist {
         _ = accounts.evict(toFit: accounts.capacity)
         rangeTrackers.capacity = newConfiguration.ranges.maxTrackedRanges
         _ = rangeTrackers.evict(toFit: rangeTrackers.capacity)
+        unknownNames.capacity = newConfiguration.unknownNames.maxTrackedNames
+        _ = unknownNames.evict(toFit: unknownNames.capacity)
         if newConfiguration.trust.memory == .zero {
             for (key, _) in gate.allTrusted() where gate.distrust(key) { persist(.distrusted(key)) }
         }

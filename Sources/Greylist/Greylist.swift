@@ -22,13 +22,15 @@ import Foundation
 public actor Greylist {
     /// The accept path's table; the actor is its only writer.
     nonisolated let gate = AcceptGate()
+    /// (key, account) pairs whose guesses are used up: read by ``shouldVerify(user:ip:)``.
+    nonisolated let blockedLogins = LockedValue(BlockedLogins())
     /// The injected clock.
     nonisolated let clock: WallClock
     /// The host's event sink.
     nonisolated let events: (@Sendable (GreylistEvent) -> Void)?
 
     var configuration: GreylistConfiguration
-    /// Compiled rules; `Regex` is not `Sendable`, so they never leave the actor.
+    /// Compiled rules (linear-time patterns), used by the actor's judgment.
     var rules: [CompiledRule]
     /// Failure counters of keys that are not banned.
     var trackers: RecencyTable<IPNetwork, AddressTracker>
@@ -36,6 +38,10 @@ public actor Greylist {
     var accounts: RecencyTable<String, AccountTracker>
     /// Rule bans per range (range bans).
     var rangeTrackers: RecencyTable<IPNetwork, RangeTracker>
+    /// Untrusted keys per unknown username, and whether it is marked as a bot's name.
+    var unknownNames: RecencyTable<String, AccountTracker>
+    /// Which accounts logged in from which keys, and the guesses each received there.
+    var sharedAddresses: SharedAddresses
     var counters = GreylistStatistics()
     /// Ban reasons, interned: a ban slot holds a 2-byte index.
     var reasons = ReasonTable()
@@ -76,6 +82,9 @@ public actor Greylist {
         self.trackers = RecencyTable(capacity: configuration.limits.maxTrackedAddresses)
         self.accounts = RecencyTable(capacity: configuration.spraying.maxTrackedAccounts)
         self.rangeTrackers = RecencyTable(capacity: configuration.ranges.maxTrackedRanges)
+        self.unknownNames = RecencyTable(capacity: configuration.unknownNames.maxTrackedNames)
+        self.sharedAddresses = SharedAddresses(maximumKeys: configuration.trust.maxTrustedKeys)
+        blockedLogins.withLock { $0.prefixLength = (configuration.prefixLength.ipv4, configuration.prefixLength.ipv6) }
         let chosenStore: (any GreylistStore)?
         if let store {
             chosenStore = store
@@ -89,7 +98,8 @@ public actor Greylist {
         self.journal = journal
         self.sharesChanges = journal != nil && chosenStore !== journal
         self.sharesFailures = chosenStore != nil && !(chosenStore is JournalStore)
-        gate.configure(allowlist: configuration.allowlist, dryRun: configuration.dryRun, knocking: Self.knockingPolicy(configuration))
+        gate.configure(allowlist: configuration.allowlist, softTrust: configuration.softTrust, dryRun: configuration.dryRun,
+                       knocking: Self.knockingPolicy(configuration))
         if let store = self.store {
             let recovered: RecoveredState
             let warnings: [String]
@@ -181,9 +191,37 @@ public actor Greylist {
     ///   - ip: The connection's peer address.
     public func recordSuccessfulAuth(user: String, ip: IPAddress) {
         let key = banKey(for: ip)
+        let now = clock.nowMilliseconds
         trackers.modify(key) { $0.clear(account: user) }
         if trackers[key]?.isEmpty == true { trackers.remove(key) }
-        earnTrust(key, now: clock.nowMilliseconds)
+        earnTrust(key, now: now)
+        if configuration.trust.memory > .zero {
+            sharedAddresses.noteLogin(user, on: key, until: now.addingClamped(configuration.trust.memory.wholeMilliseconds), now: now)
+        }
+        sharedAddresses.clearGuesses(user, on: key)
+    }
+
+    /// Whether a login as `user` from `ip` may go to the credential check: `false` when `ip`'s key
+    /// is a shared address (an office behind NAT, or a `softTrust` network) from which `user`
+    /// has had its `trust.maxGuessesPerAccount` failed logins within `trust.guessWindow`. The
+    /// host then answers the login as a wrong password without checking it (and reports the
+    /// failure as usual), so a soft ban is not a free guessing channel. Synchronous and cheap:
+    /// one lookup under a lock, no actor hop.
+    ///
+    /// ```swift
+    /// let verdict = greylist.shouldVerify(user: user, ip: peer) ? accounts.check(user, password) : .invalidCredentials
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - user: The account the client names.
+    ///   - ip: The connection's peer address.
+    /// - Returns: Whether to check the credentials.
+    public nonisolated func shouldVerify(user: String, ip: IPAddress) -> Bool {
+        let now = clock.nowMilliseconds
+        return blockedLogins.withLock { blocked in
+            guard !blocked.until.isEmpty, let end = blocked.until[SharedAddresses.Pair(key: blocked.key(for: ip), account: user)] else { return true }
+            return end <= now
+        }
     }
 
     /// `base × factor^times`, never above `max(cap, base)`.

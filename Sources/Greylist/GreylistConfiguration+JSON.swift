@@ -5,10 +5,10 @@ import Foundation
 #endif
 
 /// The configuration file form: the `greylist` object of a JSON file, with these keys only:
-/// `dryRun`, `allowlist`, `prefixLength.ipv4`, `prefixLength.ipv6`, `rules[].name`,
+/// `dryRun`, `allowlist`, `softTrust`, `prefixLength.ipv4`, `prefixLength.ipv6`, `rules[].name`,
 /// `rules[].pattern`, `rules[].maxFailures`, `rules[].window`, `rules[].banFor`,
 /// `escalation.factor`, `escalation.maxBan`, `escalation.forgetAfter`, `limits.maxBans`,
-/// `limits.maxTrackedAddresses`, `limits.maxRemoteBan`, `trust.*`, `knocking.*`, `spraying.*`, `ranges.*`, `rules[].counts`,
+/// `limits.maxTrackedAddresses`, `limits.maxRemoteBan`, `trust.*`, `knocking.*`, `spraying.*`, `ranges.*`, `unknownNames.*`, `rules[].counts`,
 /// `cleanupInterval`, `stateDirectory`, `stateSync`. Durations are text with a unit (`"90s"`,
 /// `"10m"`, `"4h"`, `"7d"`) or whole seconds.
 extension GreylistConfiguration: Codable {
@@ -42,6 +42,7 @@ extension GreylistConfiguration: Codable {
         self.init()
         dryRun = reader.bool("dryRun", default: defaults.dryRun)
         allowlist = reader.networks("allowlist", default: defaults.allowlist)
+        softTrust = reader.networks("softTrust", default: defaults.softTrust)
         prefixLength = reader.object("prefixLength") { nested in
             PrefixLength(
                 ipv4: nested.integer("ipv4", default: defaults.prefixLength.ipv4, in: 1...32),
@@ -70,7 +71,10 @@ extension GreylistConfiguration: Codable {
                 memory: nested.duration("memory", default: defaults.trust.memory, allowZero: true),
                 maxTrustedKeys: nested.integer("maxTrustedKeys", default: defaults.trust.maxTrustedKeys, in: 1...100_000_000),
                 revokeAfterAccounts: nested.integer("revokeAfterAccounts", default: defaults.trust.revokeAfterAccounts, in: 2...1_000),
-                revokeWindow: nested.duration("revokeWindow", default: defaults.trust.revokeWindow)
+                revokeWindow: nested.duration("revokeWindow", default: defaults.trust.revokeWindow),
+                sharedAddressAccounts: nested.integer("sharedAddressAccounts", default: defaults.trust.sharedAddressAccounts, in: 0...100_000),
+                maxGuessesPerAccount: nested.integer("maxGuessesPerAccount", default: defaults.trust.maxGuessesPerAccount, in: 1...1_000_000),
+                guessWindow: nested.duration("guessWindow", default: defaults.trust.guessWindow)
             )
         }
         knocking = reader.object("knocking") { nested in
@@ -97,6 +101,15 @@ extension GreylistConfiguration: Codable {
                 window: nested.duration("window", default: defaults.ranges.window),
                 banFor: nested.duration("banFor", default: defaults.ranges.banFor),
                 maxTrackedRanges: nested.integer("maxTrackedRanges", default: defaults.ranges.maxTrackedRanges, in: 1...10_000_000)
+            )
+        }
+        unknownNames = reader.object("unknownNames") { nested in
+            UnknownNames(
+                distinctSources: nested.integer("distinctSources", default: defaults.unknownNames.distinctSources, in: 0...1_000),
+                window: nested.duration("window", default: defaults.unknownNames.window),
+                markFor: nested.duration("markFor", default: defaults.unknownNames.markFor),
+                banFor: nested.duration("banFor", default: defaults.unknownNames.banFor),
+                maxTrackedNames: nested.integer("maxTrackedNames", default: defaults.unknownNames.maxTrackedNames, in: 1...10_000_000)
             )
         }
         cleanupInterval = reader.duration("cleanupInterval", default: defaults.cleanupInterval)
@@ -149,6 +162,7 @@ extension GreylistConfiguration: Codable {
         var object: [String: JSONValue] = [
             "dryRun": .bool(dryRun),
             "allowlist": .array(allowlist.map { .string($0.description) }),
+            "softTrust": .array(softTrust.map { .string($0.description) }),
             "prefixLength": .object(["ipv4": .integer(Int64(prefixLength.ipv4)), "ipv6": .integer(Int64(prefixLength.ipv6))]),
             "rules": .array(rules.map { rule in
                 var object: [String: JSONValue] = [
@@ -176,6 +190,9 @@ extension GreylistConfiguration: Codable {
                 "maxTrustedKeys": .integer(Int64(trust.maxTrustedKeys)),
                 "revokeAfterAccounts": .integer(Int64(trust.revokeAfterAccounts)),
                 "revokeWindow": duration(trust.revokeWindow),
+                "sharedAddressAccounts": .integer(Int64(trust.sharedAddressAccounts)),
+                "maxGuessesPerAccount": .integer(Int64(trust.maxGuessesPerAccount)),
+                "guessWindow": duration(trust.guessWindow),
             ]),
             "knocking": .object(["extendBans": .bool(knocking.extendBans), "extendBy": duration(knocking.extendBy)]),
             "spraying": .object([
@@ -193,6 +210,13 @@ extension GreylistConfiguration: Codable {
                 "window": duration(ranges.window),
                 "banFor": duration(ranges.banFor),
                 "maxTrackedRanges": .integer(Int64(ranges.maxTrackedRanges)),
+            ]),
+            "unknownNames": .object([
+                "distinctSources": .integer(Int64(unknownNames.distinctSources)),
+                "window": duration(unknownNames.window),
+                "markFor": duration(unknownNames.markFor),
+                "banFor": duration(unknownNames.banFor),
+                "maxTrackedNames": .integer(Int64(unknownNames.maxTrackedNames)),
             ]),
             "cleanupInterval": duration(cleanupInterval),
             "stateSync": .bool(stateSync),

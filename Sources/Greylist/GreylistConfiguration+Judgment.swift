@@ -32,6 +32,19 @@ extension GreylistConfiguration {
         public var revokeAfterAccounts: Int
         /// How far back `revokeAfterAccounts` looks.
         public var revokeWindow: Duration
+        /// Distinct accounts that logged in from a key within `memory` that make it a *shared
+        /// address* (an office or a campus behind NAT): wrong passwords there no longer take its
+        /// trust away, failures on accounts that never logged in from it close their stream, and
+        /// the guesses any one account can receive from it are bounded by `maxGuessesPerAccount`.
+        /// A key with fewer accounts (a bot holding one stolen password) keeps the stricter rule
+        /// of `revokeAfterAccounts`. Zero turns shared addresses off.
+        public var sharedAddressAccounts: Int
+        /// Failed logins one account may receive from one shared address within `guessWindow`;
+        /// past it, ``Greylist/shouldVerify(user:ip:)`` says no until the window moves on, so a
+        /// soft ban is not a free guessing channel.
+        public var maxGuessesPerAccount: Int
+        /// The window of `maxGuessesPerAccount`.
+        public var guessWindow: Duration
 
         /// Creates a trust policy.
         ///
@@ -40,12 +53,19 @@ extension GreylistConfiguration {
         ///   - maxTrustedKeys: At least 1; default 100,000.
         ///   - revokeAfterAccounts: At least 2; default 3.
         ///   - revokeWindow: Default 1 hour.
+        ///   - sharedAddressAccounts: Zero or at least 2; default 3.
+        ///   - maxGuessesPerAccount: At least 1; default 10.
+        ///   - guessWindow: Default 1 day.
         public init(memory: Duration = .seconds(30 * 86_400), maxTrustedKeys: Int = 100_000,
-                    revokeAfterAccounts: Int = 3, revokeWindow: Duration = .seconds(3_600)) {
+                    revokeAfterAccounts: Int = 3, revokeWindow: Duration = .seconds(3_600),
+                    sharedAddressAccounts: Int = 3, maxGuessesPerAccount: Int = 10, guessWindow: Duration = .seconds(86_400)) {
             self.memory = memory
             self.maxTrustedKeys = maxTrustedKeys
             self.revokeAfterAccounts = revokeAfterAccounts
             self.revokeWindow = revokeWindow
+            self.sharedAddressAccounts = sharedAddressAccounts
+            self.maxGuessesPerAccount = maxGuessesPerAccount
+            self.guessWindow = guessWindow
         }
     }
 
@@ -142,6 +162,42 @@ extension GreylistConfiguration {
         }
     }
 
+    /// Usernames that do not exist and that several unrelated sources try: a bot's dictionary
+    /// (`admin`, `test`, `info`, …). Such a name has no owner to lock out, so once it is marked a
+    /// failure on it from an untrusted key bans at once, however slowly the bot tries: the
+    /// evidence lives for days, not for one rule's window. Sources that logged in since (a user
+    /// who mistyped, then got it right) do not count toward marking a name.
+    public struct UnknownNames: Hashable, Sendable {
+        /// Distinct untrusted keys failing on one unknown name within `window` that mark it;
+        /// zero turns the detection off.
+        public var distinctSources: Int
+        /// How far back distinct sources are counted.
+        public var window: Duration
+        /// How long a name stays marked (renewed by each failure on it).
+        public var markFor: Duration
+        /// The ban for a failure on a marked name from an untrusted key (escalated as usual).
+        public var banFor: Duration
+        /// The most names tracked; past it the least recently failing is dropped.
+        public var maxTrackedNames: Int
+
+        /// Creates the policy.
+        ///
+        /// - Parameters:
+        ///   - distinctSources: Zero or at least 2; default 3.
+        ///   - window: Default 7 days.
+        ///   - markFor: Default 7 days.
+        ///   - banFor: Default 1 day.
+        ///   - maxTrackedNames: At least 1; default 10,000.
+        public init(distinctSources: Int = 3, window: Duration = .seconds(7 * 86_400), markFor: Duration = .seconds(7 * 86_400),
+                    banFor: Duration = .seconds(86_400), maxTrackedNames: Int = 10_000) {
+            self.distinctSources = distinctSources
+            self.window = window
+            self.markFor = markFor
+            self.banFor = banFor
+            self.maxTrackedNames = maxTrackedNames
+        }
+    }
+
     /// Every problem in the judgment sections, with paths below `path`.
     func judgmentIssues(path: String) -> [ConfigurationIssue] {
         func at(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
@@ -160,6 +216,9 @@ extension GreylistConfiguration {
         atLeast("trust.maxTrustedKeys", trust.maxTrustedKeys, 1)
         atLeast("trust.revokeAfterAccounts", trust.revokeAfterAccounts, 2)
         positive("trust.revokeWindow", trust.revokeWindow)
+        atLeast("trust.sharedAddressAccounts", trust.sharedAddressAccounts, 2, orZero: true)
+        atLeast("trust.maxGuessesPerAccount", trust.maxGuessesPerAccount, 1)
+        positive("trust.guessWindow", trust.guessWindow)
         positive("knocking.extendBy", knocking.extendBy)
         atLeast("spraying.distinctSources", spraying.distinctSources, 2, orZero: true)
         positive("spraying.window", spraying.window)
@@ -179,6 +238,11 @@ extension GreylistConfiguration {
         positive("ranges.window", ranges.window)
         positive("ranges.banFor", ranges.banFor)
         atLeast("ranges.maxTrackedRanges", ranges.maxTrackedRanges, 1)
+        atLeast("unknownNames.distinctSources", unknownNames.distinctSources, 2, orZero: true)
+        positive("unknownNames.window", unknownNames.window)
+        positive("unknownNames.markFor", unknownNames.markFor)
+        positive("unknownNames.banFor", unknownNames.banFor)
+        atLeast("unknownNames.maxTrackedNames", unknownNames.maxTrackedNames, 1)
         return issues
     }
 }

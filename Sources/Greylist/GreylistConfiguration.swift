@@ -76,6 +76,12 @@ public struct GreylistConfiguration: Hashable, Sendable {
     public var dryRun: Bool
     /// Networks that are never banned and never counted.
     public var allowlist: [IPNetwork]
+    /// Networks whose bans are always soft, as if every key in them were trusted: an office, a
+    /// university, a carrier's CGNAT range, known before any of its users has logged in (the
+    /// day the greylist is deployed). Their failures still count, close their stream and use up
+    /// the guess budget of shared addresses; only refusal at accept is off. Unlike the
+    /// allowlist, which never counts at all.
+    public var softTrust: [IPNetwork]
     /// The ban key's prefix length per family.
     public var prefixLength: PrefixLength
     /// The rules, in order: a failure feeds every rule that matches it; the first that trips bans.
@@ -92,6 +98,8 @@ public struct GreylistConfiguration: Hashable, Sendable {
     public var spraying: Spraying
     /// Ranges banned when enough keys inside are.
     public var ranges: Ranges
+    /// Usernames that do not exist and that many unrelated sources try: bot names.
+    public var unknownNames: UnknownNames
     /// How often expired entries are purged by ``Greylist/run()``.
     public var cleanupInterval: Duration
     /// Where bans survive restarts (a ``JournalStore``); `nil` or empty keeps them in memory only.
@@ -105,6 +113,7 @@ public struct GreylistConfiguration: Hashable, Sendable {
     /// - Parameters:
     ///   - dryRun: Observe without refusing; default false.
     ///   - allowlist: Never-banned networks; default none.
+    ///   - softTrust: Networks whose bans are always soft; default none.
     ///   - prefixLength: Ban key lengths; default /32 and /64.
     ///   - rules: The rules; default none.
     ///   - escalation: Repeat-offender policy; default ×2 up to 7 days, forgotten after 1 day.
@@ -113,12 +122,14 @@ public struct GreylistConfiguration: Hashable, Sendable {
     ///   - knocking: Extension of bans by refused connections; default on, 4 hours.
     ///   - spraying: Accounts under attack; default 5 sources within an hour.
     ///   - ranges: Range bans; default 8 keys in a /24 or /48 within a day.
+    ///   - unknownNames: Bot names; default 3 untrusted sources within 7 days, a ban of a day.
     ///   - cleanupInterval: Purge period; default 10 minutes.
     ///   - stateDirectory: The state directory; default none (memory only).
     ///   - stateSync: `fsync` before acknowledging; default true.
     public init(
         dryRun: Bool = false,
         allowlist: [IPNetwork] = [],
+        softTrust: [IPNetwork] = [],
         prefixLength: PrefixLength = .init(),
         rules: [GreylistRule] = [],
         escalation: Escalation = .init(),
@@ -127,12 +138,14 @@ public struct GreylistConfiguration: Hashable, Sendable {
         knocking: Knocking = .init(),
         spraying: Spraying = .init(),
         ranges: Ranges = .init(),
+        unknownNames: UnknownNames = .init(),
         cleanupInterval: Duration = .seconds(600),
         stateDirectory: String? = nil,
         stateSync: Bool = true
     ) {
         self.dryRun = dryRun
         self.allowlist = allowlist
+        self.softTrust = softTrust
         self.prefixLength = prefixLength
         self.rules = rules
         self.escalation = escalation
@@ -140,6 +153,7 @@ public struct GreylistConfiguration: Hashable, Sendable {
         self.trust = trust
         self.knocking = knocking
         self.spraying = spraying
+        self.unknownNames = unknownNames
         self.ranges = ranges
         self.cleanupInterval = cleanupInterval
         self.stateDirectory = stateDirectory

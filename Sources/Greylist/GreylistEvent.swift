@@ -87,6 +87,7 @@ extension FailureOutcome: CustomStringConvertible {
         case .allowlisted: return "allowlisted"
         case .alreadyBanned: return "already banned"
         case .notClientFault: return "not counted (not the client's fault)"
+        case .sharedAddress(let key, _): return "stream ended (\(key) is a shared address this account never logged in from)"
         }
     }
 }

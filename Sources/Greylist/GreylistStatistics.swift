@@ -39,6 +39,10 @@ public struct GreylistStatistics: Hashable, Sendable {
     public var accountsMarked: Int = 0
     /// Bans placed at once for a failure on an account under attack.
     public var sprayBans: Int = 0
+    /// Bans placed at once for a failure on a marked unknown name (a bot's dictionary).
+    public var unknownNameBans: Int = 0
+    /// Unknown names marked as a bot's (enough untrusted sources tried them).
+    public var namesMarked: Int = 0
     /// Ranges banned because enough keys inside were.
     public var rangeBans: Int = 0
     /// Failures other nodes counted and shared (a cluster).

@@ -13,6 +13,14 @@ struct Simulation {
         var users: Set<String> = []
         var lockedOut: Set<String> = []
         var userLogins = 0
+        /// Password guesses on existing accounts that reached the credential check, by account.
+        var guesses: [String: Int] = [:]
+
+        /// Guesses that reached the credential check per targeted existing account (nil: the
+        /// scenario's bots guess no existing account).
+        var guessesPerAccount: Double? {
+            guesses.isEmpty ? nil : Double(guesses.values.reduce(0, +)) / Double(guesses.count)
+        }
 
         /// Tries that reached TLS per attacking key.
         var triesPerKey: Double {
@@ -74,7 +82,12 @@ struct Simulation {
                     if accepted { result.reachedTLS += 1 } else { result.refusedBeforeTLS += 1 }
                 }
                 if accepted {
-                    await greylist.recordFailedAuth(user: names.randomElement(using: &random)!, ip: address, kind: kind)
+                    let name = names.randomElement(using: &random)!
+                    // A guess reaches the credential check unless the greylist says not to check it.
+                    if measuring && kind == .invalidCredentials && greylist.shouldVerify(user: name, ip: address) {
+                        result.guesses[name, default: 0] += 1
+                    }
+                    await greylist.recordFailedAuth(user: name, ip: address, kind: kind)
                 }
                 if let next = actor.nextAttempt(&random, event.time) { queue.insert(Event(time: next, actor: event.actor, isRetry: false)) }
             case .user(let account, let passwordTypo, let usernameTypo):

@@ -20,16 +20,21 @@ while let argument = arguments.popFirst() {
 
 let configurations: [(String, GreylistConfiguration)] = [
     ("mod_greylist: one matching failure bans for 4 h; nothing else", ReplayConfigurations.modGreylist),
+    ("recommended, bot names and shared addresses off (baseline)", ReplayConfigurations.withoutNamesAndSharedAddresses),
     ("recommended (README, \"Choosing rules\")", ReplayConfigurations.recommended),
 ]
 for (label, configuration) in configurations {
     print("\n### \(label)\n")
-    print("| scenario | attack tries | refused before TLS | tries reaching TLS per attacking key | users locked out |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print("| scenario | attack tries | refused before TLS | tries reaching TLS per attacking key | password guesses per targeted account | users locked out |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for scenario in Scenarios.all(seed: seed) {
-        let result = try await Simulation.run(name: scenario.name, actors: scenario.actors, configuration: configuration, seed: seed)
+        var adjusted = configuration
+        scenario.adjust(&adjusted)
+        let result = try await Simulation.run(name: scenario.name, actors: scenario.actors, configuration: adjusted, seed: seed,
+                                              warmUp: scenario.warmUp)
         let share = String(format: "%.1f %%", result.refusedShare * 100)
         let perKey = String(format: "%.2f", result.triesPerKey)
-        print("| \(result.name) | \(result.attackTries) | \(share) | \(perKey) (\(result.attackingKeys.count) keys) | \(result.lockedOut.count) of \(result.users.count) |")
+        let guesses = result.guessesPerAccount.map { String(format: "%.1f (%d accounts)", $0, result.guesses.count) } ?? "–"
+        print("| \(result.name) | \(result.attackTries) | \(share) | \(perKey) (\(result.attackingKeys.count) keys) | \(guesses) | \(result.lockedOut.count) of \(result.users.count) |")
     }
 }

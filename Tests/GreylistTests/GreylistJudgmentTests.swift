@@ -13,8 +13,9 @@ import Greylist
     func configuration(rules: [GreylistRule] = [botnetRule], trust: GreylistConfiguration.Trust = .init(),
                        knocking: GreylistConfiguration.Knocking = .init(extendBans: false),
                        spraying: GreylistConfiguration.Spraying = .init(distinctSources: 0),
-                       ranges: GreylistConfiguration.Ranges = .init(bannedKeys: 0)) -> GreylistConfiguration {
-        GreylistConfiguration(rules: rules, trust: trust, knocking: knocking, spraying: spraying, ranges: ranges)
+                       ranges: GreylistConfiguration.Ranges = .init(bannedKeys: 0),
+                       unknownNames: GreylistConfiguration.UnknownNames = .init(distinctSources: 0)) -> GreylistConfiguration {
+        GreylistConfiguration(rules: rules, trust: trust, knocking: knocking, spraying: spraying, ranges: ranges, unknownNames: unknownNames)
     }
 
     func make(_ configuration: GreylistConfiguration) throws -> Greylist {

@@ -25,8 +25,10 @@ MUTANTS = [
      "        Array(\"\\(version) \\(network) \".utf8) + Array(body)", "        Array(\"\\(version) \".utf8) + Array(body)"),
     ("shared-tag-unchecked", "Sources/GreylistRedis/Cluster/SharedRecord.swift",
      "        guard SHA256.constantTimeEqual(key.tag(signed(network: network, body: body)), fields[1]) else { return nil }\n", ""),
+    # Both guards against a second resume go (either alone prevents it): the original crash.
     ("verdict-resumes-twice", "Sources/GreylistDemoServer/Connections/ClientConnection.swift",
-     "        if readPaused {\n            readPaused = false\n", "        if readPaused {\n"),
+     ("        if readPaused {\n            readPaused = false\n", "                guard let self, !closed else { return }\n"),
+     ("        if readPaused {\n", "                guard let self else { return }\n")),
     ("remote-scope-unchecked", "Sources/Greylist/Greylist+Persistence.swift",
      "        if let problem = remoteScopeProblem(change) {", "        if false, let problem = remoteScopeProblem(change) {"),
     ("remote-ban-uncapped", "Sources/Greylist/Greylist+Persistence.swift",
@@ -177,11 +179,16 @@ def main(selected):
         sync_scratch()
         target = os.path.join(SCRATCH, path)
         text = open(target).read()
-        if text.count(original) != 1:
+        # A mutant changes one place, or several (a tuple of originals and one of replacements).
+        originals = original if isinstance(original, tuple) else (original,)
+        replacements = mutated if isinstance(mutated, tuple) else (mutated,)
+        if any(text.count(piece) != 1 for piece in originals):
             print(f"{name}: NOT APPLIED (the original text is no longer in {path} exactly once)")
             survived.append(name)
             continue
-        open(target, "w").write(text.replace(original, mutated))
+        for piece, replacement in zip(originals, replacements):
+            text = text.replace(piece, replacement)
+        open(target, "w").write(text)
         started = time.time()
         code, output = run(["swift", "build", "--build-tests"], 1800)
         if code != 0:

@@ -17,7 +17,7 @@ public final class GreylistMetrics: Sendable {
     private let expired = Counter(label: "greylist_expired_total")
     private let evictions = Counter(label: "greylist_evictions_total")
     private let storageFailures = Counter(label: "greylist_storage_failures_total")
-    private let failures: [String: Counter] = Dictionary(uniqueKeysWithValues: ["banned", "already-banned", "counted", "no-rule", "allowlisted", "not-client-fault"].map {
+    private let failures: [String: Counter] = Dictionary(uniqueKeysWithValues: ["banned", "already-banned", "counted", "no-rule", "allowlisted", "not-client-fault", "shared-address"].map {
         ($0, Counter(label: "greylist_failures_total", dimensions: [("outcome", $0)]))
     })
     private let activeBans = Gauge(label: "greylist_active_bans")
@@ -76,6 +76,7 @@ public final class GreylistMetrics: Sendable {
         case .noRuleMatched: return "no-rule"
         case .allowlisted: return "allowlisted"
         case .notClientFault: return "not-client-fault"
+        case .sharedAddress: return "shared-address"
         }
     }
 }

@@ -120,6 +120,8 @@ final class XMPPChannelHandler: ChannelInboundHandler {
     }
 
     private func verdict(for credentials: XMPPCredentials) -> XMPPCredentialVerdict {
+        // A shared address whose guesses at this account are spent: not checked at all.
+        if let client, !greylist.shouldVerify(user: credentials.user, ip: client) { return .invalidCredentials }
         guard let expected = accounts[credentials.user] else { return .unknownAccount }
         return XMPPPasswordComparison.constantTimeEqual(expected, credentials.password) ? .valid : .invalidCredentials
     }

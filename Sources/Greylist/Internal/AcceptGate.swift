@@ -105,9 +105,10 @@ final class AcceptGate: Sendable {
     }
 
     /// Sets what the accept path needs from the configuration.
-    func configure(allowlist: [IPNetwork], dryRun: Bool, knocking: KnockingPolicy = .off) {
+    func configure(allowlist: [IPNetwork], softTrust: [IPNetwork] = [], dryRun: Bool, knocking: KnockingPolicy = .off) {
         state.withLock { state in
             state.allowlist = allowlist
+            state.softTrust = softTrust
             state.dryRun = dryRun
             state.knocking = knocking
         }
@@ -158,6 +159,8 @@ struct AcceptState {
     /// Trusted keys: a slot's `expiresAt` is the end of its trust.
     var trustTables: [PrefixTable] = []
     var allowlist: [IPNetwork] = []
+    /// Networks whose rule bans are always soft (the operator's soft-trust list).
+    var softTrust: [IPNetwork] = []
     var dryRun = false
     var knocking = KnockingPolicy.off
     var accepted: UInt64 = 0
@@ -171,6 +174,7 @@ struct AcceptState {
 
     /// Whether a trusted key covers `address` now.
     func isTrusted(_ address: IPAddress, now: Int64) -> Bool {
+        if !softTrust.isEmpty && softTrust.contains(where: { $0.contains(address) }) { return true }
         let isIPv4 = address.isIPv4
         for table in trustTables where table.isIPv4 == isIPv4 {
             if let index = table.index(of: address.bits & table.mask), table[index].expiresAt > now { return true }

@@ -93,6 +93,7 @@ extension GreylistStatistics {
             "countersEvicted": countersEvicted, "trustedKeys": trustedKeys, "softAccepted": softAccepted,
             "banExtensions": banExtensions, "trustRevoked": trustRevoked, "accountsMarked": accountsMarked,
             "sprayBans": sprayBans, "rangeBans": rangeBans, "remoteFailures": remoteFailures, "remoteRefused": remoteRefused, "rules": rules,
+            "unknownNameBans": unknownNameBans, "namesMarked": namesMarked,
         ]
     }
 }

@@ -162,7 +162,9 @@ final class ClientConnection: @unchecked Sendable {
         for request in output.requests {
             switch request {
             case .checkCredentials(let credentials):
-                perform(session.credentialsChecked(accounts.verdict(for: credentials), at: .now))
+                // A shared address whose guesses at this account are spent: not checked at all.
+                let verifies = !reportsLogins || greylist.shouldVerify(user: credentials.user, ip: peer)
+                perform(session.credentialsChecked(verifies ? accounts.verdict(for: credentials) : .invalidCredentials, at: .now))
             case .reportFailure(let user, let verdict):
                 report(failureOf: user, verdict: verdict)
             case .reportSuccess(let user):
