@@ -61,6 +61,12 @@ extension Greylist {
             .sorted { ($0.until, $0.network) < ($1.until, $1.network) }
     }
 
+    /// The operator's soft-trust networks in force (`softTrust` of the configuration, changed by
+    /// ``apply(_:)``): their bans are always soft.
+    public var softTrustNetworks: [IPNetwork] {
+        configuration.softTrust
+    }
+
     /// Takes away the trust of every key inside `network` (on every node of a cluster): their
     /// rule bans become hard again, and their next login must earn trust anew.
     ///

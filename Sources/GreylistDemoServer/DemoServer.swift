@@ -216,7 +216,8 @@ final class DemoServer: @unchecked Sendable {
         if greylist.rules.isEmpty {
             log.warning("greylist.rules is an empty list: no failed login bans anyone (remove the key for the recommended rules)")
         }
-        log.info("greylist: rules \(rules.isEmpty ? "none" : rules.joined(separator: ", ")); allowlist \(allowlist); dry run \(greylist.dryRun)"
+        let softTrust = greylist.softTrust.isEmpty ? "none" : greylist.softTrust.map(\.description).joined(separator: ", ")
+        log.info("greylist: rules \(rules.isEmpty ? "none" : rules.joined(separator: ", ")); allowlist \(allowlist); soft trust \(softTrust); dry run \(greylist.dryRun)"
             + "; admin socket \(configuration.adminSocketPath ?? "off (no state directory and no server.adminSocket)")")
         if let cluster {
             log.info("cluster: bans shared through \(cluster.settings.displayed), namespace \(cluster.settings.namespace), node \(cluster.nodeID)"

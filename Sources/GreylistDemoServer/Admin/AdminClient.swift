@@ -63,9 +63,10 @@ enum AdminClient {
             return (rows + (response.cluster.map { ["cluster            \(safe($0))"] } ?? [])).joined(separator: "\n")
         }
         if let trusted = response.trusted {
-            if trusted.isEmpty { return command == "distrust" ? "no trusted key inside that network" : "no trusted keys" }
+            let soft = (response.softTrust ?? []).map { safe($0).padding(toLength: 24, withPad: " ", startingAt: 0) + "  soft trust (configuration)" }
+            if trusted.isEmpty && soft.isEmpty { return command == "distrust" ? "no trusted key inside that network" : "no trusted keys" }
             let rows = trusted.map { safe($0.network).padding(toLength: 24, withPad: " ", startingAt: 0) + "  trusted until " + safe($0.until) }
-            return (command == "distrust" ? "took trust from \(trusted.count) key(s):\n" : "") + rows.joined(separator: "\n")
+            return (command == "distrust" ? "took trust from \(trusted.count) key(s):\n" : "") + (soft + rows).joined(separator: "\n")
         }
         let bans = response.bans ?? []
         if bans.isEmpty && (response.histories ?? []).isEmpty {

@@ -30,6 +30,8 @@ struct AdminResponse: Codable, Equatable {
     var total: Int?
     /// For `trusted` and `distrust`: the keys trusted, or whose trust was taken away.
     var trusted: [AdminTrust]?
+    /// For `trusted`: the configuration's soft-trust networks.
+    var softTrust: [String]?
 }
 
 /// A trusted key as the admin command shows it.

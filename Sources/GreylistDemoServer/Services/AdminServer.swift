@@ -217,7 +217,8 @@ final class AdminServer: ServerService, @unchecked Sendable {
                 log.info("admin: distrust \(network) took trust from \(revoked.count) key(s)")
                 return AdminResponse(ok: true, trusted: revoked.map(AdminTrust.init))
             }
-            return AdminResponse(ok: true, trusted: await greylist.trusted(inside: network).map(AdminTrust.init))
+            return AdminResponse(ok: true, trusted: await greylist.trusted(inside: network).map(AdminTrust.init),
+                                 softTrust: await greylist.softTrustNetworks.map(\.description))
         default:
             return AdminResponse(ok: false, error: "unknown command \"\(request.command)\" (use list, trusted, stats, export, ban, unban or distrust)")
         }
