@@ -66,10 +66,11 @@ func node(_ name: String, port: Int, events: (@Sendable (GreylistEvent) -> Void)
           judgment: Bool = true) throws -> (Greylist, RedisStore) {
     var settings = try RedisStoreSettings(port: port, namespace: "bench")
     settings.reconnectDelay = .milliseconds(20)
-    let store = RedisStore(settings: settings, localJournal: nil, nodeID: name)
+    let store = RedisStore(settings: settings, key: try ClusterKey(Array("greylist-benchmark-cluster-key".utf8)), localJournal: nil, nodeID: name)
     var configuration = GreylistConfiguration(rules: rules, limits: .init(maxBans: 2_000_000, maxTrackedAddresses: 2_000_000))
     if !judgment {
         configuration.spraying = GreylistConfiguration.Spraying(distinctSources: 0)
+        configuration.unknownNames = GreylistConfiguration.UnknownNames(distinctSources: 0)
         configuration.ranges = GreylistConfiguration.Ranges(bannedKeys: 0)
     }
     return (try Greylist(configuration: configuration, events: events, store: store), store)
