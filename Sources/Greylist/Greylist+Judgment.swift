@@ -162,18 +162,9 @@ extension Greylist {
         let policy = configuration.spraying
         guard policy.distinctSources > 0 else { return false }
         let window = policy.window.wholeMilliseconds
-        let ((marked, newly), _) = accounts.update(account, make: AccountTracker.init) { tracker -> (Bool, Bool) in
-            tracker.sources[key] = now
-            tracker.sources = tracker.sources.filter { $0.value > now - window }
-            if tracker.sources.count > policy.distinctSources {
-                let kept = tracker.sources.sorted { $0.value > $1.value }.prefix(policy.distinctSources)
-                tracker.sources = Dictionary(uniqueKeysWithValues: kept.map { ($0.key, $0.value) })
-            }
-            let wasMarked = tracker.underAttackUntil > now
-            if tracker.sources.count >= policy.distinctSources {
-                tracker.underAttackUntil = now.addingClamped(policy.markFor.wholeMilliseconds)
-            }
-            return (tracker.underAttackUntil > now, !wasMarked && tracker.underAttackUntil > now)
+        let ((marked, newly), _) = accounts.update(account, make: AccountTracker.init) { tracker in
+            tracker.note(key, now: now, window: window, keep: policy.distinctSources, threshold: policy.distinctSources,
+                         markFor: policy.markFor.wholeMilliseconds, renewing: false)
         }
         if newly {
             counters.accountsMarked += 1
@@ -217,20 +208,10 @@ extension Greylist {
         let policy = configuration.unknownNames
         guard policy.distinctSources > 0 else { return false }
         let window = policy.window.wholeMilliseconds
-        let ((marked, newly), _) = unknownNames.update(name, make: AccountTracker.init) { tracker -> (Bool, Bool) in
-            tracker.sources[key] = now
-            tracker.sources = tracker.sources.filter { $0.value > now - window && !isTrusted($0.key, now: now) }
-            // Kept bounded: twice the threshold, the newest, so a few later-trusted keys cannot
-            // hide the rest.
-            if tracker.sources.count > 2 * policy.distinctSources {
-                let kept = tracker.sources.sorted { $0.value > $1.value }.prefix(2 * policy.distinctSources)
-                tracker.sources = Dictionary(uniqueKeysWithValues: kept.map { ($0.key, $0.value) })
-            }
-            let wasMarked = tracker.underAttackUntil > now
-            if tracker.sources.count >= policy.distinctSources || wasMarked {
-                tracker.underAttackUntil = now.addingClamped(policy.markFor.wholeMilliseconds)
-            }
-            return (tracker.underAttackUntil > now, !wasMarked && tracker.underAttackUntil > now)
+        // Twice the threshold kept, the newest, so a few later-trusted keys cannot hide the rest.
+        let ((marked, newly), _) = unknownNames.update(name, make: AccountTracker.init) { tracker in
+            tracker.note(key, now: now, window: window, keep: 2 * policy.distinctSources, threshold: policy.distinctSources,
+                         markFor: policy.markFor.wholeMilliseconds, renewing: true) { !isTrusted($0, now: now) }
         }
         if newly { counters.namesMarked += 1 }
         return marked

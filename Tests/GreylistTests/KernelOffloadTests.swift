@@ -81,17 +81,33 @@ struct KernelOffloadTests {
         try await NetworkNamespace.with { namespace in try await offload(in: namespace) }
     }
 
-    func offload(in namespace: NetworkNamespace) async throws {
+    /// A directory of the test's own (mode 0700) holding the admin socket, and a configuration
+    /// file beside it made by `json` from the two paths; both removed by `cleanUp`.
+    struct Setup {
         let directory = temporaryStateDirectory()
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let socket = directory + "/admin.sock"
-        let configuration = directory + ".json"
-        try #"""
-        {"server": {"port": 5222, "adminSocket": "\#(socket)", "kernelOffload": {"enabled": true, "minimumBan": "1h", "batchInterval": "10ms"}},
-         "greylist": {"stateDirectory": "\#(directory)/state", "rules": [{"name": "botnet", "pattern": "^bad_user_[0-9]{5,}$", "banFor": "4h"}]}}
-        """#.write(toFile: configuration, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: configuration) }
+        var socket: String { directory + "/admin.sock" }
+        var configuration: String { directory + ".json" }
+
+        init(_ json: (_ directory: String, _ socket: String) -> String) throws {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try json(directory, directory + "/admin.sock").write(toFile: directory + ".json", atomically: true, encoding: .utf8)
+        }
+
+        func cleanUp() {
+            try? FileManager.default.removeItem(atPath: directory)
+            try? FileManager.default.removeItem(atPath: configuration)
+        }
+    }
+
+    func offload(in namespace: NetworkNamespace) async throws {
+        let setup = try Setup { directory, socket in
+            #"""
+            {"server": {"port": 5222, "adminSocket": "\#(socket)", "kernelOffload": {"enabled": true, "minimumBan": "1h", "batchInterval": "10ms"}},
+             "greylist": {"stateDirectory": "\#(directory)/state", "rules": [{"name": "botnet", "pattern": "^bad_user_[0-9]{5,}$", "banFor": "4h"}]}}
+            """#
+        }
+        defer { setup.cleanUp() }
+        let (socket, configuration) = (setup.socket, setup.configuration)
         let admin = DemoProcessTests()
 
         var server = try Server(namespace, configuration: configuration)
@@ -140,17 +156,15 @@ struct KernelOffloadTests {
     }
 
     func limits(in namespace: NetworkNamespace) async throws {
-        let directory = temporaryStateDirectory()
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let socket = directory + "/admin.sock"
-        let configuration = directory + ".json"
-        try #"""
-        {"server": {"port": 5222, "adminSocket": "\#(socket)", "trustedProxies": ["127.0.0.3/32"],
-                    "kernelOffload": {"enabled": true, "minimumBan": "1h", "batchInterval": "10ms"}},
-         "greylist": {"stateDirectory": "", "allowlist": ["127.0.0.4/32"]}}
-        """#.write(toFile: configuration, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: configuration) }
+        let setup = try Setup { _, socket in
+            #"""
+            {"server": {"port": 5222, "adminSocket": "\#(socket)", "trustedProxies": ["127.0.0.3/32"],
+                        "kernelOffload": {"enabled": true, "minimumBan": "1h", "batchInterval": "10ms"}},
+             "greylist": {"stateDirectory": "", "allowlist": ["127.0.0.4/32"]}}
+            """#
+        }
+        defer { setup.cleanUp() }
+        let (socket, configuration) = (setup.socket, setup.configuration)
         let admin = DemoProcessTests()
         let server = try Server(namespace, configuration: configuration)
         await server.log(until: "kernel offload: table inet greylist, 0 ban(s)")

@@ -44,6 +44,26 @@ struct AccountTracker {
     var sources: [IPNetwork: Int64] = [:]
     /// Until when the account is marked as under attack (0: not marked).
     var underAttackUntil: Int64 = 0
+
+    /// Notes a failure from `key` at `now`, keeps the sources within `window` that `counts`
+    /// accepts (at most `keep`, the newest), and marks the account until `now + markFor` when at
+    /// least `threshold` remain (or, `renewing`, whenever it is marked already).
+    ///
+    /// - Returns: Whether it is marked now, and whether this failure marked it.
+    mutating func note(_ key: IPNetwork, now: Int64, window: Int64, keep: Int, threshold: Int, markFor: Int64, renewing: Bool,
+                       counts: (IPNetwork) -> Bool = { _ in true }) -> (marked: Bool, newly: Bool) {
+        sources[key] = now
+        sources = sources.filter { $0.value > now - window && counts($0.key) }
+        if sources.count > keep {
+            let kept = sources.sorted { $0.value > $1.value }.prefix(keep)
+            sources = Dictionary(uniqueKeysWithValues: kept.map { ($0.key, $0.value) })
+        }
+        let wasMarked = underAttackUntil > now
+        if sources.count >= threshold || (renewing && wasMarked) {
+            underAttackUntil = now.addingClamped(markFor)
+        }
+        return (underAttackUntil > now, !wasMarked && underAttackUntil > now)
+    }
 }
 
 /// Rule bans inside one range: the keys and when each was banned.
