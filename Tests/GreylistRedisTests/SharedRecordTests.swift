@@ -2,7 +2,7 @@ import Foundation
 import GreylistTestSupport
 import Testing
 @testable import Greylist
-@testable import GreylistRedis
+@testable @_spi(Fuzzing) import GreylistRedis
 
 /// The shared value and message format, the link's queue, and the settings' URL.
 struct SharedRecordTests {
@@ -103,6 +103,23 @@ struct SharedRecordTests {
 
 /// The fuzzing seeds (written by an independent Python encoder with zlib's CRC-32) decode: the
 /// format document and the seeds cannot drift apart.
+/// What FuzzSharedRecord found once its tags were repaired, so mutations reached the body.
+struct SharedRecordFuzzRegressionTests {
+    @Test("text with raw control bytes is not the encoder's form: foreign, not a record whose own value would be too long to decode")
+    func rawControlBytes() {
+        let network = IPNetwork.cidr("2001:db8::/64")
+        let body = "b 1800000000000 1800003600000 3 m =a" + String(repeating: "\u{0}", count: 700) + "b -"
+        let value = SharedRecord.retagged(value: Array(("g2 x " + body).utf8), network: network, key: .forTests)
+        #expect(SharedRecord.decode(value: value, network: network, key: .forTests) == nil)
+        let escaped = SharedRecord.retagged(value: Array("g2 x b 1800000000000 1800003600000 3 m =a%00b -".utf8), network: network, key: .forTests)
+        guard case .ban(let entry)? = SharedRecord.decode(value: escaped, network: network, key: .forTests) else {
+            Issue.record("the escaped form does not decode")
+            return
+        }
+        #expect(entry.reason == .manual("a\u{0}b"))
+    }
+}
+
 struct SharedRecordSeedTests {
     static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("FuzzTesting/Corpus/FuzzSharedRecord")

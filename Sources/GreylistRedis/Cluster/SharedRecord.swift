@@ -213,6 +213,9 @@ public enum SharedRecord: Hashable, Sendable {
         bytes.reserveCapacity(field.count)
         var iterator = field.dropFirst().makeIterator()
         while let byte = iterator.next() {
+            // Only the encoder's form: a byte it escapes may not appear raw (a value of raw
+            // control bytes would decode to text whose own value is longer than any record).
+            guard byte > 0x20, byte != 0x7F else { return nil }
             guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
             guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
             bytes.append(high << 4 | low)
