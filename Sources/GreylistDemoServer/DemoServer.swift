@@ -242,7 +242,7 @@ final class DemoServer: @unchecked Sendable {
             do {
                 fresh = try DemoConfiguration(contentsOf: configurationPath)
             } catch {
-                log.error("reload rejected, keeping the running configuration: \(error)")
+                log.block(.error, "reload rejected, keeping the running configuration: \(error)")
                 completion(false)
                 return
             }
@@ -250,7 +250,7 @@ final class DemoServer: @unchecked Sendable {
                 do {
                     try await greylist.apply(fresh.greylist)
                 } catch {
-                    log.error("reload rejected, keeping the running configuration: \(error)")
+                    log.block(.error, "reload rejected, keeping the running configuration: \(error)")
                     completion(false)
                     return
                 }

@@ -36,7 +36,7 @@ case .serve(let configurationPath, let host, let port, let verbose):
                                 log: Log(minimum: verbose ? .debug : .info), store: store)
         try server.start()
     } catch {
-        log.error("not started: \(error)")
+        log.block(.error, "not started: \(error)")
         exit(1)
     }
     SignalWatcher.run { signalNumber in

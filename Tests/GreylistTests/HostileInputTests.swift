@@ -135,4 +135,27 @@ import GreylistXMPP
         _ = try fine.feed(Array("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>".utf8))
         #expect(try fine.feed(Array(("<m>" + String(repeating: "<a b=''/>", count: 100) + "</m>").utf8)).count == 1)
     }
+
+    @Test("admin stats shows every key whole, its column as wide as the longest")
+    func statsColumns() {
+        let text = AdminClient.format(AdminResponse(ok: true, statistics: ["proxyHeadersAccepted": 3, "refused": 12], cluster: "connected"), command: "stats")
+        #expect(text == "proxyHeadersAccepted 3\nrefused              12\ncluster              connected")
+    }
+
+    @Test("a configuration error is logged as a block of lines, each escaped on its own")
+    func errorBlock() {
+        var pipeEnds: [Int32] = [0, 0]
+        #expect(pipe(&pipeEnds) == 0)
+        let log = Log(minimum: .info, descriptor: pipeEnds[1])
+        log.block(.error, "not started: invalid configuration file c.json (2 problems):\n  - greylist.rules[0].maxFailure = 10: unknown key\n  - x = \"a\u{1B}[2J\": bad")
+        close(pipeEnds[1])
+        let text = Pipes.read(pipeEnds[0], until: nil, within: 5)
+        close(pipeEnds[0])
+        let lines = text.split(separator: "\n")
+        #expect(lines.count == 3, "\(text)")
+        #expect(lines.allSatisfy { $0.contains(" ERROR ") })
+        #expect(lines[1].hasSuffix("  - greylist.rules[0].maxFailure = 10: unknown key"))
+        #expect(lines[2].contains("\\u{1B}[2J"), "control characters stay escaped")
+        #expect(!text.contains("\\u{A}"))
+    }
 }

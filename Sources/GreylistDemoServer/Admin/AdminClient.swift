@@ -59,8 +59,10 @@ enum AdminClient {
         let safe: (String) -> String = { OperatorText.escaped($0) }
         if let error = response.error { return "error: \(safe(error))" }
         if let statistics = response.statistics {
-            let rows = statistics.keys.sorted().map { "\(safe($0).padding(toLength: 18, withPad: " ", startingAt: 0)) \(statistics[$0]!)" }
-            return (rows + (response.cluster.map { ["cluster            \(safe($0))"] } ?? [])).joined(separator: "\n")
+            // The key column as wide as the longest key (proxyHeadersAccepted, unknownNameBans, …).
+            let width = max(statistics.keys.map { safe($0).count }.max() ?? 0, "cluster".count)
+            let rows = statistics.keys.sorted().map { "\(safe($0).padding(toLength: width, withPad: " ", startingAt: 0)) \(statistics[$0]!)" }
+            return (rows + (response.cluster.map { ["cluster".padding(toLength: width, withPad: " ", startingAt: 0) + " \(safe($0))"] } ?? [])).joined(separator: "\n")
         }
         if let trusted = response.trusted {
             let soft = (response.softTrust ?? []).map { safe($0).padding(toLength: 24, withPad: " ", startingAt: 0) + "  soft trust (configuration)" }

@@ -28,6 +28,14 @@ struct Log: Sendable {
     func warning(_ message: @autoclosure () -> String) { write(.warning, message()) }
     func error(_ message: @autoclosure () -> String) { write(.error, message()) }
 
+    /// A message of several lines (a configuration error and its list of problems) as one
+    /// record per line, each escaped on its own: the block reads as a block, and no line of it
+    /// can forge another record.
+    func block(_ level: Level, _ message: @autoclosure () -> String) {
+        guard level >= minimum else { return }
+        for line in message().split(separator: "\n", omittingEmptySubsequences: false) { write(level, String(line)) }
+    }
+
     func write(_ level: Level, _ message: @autoclosure () -> String) {
         guard level >= minimum else { return }
         // Whatever a message holds (a username, a reason from the admin socket), it stays one line.
