@@ -76,11 +76,11 @@ import Greylist
         }
         #expect(problems(#"{"redis": "redis://127.0.0.1:6379/0"}"#).contains("greylist.cluster.keyFile"))
         let open = NSTemporaryDirectory() + "greylist-open-\(UUID().uuidString).key"
-        FileManager.default.createFile(atPath: open, contents: Data(String(repeating: "k", count: 32).utf8), attributes: [.posixPermissions: 0o644])
+        _ = FileManager.default.createFile(atPath: open, contents: Data(String(repeating: "k", count: 32).utf8), attributes: [.posixPermissions: 0o644])
         defer { try? FileManager.default.removeItem(atPath: open) }
         #expect(problems(#"{"redis": "redis://127.0.0.1:6379/0", "keyFile": "\#(open)"}"#).contains("open to other users"))
         let short = NSTemporaryDirectory() + "greylist-short-\(UUID().uuidString).key"
-        FileManager.default.createFile(atPath: short, contents: Data("tiny\n".utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: short, contents: Data("tiny\n".utf8), attributes: [.posixPermissions: 0o600])
         defer { try? FileManager.default.removeItem(atPath: short) }
         #expect(problems(#"{"redis": "redis://127.0.0.1:6379/0", "keyFile": "\#(short)"}"#).contains("holds 4 bytes; at least 16"))
         // A forgotten @host: the password would read as a port.

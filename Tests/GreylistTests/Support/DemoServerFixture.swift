@@ -107,7 +107,7 @@ struct DemoServerFixture {
     static func clusterKeyFile() throws -> String {
         let path = NSTemporaryDirectory() + "greylist-test-cluster.key"
         if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: Data("greylist-test-cluster-key-0123456789\n".utf8),
+            _ = FileManager.default.createFile(atPath: path, contents: Data("greylist-test-cluster-key-0123456789\n".utf8),
                                            attributes: [.posixPermissions: 0o600])
         }
         return path
