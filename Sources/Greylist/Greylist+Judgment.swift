@@ -117,13 +117,13 @@ extension Greylist {
     }
 
     /// Trusts `key` for the trust memory from `now`; stores it when new or when the stored end
-    /// is more than a thirtieth of the memory old (so a busy key does not journal every login).
+    /// is a thirtieth of the memory old or more (so a busy key does not journal every login).
     func earnTrust(_ key: IPNetwork, now: Int64) {
         let memory = configuration.trust.memory.wholeMilliseconds
         guard memory > 0 else { return }
         let until = now.addingClamped(memory)
         let (previous, count) = gate.trust(key, until: until)
-        if previous.map({ until - $0 > memory / 30 }) ?? true {
+        if previous.map({ until - $0 >= memory / 30 }) ?? true {
             persist(.trusted(key, until: WallClock.date(until)))
         }
         if count > configuration.trust.maxTrustedKeys {

@@ -177,4 +177,25 @@ import Testing
         #expect(try await fixture.login(from: "127.0.0.51").contains("<jid>"), "slots come back when streams close")
         await fixture.stop()
     }
+
+    @Test("a login releases its unauthenticated slot: an address with as many logged-in streams as the cap can open another")
+    func loginReleasesSlot() async throws {
+        let fixture = try makeFixture {
+            $0.maxUnauthenticatedPerAddress = 2
+            $0.maxConnectionsPerAddress = 5
+        }
+        var streams: [TestSocket] = []
+        for _ in 0..<2 {
+            let client = try await fixture.openStream(from: "127.0.0.53")
+            client.send(DemoServerFixture.plain("demo", "demo-password"))
+            #expect(await client.read(until: "/>").contains("<success"))
+            streams.append(client)
+        }
+        #expect(fixture.server.connectionCounts(from: .literal("127.0.0.53")) == (open: 2, unauthenticated: 0))
+        let third = try fixture.connect(from: "127.0.0.53")
+        third.send(DemoServerFixture.header)
+        #expect(await third.read(until: "</stream:features>").contains("</stream:features>"), "served: the two logged-in streams hold no unauthenticated slot")
+        withExtendedLifetime(streams) {}
+        await fixture.stop()
+    }
 }

@@ -217,6 +217,22 @@ import Greylist
         #expect(!(await greylist.recordFailedAuth(user: "alice", ip: home).isBanned), "the owner's trusted home key is spared")
     }
 
+    @Test("spraying counts only the sources within its window: older failures no longer mark the account")
+    func sprayingWindow() async throws {
+        let greylist = try make(configuration(rules: [], spraying: .init(distinctSources: 3, window: .seconds(3_600), failuresToBan: 1)))
+        await greylist.recordFailedAuth(user: "alice", ip: .literal("203.0.113.1"))
+        clock.advance(by: .seconds(1_800))
+        await greylist.recordFailedAuth(user: "alice", ip: .literal("203.0.113.2"))
+        clock.advance(by: .seconds(1_860))
+        // The first source failed 61 minutes ago: out of the window, so only two count.
+        #expect(!(await greylist.recordFailedAuth(user: "alice", ip: .literal("203.0.113.3")).isBanned))
+        #expect(await greylist.statistics().accountsMarked == 0)
+        #expect(!recorder.events.contains(.accountUnderAttack(user: "alice", sources: 3)))
+        // A third source within the window marks it.
+        #expect(await greylist.recordFailedAuth(user: "alice", ip: .literal("203.0.113.4")).isBanned)
+        #expect(await greylist.statistics().accountsMarked == 1)
+    }
+
     // MARK: - Ranges
 
     @Test("enough banned keys in a /24 ban the range; trusted keys inside are still served; an allowlisted range is never banned")

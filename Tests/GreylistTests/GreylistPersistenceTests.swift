@@ -168,6 +168,47 @@ import Testing
         #expect(warnings.count == 1, "reported once")
     }
 
+    @Test("a stored trust that ends later than trust.memory from now loads clamped to it")
+    func storedTrustClamped() async throws {
+        let directory = temporaryStateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var (greylist, store) = try await open(directory)
+        await greylist.recordSuccessfulAuth(user: "alice", ip: .literal("192.0.2.7"))
+        #expect(abs(try #require(await greylist.trusted().first).until.timeIntervalSince(clock.now.addingTimeInterval(30 * 86_400))) < 0.001)
+        await store.close()
+        // Restarted with a memory of one day (an operator shortened it, or the clock jumped back):
+        // no key stays trusted for the stored 30 days.
+        var shorter = GreylistConfiguration(rules: [botnetRule])
+        shorter.trust.memory = .seconds(86_400)
+        (greylist, store) = try await open(directory, configuration: shorter)
+        let loaded = try #require(await greylist.trusted().first)
+        #expect(loaded.network == .cidr("192.0.2.7/32"))
+        #expect(loaded.until <= clock.now.addingTimeInterval(86_400))
+        clock.advance(by: .seconds(86_400 + 60))
+        #expect(await greylist.trusted().isEmpty, "the clamped trust ended a day on")
+        await store.close()
+    }
+
+    @Test("a renewed trust survives a restart past the first trust's end: renewals are stored, not only the first")
+    func trustRenewalsStored() async throws {
+        let directory = temporaryStateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var (greylist, store) = try await open(directory)
+        let home = IPAddress.literal("192.0.2.8")
+        await greylist.recordSuccessfulAuth(user: "alice", ip: home)
+        // Logins every day for 40 days: each renewal past a thirtieth of the memory is stored.
+        for _ in 0..<40 {
+            clock.advance(by: .seconds(86_400))
+            await greylist.recordSuccessfulAuth(user: "alice", ip: home)
+        }
+        await store.close()
+        (greylist, store) = try await open(directory)
+        // 40 days after the first login, its 30-day trust alone would have ended 10 days ago.
+        #expect(await greylist.trusted().map(\.network) == [.cidr("192.0.2.8/32")])
+        #expect(try #require(await greylist.trusted().first).until >= clock.now.addingTimeInterval(29 * 86_400))
+        await store.close()
+    }
+
     @Test("export lists bans and remembered histories")
     func export() async throws {
         let greylist = try Greylist(configuration: GreylistConfiguration(rules: [botnetRule]), clock: clock.wallClock)
