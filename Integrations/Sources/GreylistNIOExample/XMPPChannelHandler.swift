@@ -87,6 +87,11 @@ final class XMPPChannelHandler: ChannelInboundHandler {
 
     private func perform(_ output: XMPPSessionOutput, context: ChannelHandlerContext) {
         guard !closing else { return }
+        // Counted as logged in before the client can read its <success/>.
+        if output.requests.contains(where: { if case .reportSuccess = $0 { true } else { false } }) {
+            if let counted, !authenticated { caps?.authenticated(counted) }
+            authenticated = true
+        }
         if !output.bytes.isEmpty {
             context.writeAndFlush(Self.wrapOutboundOut(context.channel.allocator.buffer(bytes: output.bytes)), promise: nil)
         }
@@ -97,8 +102,6 @@ final class XMPPChannelHandler: ChannelInboundHandler {
             case .reportFailure(let user, let verdict):
                 reportFailure(of: user, verdict: verdict, context: context)
             case .reportSuccess(let user):
-                if let counted, !authenticated { caps?.authenticated(counted) }
-                authenticated = true
                 // A client named by no one (a proxy's header without one) earns no trust here.
                 if let client { Task { [greylist] in await greylist.recordSuccessfulAuth(user: user, ip: client) } }
             case .startTLS:

@@ -158,6 +158,9 @@ final class ClientConnection: @unchecked Sendable {
     /// Carries out one output of the session: one write, its requests, its deadline, its close.
     private func perform(_ output: XMPPSessionOutput) {
         guard !closed else { return }
+        // Counted as logged in before the client can read its <success/>: a new connection it
+        // opens the moment it does must find the unauthenticated slot free.
+        if output.requests.contains(where: { if case .reportSuccess = $0 { true } else { false } }) { onAuthenticated(self) }
         if !output.bytes.isEmpty { send(output.bytes) }
         for request in output.requests {
             switch request {
@@ -168,7 +171,6 @@ final class ClientConnection: @unchecked Sendable {
             case .reportFailure(let user, let verdict):
                 report(failureOf: user, verdict: verdict)
             case .reportSuccess(let user):
-                onAuthenticated(self)
                 guard reportsLogins else { continue }
                 Task { [greylist, peer] in await greylist.recordSuccessfulAuth(user: user, ip: peer) }
             case .startTLS:
