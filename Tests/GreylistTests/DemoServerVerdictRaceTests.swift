@@ -87,7 +87,9 @@ import Testing
                 }
             }
         }
-        #expect(try await fixture.login(from: "127.0.0.44").contains("<jid>"), "the server survived every race")
+        // Served (a stream opened): the process survived every race. Not a whole login: that
+        // must finish within the 300 ms deadline, which a loaded machine under TSan can miss.
+        #expect(try await DemoServerFixture.isServed(port: fixture.port, from: "127.0.0.44"), "the server survived every race")
         await fixture.stop()
     }
 }
