@@ -235,9 +235,39 @@ package struct ConfigurationReader {
 
     package func finish() {
         for key in object.keys.sorted() where !read.contains(key) {
-            let known = read.first { $0.lowercased() == key.lowercased() }
-            let hint = known.map { " (did you mean \"\($0)\"?)" } ?? ""
+            let hint = Self.closest(to: key, among: read).map { " (did you mean \"\($0)\"?)" } ?? ""
             sink(ConfigurationIssue(path: path(of: key), value: object[key]!.description, reason: "unknown key\(hint)"))
         }
+    }
+
+    /// The known key `key` most likely meant: the same but for case, or within two edits
+    /// (a letter missing, added, changed or two swapped) of a key of four letters or more.
+    static func closest(to key: String, among known: some Collection<String>) -> String? {
+        if let sameButCase = known.first(where: { $0.lowercased() == key.lowercased() }) { return sameButCase }
+        let typed = Array(key.lowercased().utf8)
+        guard typed.count >= 4, typed.count <= 64 else { return nil }
+        let scored = known.map { ($0, editDistance(typed, Array($0.lowercased().utf8))) }.filter { $0.1 <= 2 }
+        return scored.min { ($0.1, $0.0) < ($1.1, $1.0) }?.0
+    }
+
+    /// Optimal string alignment distance (insertions, deletions, substitutions, adjacent swaps),
+    /// over bytes; bounded inputs (keys of at most 64 bytes).
+    static func editDistance(_ left: [UInt8], _ right: [UInt8]) -> Int {
+        guard !left.isEmpty else { return right.count }
+        guard !right.isEmpty else { return left.count }
+        var table = [[Int]](repeating: [Int](repeating: 0, count: right.count + 1), count: left.count + 1)
+        for row in 0...left.count { table[row][0] = row }
+        for column in 0...right.count { table[0][column] = column }
+        for row in 1...left.count {
+            for column in 1...right.count {
+                let cost = left[row - 1] == right[column - 1] ? 0 : 1
+                var best = min(table[row - 1][column] + 1, table[row][column - 1] + 1, table[row - 1][column - 1] + cost)
+                if row > 1, column > 1, left[row - 1] == right[column - 2], left[row - 2] == right[column - 1] {
+                    best = min(best, table[row - 2][column - 2] + 1)
+                }
+                table[row][column] = best
+            }
+        }
+        return table[left.count][right.count]
     }
 }

@@ -87,6 +87,22 @@ import Testing
         }
     }
 
+    @Test("an unknown key gets the known key within two edits as a suggestion, and none when nothing is close", arguments: [
+        (#"{"rules": [{"name": "a", "maxFailure": 10}]}"#, "greylist.rules[0].maxFailure = 10: unknown key (did you mean \"maxFailures\"?)"),
+        (#"{"allowlsit": []}"#, "greylist.allowlsit = []: unknown key (did you mean \"allowlist\"?)"),
+        (#"{"trust": {"memroy": "1d"}}"#, "greylist.trust.memroy = \"1d\": unknown key (did you mean \"memory\"?)"),
+        (#"{"colour": 1}"#, "greylist.colour = 1: unknown key"),
+    ])
+    func suggestions(_ json: String, _ expected: String) {
+        do {
+            _ = try GreylistConfiguration(json: Data(json.utf8))
+            Issue.record("accepted \(json)")
+        } catch {
+            let line = error.description.split(separator: "\n").first { $0.contains("unknown key") }.map(String.init) ?? ""
+            #expect(line.hasSuffix(expected), "\(error.description)")
+        }
+    }
+
     @Test("refuses text that is not JSON, saying so")
     func refusesNonJSON() {
         #expect(throws: GreylistError.self) { try GreylistConfiguration(json: Data("{ rules: ".utf8)) }
