@@ -1,11 +1,16 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Greylist
 
 /// The `admin` subcommand: sends one request to a running server and prints the answer.
 enum AdminClient {
     /// Sends `request` to the socket at `path` and returns the decoded response.
     static func send(_ request: AdminRequest, to path: String) throws -> AdminResponse {
-        let descriptor = try Syscalls.socket(family: AF_UNIX, type: Int32(SOCK_STREAM.rawValue))
+        let descriptor = try Syscalls.socket(family: Syscalls.unixFamily, type: Syscalls.streamSocket)
         defer { Syscalls.close(descriptor) }
         // A server that stops answering must not hang the operator's command.
         Syscalls.setTimeouts(descriptor, seconds: 10)

@@ -1,4 +1,9 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Greylist
 
 /// Where a listener binds: an IP literal (`127.0.0.1`, `::1`), `localhost`, or `::` for dual stack.
@@ -20,7 +25,7 @@ struct ListenAddress: CustomStringConvertible {
     /// Opens a listening socket bound to this address, blocking: the accept loop has a thread of its own.
     func listen(backlog: Int32 = 1_024) throws(SystemError) -> Int32 {
         let family = address.isIPv4 ? AF_INET : AF_INET6
-        let descriptor = try Syscalls.socket(family: family, type: Int32(SOCK_STREAM.rawValue))
+        let descriptor = try Syscalls.socket(family: family, type: Syscalls.streamSocket)
         do {
             try Syscalls.setOption(descriptor, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1)
             if !address.isIPv4 {

@@ -21,6 +21,11 @@ enum Syscalls {
     /// The calling thread's last error number.
     static var errorNumber: Int32 { errno }
 
+    /// `SOCK_STREAM`, named here so callers need no platform module of their own.
+    static let streamSocket = Int32(SOCK_STREAM.rawValue)
+    /// `AF_UNIX`, for the admin socket.
+    static let unixFamily = AF_UNIX
+
     static func socket(family: Int32, type: Int32) throws(SystemError) -> Int32 {
         let descriptor = Glibc.socket(family, type | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw SystemError("socket") }

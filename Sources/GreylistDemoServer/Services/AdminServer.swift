@@ -1,5 +1,10 @@
 import Dispatch
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Greylist
 import GreylistRedis
 
@@ -37,7 +42,7 @@ final class AdminServer: ServerService, @unchecked Sendable {
 
     /// Binds the socket, replacing a stale one left by a crash.
     func start() throws(SystemError) {
-        let descriptor = try Syscalls.socket(family: AF_UNIX, type: Int32(SOCK_STREAM.rawValue))
+        let descriptor = try Syscalls.socket(family: Syscalls.unixFamily, type: Syscalls.streamSocket)
         do {
             var address = try Self.address(path)
             Syscalls.unlink(path)
