@@ -3,8 +3,10 @@ import Testing
 @testable import GreylistReplay
 
 /// The efficacy targets, checked on the replay's deterministic scenarios (seed 1): a change that
-/// lets bots back in or locks a user out fails here, not only in BENCHMARKS.md.
-@Suite struct ReplayTargetsTests {
+/// lets bots back in or locks a user out fails here, not only in BENCHMARKS.md. Serialized: each
+/// replay keeps a thread of the concurrency pool busy for seconds, and two at once would leave
+/// the other suites' tasks none.
+@Suite(.serialized) struct ReplayTargetsTests {
     static func run(_ scenario: Scenarios.Scenario, _ configuration: GreylistConfiguration) async throws -> Simulation.Result {
         var adjusted = configuration
         scenario.adjust(&adjusted)
