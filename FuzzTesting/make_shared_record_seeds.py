@@ -29,6 +29,8 @@ SEEDS = {
     "message-unban": b"\x00" + message("node-1", "192.0.2.0/24", "u 1800000000000"),
     "value-ban": b"\x01" + value("192.0.2.1/32", "b 1800000000000 1800003600000 2 r =botnet =bad_user_54321"),
     "value-trust": b"\x01" + value("192.0.2.1/32", "t 1800000000000"),
+    "message-account": b"\x00" + message("node-1", "198.51.100.4/32", "a 1800000000000 =alice"),
+    "value-blocked": b"\x01" + value("192.0.2.1/32", "l 1800000000000 =b%C3%B6b%20smith"),
 }
 
 if __name__ == "__main__":

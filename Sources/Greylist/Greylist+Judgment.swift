@@ -152,6 +152,19 @@ extension Greylist {
         return true
     }
 
+    /// Trusts `account` on `key` for the trust memory from `now`; stores it as ``earnTrust(_:now:)``
+    /// stores a key's trust (new, or renewed by a thirtieth of the memory).
+    func earnAccountTrust(_ account: String, on key: IPNetwork, now: Int64) {
+        let memory = configuration.trust.memory.wholeMilliseconds
+        guard memory > 0 else { return }
+        let until = now.addingClamped(memory)
+        let previous = sharedAddresses.accounts[key]?[account]
+        sharedAddresses.noteLogin(account, on: key, until: until, now: now)
+        if previous.map({ until - $0 >= memory / 30 }) ?? true {
+            persist(.accountTrusted(AccountMark(network: key, account: account, until: WallClock.date(until))))
+        }
+    }
+
     // MARK: - Spraying
 
     /// Counts a failure on `account` from `key`; marks the account as under attack when enough
@@ -177,7 +190,7 @@ extension Greylist {
 
     /// Whether `key` is in the operator's soft-trust list.
     func isSoftTrusted(_ key: IPNetwork) -> Bool {
-        !configuration.softTrust.isEmpty && configuration.softTrust.contains { $0.contains(key.address) }
+        !softTrustInForce.isEmpty && softTrustInForce.contains { $0.contains(key.address) }
     }
 
     /// Whether `key` is a shared address: in `softTrust`, or enough distinct accounts logged in
@@ -194,7 +207,14 @@ extension Greylist {
         let policy = configuration.trust
         guard let end = sharedAddresses.noteGuess(account, on: key, budget: policy.maxGuessesPerAccount,
                                                   window: policy.guessWindow.wholeMilliseconds, now: now) else { return }
-        blockedLogins.withLock { $0.block(SharedAddresses.Pair(key: key, account: account), until: end, now: now) }
+        let pair = SharedAddresses.Pair(key: key, account: account)
+        let previous = blockedLogins.withLock { table in
+            defer { table.block(pair, until: end, now: now) }
+            return table.until[pair]
+        }
+        guard previous.map({ $0 <= now }) ?? true else { return }
+        persist(.loginsBlocked(AccountMark(network: key, account: account, until: WallClock.date(end))))
+        events?(.loginsBlocked(key, user: account, until: WallClock.date(end)))
     }
 
     // MARK: - Unknown names
@@ -209,11 +229,20 @@ extension Greylist {
         guard policy.distinctSources > 0 else { return false }
         let window = policy.window.wholeMilliseconds
         // Twice the threshold kept, the newest, so a few later-trusted keys cannot hide the rest.
-        let ((marked, newly), _) = unknownNames.update(name, make: AccountTracker.init) { tracker in
-            tracker.note(key, now: now, window: window, keep: 2 * policy.distinctSources, threshold: policy.distinctSources,
-                         markFor: policy.markFor.wholeMilliseconds, renewing: true) { !isTrusted($0, now: now) }
+        let markFor = policy.markFor.wholeMilliseconds
+        let ((marked, newly, storeUntil), _) = unknownNames.update(name, make: AccountTracker.init) { tracker -> (Bool, Bool, Int64?) in
+            let (marked, newly) = tracker.note(key, now: now, window: window, keep: 2 * policy.distinctSources, threshold: policy.distinctSources,
+                                               markFor: markFor, renewing: true) { !isTrusted($0, now: now) }
+            // Stored when new, and when renewed by a thirtieth of the mark (not at every failure).
+            guard marked, newly || tracker.underAttackUntil - tracker.storedUntil >= markFor / 30 else { return (marked, newly, nil) }
+            tracker.storedUntil = tracker.underAttackUntil
+            return (marked, newly, tracker.underAttackUntil)
         }
-        if newly { counters.namesMarked += 1 }
+        if let storeUntil { persist(.nameMarked(NameMark(name: name, until: WallClock.date(storeUntil)))) }
+        if newly {
+            counters.namesMarked += 1
+            events?(.nameMarked(user: name, sources: policy.distinctSources))
+        }
         return marked
     }
 

@@ -61,12 +61,6 @@ extension Greylist {
             .sorted { ($0.until, $0.network) < ($1.until, $1.network) }
     }
 
-    /// The operator's soft-trust networks in force (`softTrust` of the configuration, changed by
-    /// ``apply(_:)``): their bans are always soft.
-    public var softTrustNetworks: [IPNetwork] {
-        configuration.softTrust
-    }
-
     /// Takes away the trust of every key inside `network` (on every node of a cluster): their
     /// rule bans become hard again, and their next login must earn trust anew.
     ///
@@ -207,8 +201,7 @@ extension Greylist {
         let compiled = try CompiledRule.compile(newConfiguration)
         configuration = newConfiguration
         rules = compiled
-        gate.configure(allowlist: newConfiguration.allowlist, softTrust: newConfiguration.softTrust, dryRun: newConfiguration.dryRun,
-                       knocking: Self.knockingPolicy(newConfiguration))
+        configureGate()
         blockedLogins.withLock { $0.prefixLength = (newConfiguration.prefixLength.ipv4, newConfiguration.prefixLength.ipv6) }
         sharedAddresses.accounts.capacity = newConfiguration.trust.maxTrustedKeys
         _ = sharedAddresses.accounts.evict(toFit: sharedAddresses.accounts.capacity)

@@ -22,8 +22,10 @@ extension Greylist {
             }
         }
         let trusted = gate.allTrusted().filter { $0.1 > now }.map { TrustedKey(network: $0.0, until: WallClock.date($0.1)) }
-        return GreylistSnapshot(bans: bans.sorted { $0.network < $1.network }, histories: histories.sorted { $0.network < $1.network },
-                                trusted: trusted.sorted { $0.network < $1.network })
+        var snapshot = GreylistSnapshot(bans: bans.sorted { $0.network < $1.network }, histories: histories.sorted { $0.network < $1.network },
+                                        trusted: trusted.sorted { $0.network < $1.network })
+        currentMarks(now: now).fill(&snapshot)
+        return snapshot
     }
 
     /// Re-arms stored state at start-up, into the gate: bans that have not expired, with their
@@ -142,7 +144,7 @@ extension Greylist {
     /// The persistent state in compact form, for a snapshot: the slot tables copied a bounded
     /// slice at a time, so the accept path never waits for a whole-table copy.
     func image() -> StateImage {
-        StateImage(tables: gate.image(), reasons: reasons.all, users: recentUsers.all)
+        StateImage(tables: gate.image(), reasons: reasons.all, users: recentUsers.all, marks: currentMarks(now: clock.nowMilliseconds))
     }
 
     /// Waits until every change made so far is stored; a failure is reported, and the store
@@ -238,6 +240,11 @@ extension Greylist {
             return "an unban of \(network) is wider than /\(widest(network))"
         case .trusted(let key, _) where key != banKey(for: key.address), .distrusted(let key) where key != banKey(for: key.address):
             return "trust for \(key) is not one key (/\(banKey(for: key.address).prefixLength))"
+        case .accountTrusted(let mark) where mark.network != banKey(for: mark.network.address),
+             .loginsBlocked(let mark) where mark.network != banKey(for: mark.network.address):
+            return "a mark for \(mark.network) is not one key (/\(banKey(for: mark.network.address).prefixLength))"
+        case .nameMarked, .softTrustChanged:
+            return "\(change) is not shared between nodes"
         default:
             return nil
         }
@@ -293,6 +300,8 @@ extension Greylist {
             persist(.trusted(key, until: WallClock.date(until)), share: false)
         case .distrusted(let key):
             if gate.distrust(key) { persist(change, share: false) }
+        case .accountTrusted, .loginsBlocked, .nameMarked, .softTrustChanged:
+            applyRemoteMark(change)
         }
     }
 }

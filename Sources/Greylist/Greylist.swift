@@ -42,6 +42,10 @@ public actor Greylist {
     var unknownNames: RecencyTable<String, AccountTracker>
     /// Which accounts logged in from which keys, and the guesses each received there.
     var sharedAddresses: SharedAddresses
+    /// Soft-trust networks an operator added at run time (stored).
+    var addedSoftTrust: [IPNetwork] = []
+    /// The configuration's soft-trust networks and the added ones.
+    var softTrustInForce: [IPNetwork]
     var counters = GreylistStatistics()
     /// Ban reasons, interned: a ban slot holds a 2-byte index.
     var reasons = ReasonTable()
@@ -84,6 +88,7 @@ public actor Greylist {
         self.rangeTrackers = RecencyTable(capacity: configuration.ranges.maxTrackedRanges)
         self.unknownNames = RecencyTable(capacity: configuration.unknownNames.maxTrackedNames)
         self.sharedAddresses = SharedAddresses(maximumKeys: configuration.trust.maxTrustedKeys)
+        self.softTrustInForce = configuration.softTrust
         blockedLogins.withLock { $0.prefixLength = (configuration.prefixLength.ipv4, configuration.prefixLength.ipv6) }
         let chosenStore: (any GreylistStore)?
         if let store {
@@ -109,8 +114,18 @@ public actor Greylist {
                 let snapshot = try store.load()
                 (recovered, warnings) = (RecoveredState(snapshot), snapshot.warnings)
             }
-            let clamped: Int
+            var clamped: Int
+            let marks = recovered.marks
             (reasons, recentUsers, clamped) = Self.restore(recovered, configuration: configuration, now: clock.nowMilliseconds, into: gate)
+            var shared = SharedAddresses(maximumKeys: configuration.trust.maxTrustedKeys)
+            var names = RecencyTable<String, AccountTracker>(capacity: configuration.unknownNames.maxTrackedNames)
+            let (kept, marksClamped) = Self.restoreMarks(marks, configuration: configuration, now: clock.nowMilliseconds,
+                                                         into: &shared, names: &names, blocked: blockedLogins)
+            clamped += marksClamped
+            (sharedAddresses, unknownNames, addedSoftTrust) = (shared, names, kept.softTrust)
+            softTrustInForce = configuration.softTrust + kept.softTrust.filter { !configuration.softTrust.contains($0) }
+            gate.configure(allowlist: configuration.allowlist, softTrust: softTrustInForce, dryRun: configuration.dryRun,
+                           knocking: Self.knockingPolicy(configuration))
             for warning in warnings { events?(.storageWarning(warning)) }
             if clamped > 0 {
                 events?(.storageWarning("clamped \(clamped) stored record(s) dated beyond what the configuration allows (maxBan, trust memory, or in the future)"))
@@ -118,7 +133,8 @@ public actor Greylist {
             if let journal {
                 // An older snapshot format or damage found: write a fresh snapshot now, in the background.
                 let (tables, reasonList, userList) = (gate, reasons.all, recentUsers.all)
-                journal.compactIfOwed { StateImage(tables: tables.image(), reasons: reasonList, users: userList) }
+                let markList = kept
+                journal.compactIfOwed { StateImage(tables: tables.image(), reasons: reasonList, users: userList, marks: markList) }
             }
             store.subscribe { [weak self] notice in
                 await self?.receive(notice)
@@ -195,9 +211,7 @@ public actor Greylist {
         trackers.modify(key) { $0.clear(account: user) }
         if trackers[key]?.isEmpty == true { trackers.remove(key) }
         earnTrust(key, now: now)
-        if configuration.trust.memory > .zero {
-            sharedAddresses.noteLogin(user, on: key, until: now.addingClamped(configuration.trust.memory.wholeMilliseconds), now: now)
-        }
+        earnAccountTrust(user, on: key, now: now)
         sharedAddresses.clearGuesses(user, on: key)
     }
 

@@ -1,3 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 /// Something the greylist did, delivered to the host's sink so it can log or count it.
 ///
 /// The library never prints; the host turns events into log lines (``description`` is one, with
@@ -39,6 +45,14 @@ public enum GreylistEvent: Hashable, Sendable, CustomStringConvertible {
     /// Failures on this username came from this many distinct keys: it is under attack, and a
     /// failure on it from an untrusted key now bans at once.
     case accountUnderAttack(user: String, sources: Int)
+    /// Failures on this unknown username came from this many distinct untrusted keys: it is a
+    /// bot's name, and a failure on it from an untrusted key now bans at once.
+    case nameMarked(user: String, sources: Int)
+    /// This account's password guesses from the shared address `network` are used up until
+    /// `until`: its logins from there are answered as wrong passwords without a check.
+    case loginsBlocked(IPNetwork, user: String, until: Date)
+    /// An operator added a network to the soft-trust list (`added`), or took it out.
+    case softTrustChanged(IPNetwork, added: Bool)
 
     /// A log line an operator can read and grep.
     public var description: String {
@@ -73,6 +87,12 @@ public enum GreylistEvent: Hashable, Sendable, CustomStringConvertible {
             return "trust revoked for \(network): wrong passwords for \(accounts) accounts"
         case .accountUnderAttack(let user, let sources):
             return "account under attack: user=\(OperatorText.escaped(user)) failed from \(sources) sources; failures on it from untrusted sources now ban at once"
+        case .nameMarked(let user, let sources):
+            return "bot name marked: user=\(OperatorText.escaped(user)) (no such account) failed from \(sources) untrusted sources; failures on it from untrusted sources now ban at once"
+        case .loginsBlocked(let network, let user, let until):
+            return "guesses used up: user=\(OperatorText.escaped(user)) from the shared address \(network); its logins from there are refused unchecked until \(until.formatted(.iso8601))"
+        case .softTrustChanged(let network, let added):
+            return added ? "soft trust added: \(network) (bans there are soft)" : "soft trust removed: \(network)"
         }
     }
 }

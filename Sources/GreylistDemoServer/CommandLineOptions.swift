@@ -50,12 +50,13 @@ enum CommandLineOptions: Equatable {
     }
 
     private static func parseAdmin(_ rest: inout ArraySlice<String>) throws(CommandLineError) -> CommandLineOptions {
-        guard let command = rest.popFirst(), ["list", "trusted", "stats", "export", "ban", "unban", "distrust"].contains(command) else {
-            throw CommandLineError("admin needs one of: list, trusted, stats, export, ban CIDR, unban CIDR, distrust CIDR")
+        let commands = ["list", "trusted", "stats", "export", "ban", "unban", "distrust", "soft-trust", "soft-untrust"]
+        guard let command = rest.popFirst(), commands.contains(command) else {
+            throw CommandLineError("admin needs one of: list, trusted, stats, export, ban CIDR, unban CIDR, distrust CIDR, soft-trust CIDR, soft-untrust CIDR")
         }
         var request = AdminRequest(command: command)
         if command == "list" { request.limit = 1_000 }
-        if command == "ban" || command == "unban" || command == "distrust" {
+        if ["ban", "unban", "distrust", "soft-trust", "soft-untrust"].contains(command) {
             guard let network = rest.popFirst(), !network.hasPrefix("--") else {
                 throw CommandLineError("admin \(command) needs a network, such as 203.0.113.0/24")
             }
@@ -120,6 +121,7 @@ enum CommandLineOptions: Equatable {
       GreylistDemoServer admin unban CIDR [--json] [--socket PATH | --config FILE]
       GreylistDemoServer admin trusted [--network CIDR] [--json] [--socket PATH | --config FILE]
       GreylistDemoServer admin distrust CIDR [--json] [--socket PATH | --config FILE]
+      GreylistDemoServer admin soft-trust|soft-untrust CIDR [--json] [--socket PATH | --config FILE]
       GreylistDemoServer ban-flood --state DIR [--count N] [--no-fsync]
 
     SERVER OPTIONS
@@ -143,7 +145,9 @@ enum CommandLineOptions: Equatable {
       admin.sock in the state directory, mode 0600; only the server's user or root is served). ban takes a CIDR and --for 90s|10m|4h|7d (default 1h);
       a network wider than server.adminWidestBan (/16, and /32 for IPv6) needs --force.
       unban lifts every ban inside the CIDR. trusted lists the keys trusted after a login (their
-      rule bans are soft); distrust takes trust from every key inside the CIDR, on every node. list shows the bans in force, soonest expiry first:
+      rule bans are soft) and the soft-trust networks; distrust takes trust from every key inside the CIDR, on every node.
+      soft-trust adds a network whose bans are always soft (an office or a carrier's NAT; stored,
+      this node only), soft-untrust takes out one added that way. list shows the bans in force, soonest expiry first:
       at most --limit (default 1000; --all for every one), only those inside or over --network
       CIDR when given, and how many matched in all. export prints bans and escalation histories
       (the persistent state). --json prints the raw response.

@@ -17,6 +17,8 @@ struct SharedRecordTests {
         .trust(.cidr("198.51.100.4/32"), until: 1_800_000_000_000),
         .distrust(.cidr("198.51.100.4/32")),
         .failure(SharedFailure(key: .cidr("203.0.113.7/32"), rule: "slow", account: "admin", at: Date(timeIntervalSince1970: 1_800_000_000))),
+        .accountTrust(.cidr("198.51.100.4/32"), account: "alice smith", until: 1_800_000_000_000),
+        .loginsBlocked(.cidr("2001:db8::/64"), account: "böb%", until: 1_800_000_000_000),
     ]
 
     @Test(arguments: records) func valuesAndMessagesRoundTrip(_ record: SharedRecord) {
@@ -126,7 +128,7 @@ struct SharedRecordSeedTests {
 
     @Test func everySeedDecodes() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.corpus.path).sorted()
-        #expect(names.count == 8)
+        #expect(names.count == 10)
         for name in names {
             let bytes = Array(try Data(contentsOf: Self.corpus.appendingPathComponent(name)))
             let rest = Array(bytes.dropFirst())

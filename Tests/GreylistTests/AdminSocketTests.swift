@@ -94,4 +94,30 @@ import Testing
         #expect(await fixture.server.greylist.trusted().isEmpty)
         await fixture.stop()
     }
+
+    @Test("soft-trust adds a network whose bans are soft, listed apart from the configuration's; soft-untrust takes it out")
+    func softTrust() async throws {
+        let fixture = try DemoServerFixture { $0.greylist.softTrust = [.cidr("198.51.100.0/24")] }
+        let admin = DemoProcessTests()
+        let added = try await admin.admin(["soft-trust", "127.0.0.0/24"], socket: fixture.adminSocket)
+        #expect(added.status == 0)
+        #expect(added.output.contains("soft trust added") && added.output.contains("127.0.0.0/24              soft trust (admin)")
+            && added.output.contains("198.51.100.0/24           soft trust (configuration)"), "\(added.output)")
+        #expect(await fixture.server.greylist.softTrustNetworks == [.cidr("198.51.100.0/24"), .cidr("127.0.0.0/24")])
+        // A ban inside it is soft: the accept path still serves the address.
+        _ = await fixture.server.greylist.recordFailedAuth(user: "bad_user_12345", ip: .literal("127.0.0.44"))
+        #expect(fixture.server.greylist.shouldAccept(ip: .literal("127.0.0.44")))
+        let socket = fixture.adminSocket
+        let again = try await Blocking.run { try AdminClient.send(AdminRequest(command: "soft-trust", network: "127.0.0.0/24"), to: socket) }
+        #expect(again.ok && again.changed == false)
+        #expect(AdminClient.format(again, command: "soft-trust").hasPrefix("already in the soft-trust list"))
+        let bad = try await Blocking.run { try AdminClient.send(AdminRequest(command: "soft-trust", network: "127.0.0.300/24"), to: socket) }
+        #expect(!bad.ok && bad.error?.contains("127.0.0.300/24") == true, "\(bad)")
+        let configured = try await Blocking.run { try AdminClient.send(AdminRequest(command: "soft-untrust", network: "198.51.100.0/24"), to: socket) }
+        #expect(configured.changed == false, "the configuration's entries change only with the configuration")
+        let removed = try await Blocking.run { try AdminClient.send(AdminRequest(command: "soft-untrust", network: "127.0.0.0/24"), to: socket) }
+        #expect(removed.ok && removed.changed == true && removed.softTrustAdded == [])
+        #expect(!fixture.server.greylist.shouldAccept(ip: .literal("127.0.0.44")), "taken out: the ban is hard again")
+        await fixture.stop()
+    }
 }

@@ -80,7 +80,7 @@ import Testing
         let before = await greylist.export()
         await greylist.closeStore()
         let snapshot = try Data(contentsOf: URL(fileURLWithPath: directory + "/snapshot"))
-        #expect(snapshot.starts(with: Array("greylist-snapshot 3 ".utf8)))
+        #expect(snapshot.starts(with: Array("greylist-snapshot 4 ".utf8)))
         let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
 
         greylist = try await open(directory)

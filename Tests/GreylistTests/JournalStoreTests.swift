@@ -98,7 +98,7 @@ func temporaryStateDirectory() -> String {
         await store.close()
         let intact = try await JournalStore.open(directory: directory)
         #expect(try intact.load().bans.count == 1)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/snapshot")).starts(with: Array("greylist-snapshot 3 ".utf8)))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/snapshot")).starts(with: Array("greylist-snapshot 4 ".utf8)))
         await intact.close()
 
         let path = "\(directory)/snapshot"

@@ -53,7 +53,7 @@ import Testing
         await greylist.closeStore()
     }
 
-    @Test("a version 1 state directory (no trust records) loads and is rewritten as a version 3 snapshot at start-up")
+    @Test("a version 1 state directory (no trust records) loads and is rewritten as a version 4 snapshot at start-up")
     func readsVersionOne() async throws {
         let directory = temporaryStateDirectory()
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -68,7 +68,7 @@ import Testing
         #expect(await greylist.export().bans.count == 1)
         await greylist.closeStore()
         let snapshot = try Data(contentsOf: URL(fileURLWithPath: directory + "/snapshot"))
-        #expect(snapshot.starts(with: Array("greylist-snapshot 3 ".utf8)), "an older snapshot is rewritten at start-up")
+        #expect(snapshot.starts(with: Array("greylist-snapshot 4 ".utf8)), "an older snapshot is rewritten at start-up")
         let reopened = try await open(directory, GreylistConfiguration(rules: [botnetRule])).0
         #expect(!reopened.shouldAccept(ip: .literal("203.0.113.9")), "the binary snapshot holds the ban")
         await reopened.closeStore()

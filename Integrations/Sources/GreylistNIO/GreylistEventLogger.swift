@@ -51,6 +51,9 @@ public struct GreylistEventLogger: Sendable {
         case .reconfigured: return (.notice, "reconfigured")
         case .trustRevoked: return (.warning, "trust-revoked")
         case .accountUnderAttack: return (.warning, "account-under-attack")
+        case .nameMarked: return (.notice, "name-marked")
+        case .loginsBlocked: return (.warning, "logins-blocked")
+        case .softTrustChanged: return (.notice, "soft-trust")
         }
     }
 }

@@ -44,6 +44,8 @@ struct AccountTracker {
     var sources: [IPNetwork: Int64] = [:]
     /// Until when the account is marked as under attack (0: not marked).
     var underAttackUntil: Int64 = 0
+    /// The end of the mark as last stored (marks that are stored: bots' names).
+    var storedUntil: Int64 = 0
 
     /// Notes a failure from `key` at `now`, keeps the sources within `window` that `counts`
     /// accepts (at most `keep`, the newest), and marks the account until `now + markFor` when at

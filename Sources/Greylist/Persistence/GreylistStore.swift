@@ -122,6 +122,17 @@ public enum GreylistChange: Hashable, Sendable {
     case trusted(IPNetwork, until: Date)
     /// This key's trust was taken away (or dropped to make room).
     case distrusted(IPNetwork)
+    /// A login as the account from the key trusts that pair until then: the evidence that the key
+    /// is a shared address, and that the account is one of its users.
+    case accountTrusted(AccountMark)
+    /// The account's password guesses from the key are used up until then
+    /// (``Greylist/shouldVerify(user:ip:)`` answers `false`).
+    case loginsBlocked(AccountMark)
+    /// The unknown username is marked as a bot's until then.
+    case nameMarked(NameMark)
+    /// An operator added the network to the soft-trust list (`added`), or took it out
+    /// (``Greylist/addSoftTrust(_:)``, ``Greylist/removeSoftTrust(_:)``).
+    case softTrustChanged(IPNetwork, added: Bool)
 }
 
 /// A key trusted by a recent successful login.
@@ -164,7 +175,8 @@ public struct BanHistory: Hashable, Sendable, Codable {
     }
 }
 
-/// The whole persistent state: bans and escalation histories. It is also the admin export.
+/// The whole persistent state: bans, escalation histories, trust and the judgment's marks. It is
+/// also the admin export.
 public struct GreylistSnapshot: Hashable, Sendable {
     /// Bans, expired ones possibly included.
     public var bans: [BanEntry]
@@ -172,6 +184,15 @@ public struct GreylistSnapshot: Hashable, Sendable {
     public var histories: [BanHistory]
     /// Keys trusted by a recent successful login.
     public var trusted: [TrustedKey]
+    /// Accounts trusted on a key by a recent successful login there.
+    public var trustedAccounts: [AccountMark]
+    /// Accounts whose password guesses from a shared address are used up.
+    public var blockedLogins: [AccountMark]
+    /// Unknown usernames marked as bots' names.
+    public var markedNames: [NameMark]
+    /// Networks an operator added to the soft-trust list at run time (the configuration's list
+    /// is not stored).
+    public var softTrust: [IPNetwork]
     /// What loading had to skip or set aside; empty when written.
     public var warnings: [String]
 
@@ -181,11 +202,21 @@ public struct GreylistSnapshot: Hashable, Sendable {
     ///   - bans: Bans.
     ///   - histories: Escalation histories.
     ///   - trusted: Trusted keys.
+    ///   - trustedAccounts: Accounts trusted on a key.
+    ///   - blockedLogins: Accounts whose guesses from a key are used up.
+    ///   - markedNames: Unknown names marked as bots'.
+    ///   - softTrust: Soft-trust networks added at run time.
     ///   - warnings: Problems met while loading.
-    public init(bans: [BanEntry] = [], histories: [BanHistory] = [], trusted: [TrustedKey] = [], warnings: [String] = []) {
+    public init(bans: [BanEntry] = [], histories: [BanHistory] = [], trusted: [TrustedKey] = [],
+                trustedAccounts: [AccountMark] = [], blockedLogins: [AccountMark] = [], markedNames: [NameMark] = [],
+                softTrust: [IPNetwork] = [], warnings: [String] = []) {
         self.bans = bans
         self.histories = histories
         self.trusted = trusted
+        self.trustedAccounts = trustedAccounts
+        self.blockedLogins = blockedLogins
+        self.markedNames = markedNames
+        self.softTrust = softTrust
         self.warnings = warnings
     }
 }

@@ -6,12 +6,16 @@ import Foundation
 
 /// One line of a journal or snapshot file: `<crc32 hex> <json>\n`, the CRC over the JSON bytes.
 ///
-/// Format version 2 (version 1 is read as is: it is version 2 without trust). `op` is `ban` (a
-/// ban placed; its `banCount` and `expiresAt` are also the key's escalation history), `remove`
-/// (a ban dropped, history kept: eviction), `unban` (every ban and history inside `network`
-/// forgotten), `history` (snapshot only: a key's history after its ban ended), `trust` (the key
-/// is trusted until `expiresAt`) or `untrust` (its trust is taken away). Times are milliseconds
-/// since 1970.
+/// Format version 3 (versions 1 and 2 are read as they are: version 1 is version 2 without
+/// trust, version 2 is version 3 without marks). `op` is `ban` (a ban placed; its `banCount` and
+/// `expiresAt` are also the key's escalation history), `remove` (a ban dropped, history kept:
+/// eviction), `unban` (every ban and history inside `network` forgotten), `history` (snapshot
+/// only: a key's history after its ban ended), `trust` (the key is trusted until `expiresAt`),
+/// `untrust` (its trust is taken away), `account` (the account `user` is trusted on the key until
+/// `expiresAt`), `blocked` (the guesses of `user` from the key are used up until `expiresAt`),
+/// `name` (the unknown name `user` is a bot's until `expiresAt`; `network` empty), `soft` or
+/// `unsoft` (an operator added `network` to the soft-trust list, or took it out). Times are
+/// milliseconds since 1970.
 struct JournalRecord: Codable, Equatable {
     var op: String
     var network: String
@@ -53,6 +57,19 @@ struct JournalRecord: Codable, Equatable {
             expiresAt = WallClock.milliseconds(until)
         case .distrusted(let network):
             op = "untrust"
+            self.network = network.description
+        case .accountTrusted(let mark), .loginsBlocked(let mark):
+            if case .accountTrusted = change { op = "account" } else { op = "blocked" }
+            network = mark.network.description
+            user = mark.account
+            expiresAt = WallClock.milliseconds(mark.until)
+        case .nameMarked(let mark):
+            op = "name"
+            network = ""
+            user = mark.name
+            expiresAt = WallClock.milliseconds(mark.until)
+        case .softTrustChanged(let network, let added):
+            op = added ? "soft" : "unsoft"
             self.network = network.description
         }
     }
@@ -135,6 +152,10 @@ struct JournalRecord: Codable, Equatable {
 
     /// Applies the record to state being rebuilt; `false` when the record makes no sense.
     func apply(to state: inout RecoveredState) -> Bool {
+        if op == "name" {
+            guard let user, let expiresAt else { return false }
+            return state.marks.apply(.nameMarked(NameMark(name: user, until: WallClock.date(expiresAt))))
+        }
         guard let key = IPNetwork.parse(Array(network.utf8)[...]) else { return false }
         switch op {
         case "ban":
@@ -153,6 +174,12 @@ struct JournalRecord: Codable, Equatable {
             state.setTrust(key, until: expiresAt)
         case "untrust":
             state.setTrust(key, until: nil)
+        case "account", "blocked":
+            guard let user, let expiresAt else { return false }
+            let mark = AccountMark(network: key, account: user, until: WallClock.date(expiresAt))
+            return state.marks.apply(op == "account" ? .accountTrusted(mark) : .loginsBlocked(mark))
+        case "soft", "unsoft":
+            return state.marks.apply(.softTrustChanged(key, added: op == "soft"))
         default:
             return false
         }

@@ -15,9 +15,10 @@ import Foundation
 /// default up to about 30 seconds on Linux).
 ///
 /// Files: `journal-<generation>.log` holds one record per line, `<crc32> <json>` (format version
-/// 2, which reads version 1; read by hand, not by a JSON decoder per line); `snapshot` is binary
-/// (format version 3, ``BinarySnapshot``: a header line, then fixed 40-byte slots) and text
-/// snapshots of versions 1 and 2 are still read, then replaced at the first compaction.
+/// 3, which reads versions 1 and 2; read by hand, not by a JSON decoder per line); `snapshot` is
+/// binary (format version 4, ``BinarySnapshot``: a header line, fixed 40-byte slots, the
+/// judgment's marks); version 3 and the text snapshots of versions 1 and 2 are still read, then
+/// replaced at the first compaction.
 /// The snapshot holds everything before journal `covers`; start-up replays the snapshot, then
 /// every journal from `covers` on, and writes nothing (a million bans load in well under a
 /// second). A torn last record is skipped with a warning; a damaged snapshot is renamed

@@ -20,6 +20,8 @@ struct RecoveredState {
     let historyReason: UInt16
     /// Usernames of the most recent rule bans.
     var users = RecentUsers(capacity: RecentUsers.standardCapacity)
+    /// Accounts trusted on keys, spent guess budgets, bots' names, soft-trust additions.
+    var marks = StoredMarks()
 
     init() {
         historyReason = reasons.index(.rule("(history)"))
@@ -39,6 +41,7 @@ struct RecoveredState {
             Self.upsert(&trust, trusted.network, BanSlot(key: trusted.network.address.bits, expiresAt: WallClock.milliseconds(trusted.until),
                                                          bannedAt: 0, banCount: 0, reason: 0))
         }
+        marks = StoredMarks(snapshot)
     }
 
     mutating func placeBan(_ key: IPNetwork, reason: BanEntry.Reason, user: String?, bannedAt: Int64, expiresAt: Int64, banCount: Int) {
@@ -141,6 +144,7 @@ struct RecoveredState {
         result.bans.sort { $0.network < $1.network }
         result.histories.sort { $0.network < $1.network }
         result.trusted.sort { $0.network < $1.network }
+        marks.fill(&result)
         return result
     }
 }

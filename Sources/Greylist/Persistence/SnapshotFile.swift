@@ -1,5 +1,5 @@
-/// The snapshot file, whatever its version: version 3 is binary (``BinarySnapshot``, the one
-/// written); versions 1 and 2 are text (a header line with the covered generation, record count
+/// The snapshot file, whatever its version: versions 3 and 4 are binary (``BinarySnapshot``;
+/// 4 is the one written); versions 1 and 2 are text (a header line with the covered generation, record count
 /// and CRC, then journal record lines) and still read.
 enum SnapshotFile {
     struct Problem: Error {
@@ -10,7 +10,7 @@ enum SnapshotFile {
     ///
     /// - Returns: The generation the snapshot covers, and warnings for records skipped.
     static func decode(_ bytes: [UInt8], into state: inout RecoveredState) -> Result<(covers: UInt64, warnings: [String]), Problem> {
-        if bytes.starts(with: Array("greylist-snapshot 3 ".utf8)) {
+        if bytes.starts(with: Array("greylist-snapshot 3 ".utf8)) || bytes.starts(with: Array("greylist-snapshot 4 ".utf8)) {
             return BinarySnapshot.decode(bytes, into: &state).map { result in
                 (result.covers, result.skipped > 0 ? ["snapshot: skipped \(result.skipped) record(s) that make no sense"] : [])
             }

@@ -16,6 +16,8 @@ struct StateImage: Sendable {
     /// Indexed by a slot's `reason`.
     var reasons: [BanEntry.Reason] = []
     var users: [(IPNetwork, String)] = []
+    /// The judgment's marks.
+    var marks = StoredMarks()
 
     /// How many slots it holds.
     var slotCount: Int {
@@ -36,11 +38,13 @@ struct StateImage: Sendable {
         }
         reasons = state.reasons.all
         users = state.users.all
+        marks = state.marks
     }
 
-    init(tables: [Table], reasons: [BanEntry.Reason], users: [(IPNetwork, String)]) {
+    init(tables: [Table], reasons: [BanEntry.Reason], users: [(IPNetwork, String)], marks: StoredMarks = StoredMarks()) {
         self.tables = tables
         self.reasons = reasons
         self.users = users
+        self.marks = marks
     }
 }

@@ -69,8 +69,16 @@ enum AdminClient {
             let rows = statistics.keys.sorted().map { "\(safe($0).padding(toLength: width, withPad: " ", startingAt: 0)) \(statistics[$0]!)" }
             return (rows + (response.cluster.map { ["cluster".padding(toLength: width, withPad: " ", startingAt: 0) + " \(safe($0))"] } ?? [])).joined(separator: "\n")
         }
+        if command == "soft-trust" || command == "soft-untrust" {
+            let verb = command == "soft-trust" ? "added" : "removed"
+            let head = response.changed == true ? "soft trust \(verb)" : command == "soft-trust" ? "already in the soft-trust list" : "not among the networks added with soft-trust"
+            let soft = (response.softTrust ?? []).map { safe($0).padding(toLength: 24, withPad: " ", startingAt: 0) + "  soft trust (configuration)" }
+                + (response.softTrustAdded ?? []).map { safe($0).padding(toLength: 24, withPad: " ", startingAt: 0) + "  soft trust (admin)" }
+            return ([head] + soft).joined(separator: "\n")
+        }
         if let trusted = response.trusted {
             let soft = (response.softTrust ?? []).map { safe($0).padding(toLength: 24, withPad: " ", startingAt: 0) + "  soft trust (configuration)" }
+                + (response.softTrustAdded ?? []).map { safe($0).padding(toLength: 24, withPad: " ", startingAt: 0) + "  soft trust (admin)" }
             if trusted.isEmpty && soft.isEmpty { return command == "distrust" ? "no trusted key inside that network" : "no trusted keys" }
             let rows = trusted.map { safe($0.network).padding(toLength: 24, withPad: " ", startingAt: 0) + "  trusted until " + safe($0.until) }
             return (command == "distrust" ? "took trust from \(trusted.count) key(s):\n" : "") + (soft + rows).joined(separator: "\n")

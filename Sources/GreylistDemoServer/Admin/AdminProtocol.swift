@@ -3,9 +3,10 @@ import Greylist
 
 /// One admin request: a JSON line on the Unix socket.
 struct AdminRequest: Codable, Equatable {
-    /// `list`, `stats`, `export`, `ban`, `unban`, `trusted` or `distrust`.
+    /// `list`, `stats`, `export`, `ban`, `unban`, `trusted`, `distrust`, `soft-trust` or `soft-untrust`.
     var command: String
-    /// The CIDR for `ban`, `unban` and `distrust`; for `list` and `trusted`, only what overlaps it.
+    /// The CIDR for `ban`, `unban`, `distrust`, `soft-trust` and `soft-untrust`; for `list` and
+    /// `trusted`, only what overlaps it.
     var network: String?
     /// For `list`: the most bans to return (the soonest-expiring).
     var limit: Int?
@@ -30,8 +31,12 @@ struct AdminResponse: Codable, Equatable {
     var total: Int?
     /// For `trusted` and `distrust`: the keys trusted, or whose trust was taken away.
     var trusted: [AdminTrust]?
-    /// For `trusted`: the configuration's soft-trust networks.
+    /// For `trusted`, `soft-trust` and `soft-untrust`: the configuration's soft-trust networks.
     var softTrust: [String]?
+    /// For `trusted`, `soft-trust` and `soft-untrust`: the soft-trust networks added by `soft-trust`.
+    var softTrustAdded: [String]?
+    /// For `soft-trust` and `soft-untrust`: whether the list changed.
+    var changed: Bool?
 }
 
 /// A trusted key as the admin command shows it.

@@ -222,11 +222,34 @@ final class AdminServer: ServerService, @unchecked Sendable {
                 log.info("admin: distrust \(network) took trust from \(revoked.count) key(s)")
                 return AdminResponse(ok: true, trusted: revoked.map(AdminTrust.init))
             }
-            return AdminResponse(ok: true, trusted: await greylist.trusted(inside: network).map(AdminTrust.init),
-                                 softTrust: await greylist.softTrustNetworks.map(\.description))
+            var response = await softTrustResponse()
+            response.trusted = await greylist.trusted(inside: network).map(AdminTrust.init)
+            return response
+        case "soft-trust", "soft-untrust":
+            guard let text = request.network else {
+                return AdminResponse(ok: false, error: "\(request.command) needs a network")
+            }
+            do {
+                let network = try IPNetwork(text)
+                let changed = request.command == "soft-trust" ? try await greylist.addSoftTrust(network) : await greylist.removeSoftTrust(network)
+                log.info("admin: \(request.command) \(network)\(changed ? "" : " (no change)")")
+                var response = await softTrustResponse()
+                response.changed = changed
+                return response
+            } catch {
+                return AdminResponse(ok: false, error: "\(error)")
+            }
         default:
-            return AdminResponse(ok: false, error: "unknown command \"\(request.command)\" (use list, trusted, stats, export, ban, unban or distrust)")
+            return AdminResponse(ok: false, error: "unknown command \"\(request.command)\" (use list, trusted, stats, export, ban, unban, distrust, soft-trust or soft-untrust)")
         }
+    }
+
+    /// The soft-trust lists: the configuration's, and those added with `soft-trust`.
+    private func softTrustResponse() async -> AdminResponse {
+        let added = await greylist.addedSoftTrustNetworks
+        let all = await greylist.softTrustNetworks
+        return AdminResponse(ok: true, softTrust: all.filter { !added.contains($0) }.map(\.description),
+                             softTrustAdded: added.map(\.description))
     }
 
     /// Parses a duration the way the configuration file does.

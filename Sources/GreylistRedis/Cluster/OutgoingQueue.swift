@@ -40,12 +40,15 @@ struct OutgoingQueue {
         latest.isEmpty && failures.isEmpty
     }
 
-    /// The slot a record coalesces under: one for a network's ban or unban, one for its trust.
+    /// The slot a record coalesces under: one for a network's ban or unban, one for its trust,
+    /// one per account for an account's trust and for its spent guesses.
     static func slot(of record: SharedRecord) -> String {
         switch record {
         case .ban, .unban: return "b " + record.network.description
         case .trust, .distrust: return "t " + record.network.description
         case .failure: return "f " + record.network.description
+        case .accountTrust(let network, let account, _): return "a \(network) \(account)"
+        case .loginsBlocked(let network, let account, _): return "l \(network) \(account)"
         }
     }
 

@@ -30,6 +30,19 @@ extension RedisLink {
             received += 1
             return true
         }
+        for kind in ["account", "blocked"] {
+            try scanValues(kind, commands) { _, record in
+                switch record {
+                case .accountTrust where kind == "account", .loginsBlocked where kind == "blocked":
+                    guard let change = record.change else { return false }
+                    store.notices.deliver(.remoteChange(change))
+                    received += 1
+                    return true
+                default:
+                    return false
+                }
+            }
+        }
         store.shared.withLock { $0.status.received += received }
         reportForeign()
     }
@@ -85,11 +98,20 @@ extension RedisLink {
         } while cursor != "0" && !stopping
     }
 
-    /// The network a key names, when the key is `<namespace>:<kind>:<network>` in canonical form.
+    /// The network a key names, when the key is `<namespace>:<kind>:<network>` in canonical form
+    /// (for `account` and `blocked`, followed by `#` and 32 hexadecimal digits).
     func network(fromKey key: String, kind: String) -> IPNetwork? {
         let prefix = settings.key(kind, "")
-        guard key.hasPrefix(prefix), key.utf8.count <= prefix.utf8.count + 64 else { return nil }
-        let text = String(key.dropFirst(prefix.count))
+        let suffixLength = kind == "account" || kind == "blocked" ? 33 : 0
+        guard key.hasPrefix(prefix), key.utf8.count <= prefix.utf8.count + 64 + suffixLength else { return nil }
+        var text = String(key.dropFirst(prefix.count))
+        if suffixLength > 0 {
+            let suffix = text.utf8.suffix(suffixLength)
+            guard suffix.count == suffixLength, suffix.first == UInt8(ascii: "#"),
+                  suffix.dropFirst().allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) })
+            else { return nil }
+            text = String(decoding: text.utf8.dropLast(suffixLength), as: UTF8.self)
+        }
         guard let network = try? IPNetwork(text), network.description == text else { return nil }
         return network
     }

@@ -79,7 +79,31 @@ extension RedisLink {
             return [["DEL", RESPArgument(settings.key("trust", network))], publish(record)]
         case .failure:
             return [publish(record)]
+        case .accountTrust(_, _, let until), .loginsBlocked(_, _, let until):
+            guard until > now else { return [] }
+            return [["SET", RESPArgument(recordKey(record)), RESPArgument(bytes: record.value(key: store.key)), "PXAT", RESPArgument(until)],
+                    publish(record)]
         }
+    }
+
+    /// The Redis key a record is stored under: `<namespace>:<kind>:<network>`, and for an
+    /// account's record `<namespace>:<kind>:<network>#<32 hex digits of the account's SHA-256>`
+    /// (the account itself is in the tagged value).
+    func recordKey(_ record: SharedRecord) -> String {
+        let network = record.network.description
+        switch record {
+        case .ban: return settings.key("ban", network)
+        case .unban: return settings.key("unban", network)
+        case .trust, .distrust: return settings.key("trust", network)
+        case .failure: return settings.key("failure", network)
+        case .accountTrust(_, let account, _): return settings.key("account", network + "#" + Self.accountDigest(account))
+        case .loginsBlocked(_, let account, _): return settings.key("blocked", network + "#" + Self.accountDigest(account))
+        }
+    }
+
+    /// 32 hexadecimal digits of an account's SHA-256: a key name of bounded length for any account.
+    static func accountDigest(_ account: String) -> String {
+        SHA256.digest(account.utf8).prefix(16).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 
     /// When a ban's key ends: a rule ban's outlives it by the history retention.
@@ -119,6 +143,9 @@ extension RedisLink {
             case .trust(_, let until):
                 guard until > now else { continue }
                 pipeline.append(["SET", RESPArgument(settings.key("trust", network)), RESPArgument(bytes: record.value(key: store.key)), "NX", "PXAT", RESPArgument(until)])
+            case .accountTrust(_, _, let until), .loginsBlocked(_, _, let until):
+                guard until > now else { continue }
+                pipeline.append(["SET", RESPArgument(recordKey(record)), RESPArgument(bytes: record.value(key: store.key)), "NX", "PXAT", RESPArgument(until)])
             default:
                 continue
             }

@@ -163,11 +163,13 @@ public final class RedisStore: GreylistStore {
         enqueue(.failure(failure))
     }
 
-    /// Takes the greylist's whole state, to add what Redis lacks (bans and trusted keys; an
-    /// ended ban's history stays local).
+    /// Takes the greylist's whole state, to add what Redis lacks (bans, trusted keys and
+    /// accounts, spent guess budgets; an ended ban's history, bots' names and soft trust stay local).
     public func share(state: GreylistSnapshot) {
         var records = state.bans.map(SharedRecord.ban)
         records += state.trusted.map { SharedRecord.trust($0.network, until: WallClock.milliseconds($0.until)) }
+        records += state.trustedAccounts.map { SharedRecord.accountTrust($0.network, account: $0.account, until: WallClock.milliseconds($0.until)) }
+        records += state.blockedLogins.map { SharedRecord.loginsBlocked($0.network, account: $0.account, until: WallClock.milliseconds($0.until)) }
         let wakeLink = shared.withLock { shared -> Bool in
             shared.state = records
             shared.stateCursor = 0

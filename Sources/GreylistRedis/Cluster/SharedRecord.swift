@@ -6,7 +6,9 @@ import Greylist
 /// `g2 <network> <body>` (64 hexadecimal digits), so a value forged without the key, or copied
 /// under another key, is caught. Bodies: `b <bannedAt> <expiresAt> <banCount> <r|m> =<reason> <=user|->`
 /// (a ban), `u <at>` (an unban: every ban inside the network lifted at `at`), `t <until>` (trust),
-/// `d` (trust taken away), `f <at> =<rule> =<account>` (a counted failure; messages only). Times
+/// `d` (trust taken away), `a <until> =<account>` (an account trusted on the key), `l <until>
+/// =<account>` (an account's guesses from the key used up), `f <at> =<rule> =<account>` (a
+/// counted failure; messages only). Times
 /// are milliseconds since 1970; text is percent-escaped (bytes up to space, `%`, DEL), so fields
 /// never contain a space. A message is `<node id> <network> <value>`.
 ///
@@ -23,6 +25,10 @@ public enum SharedRecord: Hashable, Sendable {
     case distrust(IPNetwork)
     /// A failure one node counted for a rule.
     case failure(SharedFailure)
+    /// An account trusted on the key until `until` (milliseconds since 1970).
+    case accountTrust(IPNetwork, account: String, until: Int64)
+    /// An account's guesses from the key used up until `until` (milliseconds since 1970).
+    case loginsBlocked(IPNetwork, account: String, until: Int64)
 
     /// The longest value decoded; longer ones are foreign.
     public static let maximumLength = 2_048
@@ -35,6 +41,15 @@ public enum SharedRecord: Hashable, Sendable {
         case .ban(let entry): return entry.network
         case .unban(let network, _), .trust(let network, _), .distrust(let network): return network
         case .failure(let failure): return failure.key
+        case .accountTrust(let network, _, _), .loginsBlocked(let network, _, _): return network
+        }
+    }
+
+    /// The account an account record is about; `nil` for the others.
+    public var account: String? {
+        switch self {
+        case .accountTrust(_, let account, _), .loginsBlocked(_, let account, _): return account
+        default: return nil
         }
     }
 
@@ -46,6 +61,9 @@ public enum SharedRecord: Hashable, Sendable {
         case .unbanned(let network): self = .unban(network, at: now)
         case .trusted(let network, let until): self = .trust(network, until: WallClock.milliseconds(until))
         case .distrusted(let network): self = .distrust(network)
+        case .accountTrusted(let mark): self = .accountTrust(mark.network, account: mark.account, until: WallClock.milliseconds(mark.until))
+        case .loginsBlocked(let mark): self = .loginsBlocked(mark.network, account: mark.account, until: WallClock.milliseconds(mark.until))
+        case .nameMarked, .softTrustChanged: return nil
         }
     }
 
@@ -57,6 +75,10 @@ public enum SharedRecord: Hashable, Sendable {
         case .trust(let network, let until): return .trusted(network, until: WallClock.date(until))
         case .distrust(let network): return .distrusted(network)
         case .failure: return nil
+        case .accountTrust(let network, let account, let until):
+            return .accountTrusted(AccountMark(network: network, account: account, until: WallClock.date(until)))
+        case .loginsBlocked(let network, let account, let until):
+            return .loginsBlocked(AccountMark(network: network, account: account, until: WallClock.date(until)))
         }
     }
 
@@ -88,6 +110,9 @@ public enum SharedRecord: Hashable, Sendable {
             Self.appendText(failure.rule, to: &body)
             body.append(0x20)
             Self.appendText(failure.account, to: &body)
+        case .accountTrust(_, let account, let until), .loginsBlocked(_, let account, let until):
+            if case .accountTrust = self { body += Array("a \(until) ".utf8) } else { body += Array("l \(until) ".utf8) }
+            Self.appendText(account, to: &body)
         }
         return Array("\(Self.version) ".utf8) + key.tag(Self.signed(network: network, body: body)) + [0x20] + body
     }
@@ -175,6 +200,10 @@ public enum SharedRecord: Hashable, Sendable {
         case UInt8(ascii: "f"):
             guard parts.count == 4, let at = integer(1), let rule = text(2), let account = text(3) else { return nil }
             return .failure(SharedFailure(key: network, rule: rule, account: account, at: WallClock.date(at)))
+        case UInt8(ascii: "a"), UInt8(ascii: "l"):
+            guard parts.count == 3, let until = integer(1), let account = text(2) else { return nil }
+            return kind.first == UInt8(ascii: "a") ? .accountTrust(network, account: account, until: until)
+                : .loginsBlocked(network, account: account, until: until)
         default:
             return nil
         }
