@@ -183,6 +183,15 @@ import Testing
         #expect(await withCheckedContinuation { continuation in fixture.server.reload { continuation.resume(returning: $0) } } == false)
         #expect(try await fixture.bans("robot8", from: "127.0.0.10"))
         #expect(try await fixture.isRefused(from: "127.0.0.10"))
+
+        // softTrust by reload: the bans inside it are soft at once, and hard again once it is taken out.
+        try #"{"greylist": {"stateDirectory": "", "softTrust": ["127.0.0.8/31"], "rules": [{"name": "bots", "pattern": "^robot"}]}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(await withCheckedContinuation { continuation in fixture.server.reload { continuation.resume(returning: $0) } })
+        #expect(try await DemoServerFixture.isServed(port: fixture.port, from: "127.0.0.9"), "inside softTrust, the ban is soft")
+        #expect(try await fixture.isRefused(from: "127.0.0.10"))
+        try #"{"greylist": {"stateDirectory": "", "rules": [{"name": "bots", "pattern": "^robot"}]}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(await withCheckedContinuation { continuation in fixture.server.reload { continuation.resume(returning: $0) } })
+        #expect(try await fixture.isRefused(from: "127.0.0.9"))
         await fixture.stop()
     }
 
