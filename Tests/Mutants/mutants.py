@@ -12,6 +12,28 @@ SCRATCH = os.path.join(ROOT, ".build-mutants", "package")
 
 # (name, file, original text, mutated text)
 MUTANTS = [
+    # The judgment's marks: stored, restored, shared.
+    ("account-trust-not-stored", "Sources/Greylist/Greylist+Judgment.swift",
+     "            persist(.accountTrusted(AccountMark(network: key, account: account, until: WallClock.date(until))))\n", ""),
+    ("blocked-not-restored", "Sources/Greylist/Greylist+Marks.swift",
+     "            for (pair, until) in kept.blockedLogins { table.block(pair, until: until, now: now) }\n", ""),
+    ("name-mark-not-stored", "Sources/Greylist/Greylist+Judgment.swift",
+     "        if let storeUntil { persist(.nameMarked(NameMark(name: name, until: WallClock.date(storeUntil)))) }\n", ""),
+    ("snapshot-drops-marks", "Sources/Greylist/Persistence/BinarySnapshot.swift",
+     "        encodeMarks(image.marks, into: &body)", "        encodeMarks(StoredMarks(), into: &body)"),
+    ("marks-unclamped-at-start", "Sources/Greylist/Greylist+Marks.swift",
+     "            return min(until, latest)\n", "            return until\n"),
+    ("remote-marks-any-width", "Sources/Greylist/Greylist+Persistence.swift",
+     "        case .accountTrusted(let mark) where mark.network != banKey(for: mark.network.address),",
+     "        case .accountTrusted(let mark) where false,"),
+    ("remote-budget-unclamped", "Sources/Greylist/Greylist+Marks.swift",
+     "            let until = min(WallClock.milliseconds(mark.until), now.addingClamped(configuration.trust.guessWindow.wholeMilliseconds))",
+     "            let until = WallClock.milliseconds(mark.until)"),
+    ("accounts-not-converged", "Sources/GreylistRedis/Cluster/RedisLink+Converge.swift",
+     "        for kind in [\"account\", \"blocked\"] {", "        for kind in [\"blocked\"] {"),
+    ("added-soft-trust-not-at-accept", "Sources/Greylist/Greylist+Marks.swift",
+     "        gate.configure(allowlist: configuration.allowlist, softTrust: softTrustInForce, dryRun: configuration.dryRun,",
+     "        gate.configure(allowlist: configuration.allowlist, softTrust: configuration.softTrust, dryRun: configuration.dryRun,"),
     ("oversized-bulk-fails", "Sources/GreylistRedis/RESP/RESPParser.swift",
      "                consumeLine(lineEnd)\n                skipping = (Int(length) + 2, Int(length))\n",
      "                throw RESPError(\"bulk string of \\(length) bytes, over the limit\")\n"),
