@@ -183,9 +183,17 @@ struct KernelOffloadTests {
         #expect(try await admin.admin(["ban", "127.0.0.12/32", "--for", "2h"], socket: socket).status == 0)
         let log = await server.log(until: "kernel offload: +1 -0, 2 in the kernel")
         let listed = try await elements(namespace)
-        #expect(listed.contains("127.0.0.12 timeout"))
+        #expect(listed.contains("127.0.0.12 timeout 2h"))
         #expect(!listed.contains("127.0.0.3 ") && !listed.contains("127.0.0.0/30") && !listed.contains("127.0.0.4 "))
-        #expect(!log.contains("a batch failed"))
+
+        // Banned again with another length, a key already in the kernel gets the new timeout
+        // there (then a third key, whose count says the batch holding the change ran).
+        #expect(try await admin.admin(["ban", "127.0.0.12/32", "--for", "5h"], socket: socket).status == 0)
+        #expect(try await admin.admin(["ban", "127.0.0.13/32", "--for", "2h"], socket: socket).status == 0)
+        let after = await server.log(until: "3 in the kernel")
+        let relisted = try await elements(namespace)
+        #expect(relisted.contains("127.0.0.12 timeout 5h"), "\(relisted)")
+        #expect(!log.contains("a batch failed") && !after.contains("a batch failed"))
         #expect(await server.stop() == 0)
     }
 

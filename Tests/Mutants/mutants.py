@@ -12,6 +12,15 @@ SCRATCH = os.path.join(ROOT, ".build-mutants", "package")
 
 # (name, file, original text, mutated text)
 MUTANTS = [
+    # Convergence of unbans, and the offload's replaced elements.
+    ("own-pending-unban-forgotten-at-connect", "Sources/GreylistRedis/Cluster/RedisLink.swift",
+     "        for (network, at) in store.shared.withLock({ $0.queue.pendingUnbans() }) { noteTombstone(network, at: at) }\n", ""),
+    ("lifted-ban-message-applied", "Sources/GreylistRedis/Cluster/RedisLink.swift",
+     "        case .ban(let entry) where isLifted(entry):", "        case .ban(let entry) where false && isLifted(entry):"),
+    ("own-unban-no-tombstone", "Sources/GreylistRedis/Cluster/RedisLink+Flush.swift",
+     "            noteTombstone(network, at: at)\n", ""),
+    ("offload-reban-keeps-timeout", "Sources/GreylistDemoServer/Offload/KernelOffload.swift",
+     "replacing: offloaded[ban.network] != nil)", "replacing: false)"),
     # The judgment's marks: stored, restored, shared.
     ("account-trust-not-stored", "Sources/Greylist/Greylist+Judgment.swift",
      "            persist(.accountTrusted(AccountMark(network: key, account: account, until: WallClock.date(until))))\n", ""),

@@ -17,7 +17,7 @@ import NIOCore
 ///     .childChannelInitializer { channel in /* TLS, codecs: only for sources not banned */ }
 /// ```
 ///
-/// Connections from ``ProxyProtocolPolicy/trustedProxies`` are let through unjudged: their client
+/// Connections from `ProxyProtocolPolicy/trustedProxies` are let through unjudged: their client
 /// is named in the PROXY header, which ``GreylistProxyHeaderHandler`` reads and judges.
 public final class GreylistAcceptHandler: ChannelInboundHandler, Sendable {
     public typealias InboundIn = Channel
@@ -29,7 +29,7 @@ public final class GreylistAcceptHandler: ChannelInboundHandler, Sendable {
     /// Creates the handler.
     ///
     /// - Parameters:
-    ///   - greylist: Whose ``Greylist/shouldAccept(ip:)`` judges each accepted socket.
+    ///   - greylist: Whose `Greylist/shouldAccept(ip:)` judges each accepted socket.
     ///   - proxyProtocol: Load balancers whose connections are judged by their header instead.
     public init(greylist: Greylist, proxyProtocol: ProxyProtocolPolicy = ProxyProtocolPolicy()) {
         self.greylist = greylist

@@ -26,7 +26,7 @@ import Synchronization
 /// try await acceptor.close()
 /// ```
 ///
-/// Connections from ``ProxyProtocolPolicy/trustedProxies`` are handed on unjudged: add
+/// Connections from `ProxyProtocolPolicy/trustedProxies` are handed on unjudged: add
 /// ``GreylistProxyHeaderHandler`` first in the initializer, and it judges the client its header
 /// names. The accept loop survives `ECONNABORTED`, and pauses 100 ms (logging once per 10 s) on
 /// `EMFILE`, `ENFILE`, `ENOBUFS` and `ENOMEM` instead of spinning; the kernel keeps the backlog.
@@ -54,7 +54,7 @@ public final class GreylistAcceptor: Sendable {
     ///     clients; IPv4-mapped peers are judged as IPv4).
     ///   - port: The port; 0 lets the system choose (read it from ``port``).
     ///   - backlog: The listen backlog.
-    ///   - greylist: Whose ``Greylist/shouldAccept(ip:)`` judges each accepted socket.
+    ///   - greylist: Whose `Greylist/shouldAccept(ip:)` judges each accepted socket.
     ///   - proxyProtocol: Load balancers whose connections are judged by their PROXY header.
     ///   - group: The event loops admitted connections go to (one after another).
     ///   - logger: Where accept-loop trouble (out of descriptors) and failed hand-overs are

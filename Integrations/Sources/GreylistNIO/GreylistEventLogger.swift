@@ -3,7 +3,7 @@ import Logging
 
 /// Greylist events as swift-log lines: one event, one line, at a level an operator filters on,
 /// with the event's kind as metadata (`greylist.event`). Every piece of network-supplied text in
-/// a line is escaped by the library (``GreylistEvent/description``), so a username cannot forge
+/// a line is escaped by the library (`GreylistEvent/description`), so a username cannot forge
 /// a line. Refusals (the accept path, a flood's worth) log at `trace`.
 ///
 /// ```swift

@@ -2,7 +2,7 @@ import Greylist
 import Metrics
 
 /// Greylist counters and gauges for swift-metrics: counters follow the events as they happen,
-/// gauges follow ``Greylist/statistics()`` when ``record(_:)`` is called (a periodic task).
+/// gauges follow `Greylist/statistics()` when ``record(_:)`` is called (a periodic task).
 ///
 /// Counters: `greylist_refused_total`, `greylist_bans_total` (dimension `reason`: `rule` or
 /// `manual`), `greylist_failures_total` (dimension `outcome`: `banned`, `counted`, …),
@@ -61,7 +61,7 @@ public final class GreylistMetrics: Sendable {
 
     /// Sets the gauges from the greylist's statistics.
     ///
-    /// - Parameter statistics: ``Greylist/statistics()`` now.
+    /// - Parameter statistics: `Greylist/statistics()` now.
     public func record(_ statistics: GreylistStatistics) {
         activeBans.record(statistics.activeBans)
         trackedAddresses.record(statistics.trackedAddresses)

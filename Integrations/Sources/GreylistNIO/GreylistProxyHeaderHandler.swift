@@ -29,8 +29,8 @@ public struct GreylistClientIdentified: Hashable, Sendable {
 }
 
 /// The first handler of a child pipeline when load balancers speak HAProxy's PROXY protocol
-/// (the sans-IO ``ProxyHeaderParser`` under a channel handler). From a trusted proxy it holds
-/// every byte until the header is whole (bounded in size and by ``ProxyProtocolPolicy/headerTimeout``),
+/// (the sans-IO `ProxyHeaderParser` under a channel handler). From a trusted proxy it holds
+/// every byte until the header is whole (bounded in size and by `ProxyProtocolPolicy/headerTimeout`),
 /// closes the connection if the greylist refuses the client the header names, then fires
 /// ``GreylistClientIdentified``, passes on what followed the header, and removes itself. From
 /// anyone else it refuses a connection whose first bytes are a PROXY header. A refused header

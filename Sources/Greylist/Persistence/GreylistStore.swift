@@ -6,7 +6,7 @@ import Foundation
 
 /// Where a ``Greylist`` keeps its bans so that a restart or a crash loses nothing it acknowledged.
 ///
-/// The actor calls ``append(_:)`` synchronously inside the turn that changes its state, so the
+/// The actor calls ``append(_:state:)`` synchronously inside the turn that changes its state, so the
 /// order of changes in the store is the order they happened; nothing on the accept path ever
 /// writes. ``JournalStore`` is the embedded implementation; a shared backend (Redis for a
 /// cluster) implements the same protocol and delivers other nodes' bans through

@@ -16,7 +16,7 @@ import Foundation
 ///
 /// Files: `journal-<generation>.log` holds one record per line, `<crc32> <json>` (format version
 /// 3, which reads versions 1 and 2; read by hand, not by a JSON decoder per line); `snapshot` is
-/// binary (format version 4, ``BinarySnapshot``: a header line, fixed 40-byte slots, the
+/// binary (format version 4, `BinarySnapshot`: a header line, fixed 40-byte slots, the
 /// judgment's marks); version 3 and the text snapshots of versions 1 and 2 are still read, then
 /// replaced at the first compaction.
 /// The snapshot holds everything before journal `covers`; start-up replays the snapshot, then
@@ -292,7 +292,7 @@ public final class JournalStore: GreylistStore {
 
     /// Returns when every change up to `sequence` is written and, if `synchronous`, `fsync`ed.
     ///
-    /// - Parameter sequence: A number ``append(_:)`` returned.
+    /// - Parameter sequence: A number ``append(_:state:)`` returned.
     /// - Throws: ``GreylistError/storage(_:reason:)`` when the batch holding it failed to store.
     public func waitUntilStored(_ sequence: UInt64) async throws(GreylistError) {
         try await writer.waitUntilStored(sequence)

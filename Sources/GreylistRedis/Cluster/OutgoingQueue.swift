@@ -1,3 +1,5 @@
+import Greylist
+
 /// Changes waiting to go to Redis, in order, with a bound: a later change of one key replaces
 /// the earlier (only the latest state of a key matters to the other nodes), so the queue holds
 /// at most one entry per key; past `capacity` keys the oldest are dropped and the whole state is
@@ -70,6 +72,14 @@ struct OutgoingQueue {
         if head > 4_096 && head * 2 > order.count {
             order.removeFirst(head)
             head = 0
+        }
+    }
+
+    /// The unbans waiting to go out: each network and when it was lifted.
+    func pendingUnbans() -> [(network: IPNetwork, at: Int64)] {
+        latest.values.compactMap { entry in
+            if case .unban(let network, let at) = entry.record { return (network, at) }
+            return nil
         }
     }
 

@@ -38,7 +38,11 @@ extension RedisLink {
             shared.status.published += published
         }
         for (_, entry) in batch {
-            if case .unban(let network, _) = entry.record, network.prefixLength < (network.address.isIPv4 ? 32 : 128) {
+            guard case .unban(let network, let at) = entry.record else { continue }
+            // This node's own unban is a tombstone too: a whole-state hand-over must not store
+            // the lifted ban again.
+            noteTombstone(network, at: at)
+            if network.prefixLength < (network.address.isIPv4 ? 32 : 128) {
                 try sweepBans(inside: network, commands)
             }
         }
@@ -63,7 +67,8 @@ extension RedisLink {
         switch record {
         case .ban(let entry):
             let until = expiry(of: entry)
-            guard until > now else { return [] }
+            // A ban an unban lifted since (another node's, read at connection) is not stored again.
+            guard until > now, !isLifted(entry) else { return [] }
             return [["SET", RESPArgument(settings.key("ban", network)), RESPArgument(bytes: record.value(key: store.key)), "PXAT", RESPArgument(until)],
                     publish(record)]
         case .unban:

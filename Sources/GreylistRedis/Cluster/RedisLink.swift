@@ -103,7 +103,10 @@ final class RedisLink {
             throw .server(command: "SUBSCRIBE \(settings.channel)", message: confirmation.description)
         }
         // Subscribed first, then read: a change made meanwhile arrives as a message after the
-        // state read, so the latest wins.
+        // state read, so the latest wins. This node's own unbans still queued (made while the link
+        // was down) count as tombstones already: a ban they lifted, read back from Redis, is not
+        // applied again here (it is deleted there when they go out).
+        for (network, at) in store.shared.withLock({ $0.queue.pendingUnbans() }) { noteTombstone(network, at: at) }
         try converge(commands)
         let connectedAt = store.clock.nowMilliseconds
         store.shared.withLock { shared in
@@ -177,6 +180,10 @@ final class RedisLink {
         case .unban(let network, let at):
             noteTombstone(network, at: at)
             store.notices.deliver(.remoteChange(.unbanned(network)))
+        case .ban(let entry) where isLifted(entry):
+            // Lifted since it was placed (a hand-over that raced an unban, this node's own
+            // included): not applied again.
+            return
         default:
             if let change = record.change { store.notices.deliver(.remoteChange(change)) }
         }

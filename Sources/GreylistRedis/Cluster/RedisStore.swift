@@ -10,7 +10,7 @@ import Greylist
 
 /// Shares bans across a cluster through Redis (or Valkey), over a local journal.
 ///
-/// The local ``JournalStore`` stays the acknowledgement: a ban is acknowledged once it is on
+/// The local `JournalStore` stays the acknowledgement: a ban is acknowledged once it is on
 /// the local disk, and every node keeps refusing from memory and its journal when Redis is away.
 /// Each change this node makes is also queued for Redis: bans, unbans and trusted keys become
 /// keys with absolute expiry (`PXAT`) under the namespace, and every change is published on
