@@ -183,7 +183,8 @@ struct KernelOffloadTests {
         #expect(try await admin.admin(["ban", "127.0.0.12/32", "--for", "2h"], socket: socket).status == 0)
         let log = await server.log(until: "kernel offload: +1 -0, 2 in the kernel")
         let listed = try await elements(namespace)
-        #expect(listed.contains("127.0.0.12 timeout 2h"))
+        // nft shows whole seconds: a ban placed a millisecond before the batch shows 1h59m59s.
+        #expect(listed.contains("127.0.0.12 timeout 2h") || listed.contains("127.0.0.12 timeout 1h59m"), "\(listed)")
         #expect(!listed.contains("127.0.0.3 ") && !listed.contains("127.0.0.0/30") && !listed.contains("127.0.0.4 "))
 
         // Banned again with another length, a key already in the kernel gets the new timeout
@@ -192,7 +193,7 @@ struct KernelOffloadTests {
         #expect(try await admin.admin(["ban", "127.0.0.13/32", "--for", "2h"], socket: socket).status == 0)
         let after = await server.log(until: "3 in the kernel")
         let relisted = try await elements(namespace)
-        #expect(relisted.contains("127.0.0.12 timeout 5h"), "\(relisted)")
+        #expect(relisted.contains("127.0.0.12 timeout 5h") || relisted.contains("127.0.0.12 timeout 4h59m"), "\(relisted)")
         #expect(!log.contains("a batch failed") && !after.contains("a batch failed"))
         #expect(await server.stop() == 0)
     }
