@@ -87,6 +87,26 @@ import Testing
         }
     }
 
+    @Test("durations may write their units out, with spaces: \"2 hours\", \"1 hour 30 minutes\"", arguments: [
+        ("2 hours", 7_200), ("1 hour 30 minutes", 5_400), (" 7 Days ", 604_800), ("90 seconds", 90), ("1h 30m", 5_400),
+        ("2 weeks", 1_209_600), ("1 min", 60),
+    ])
+    func writtenUnits(_ text: String, _ seconds: Int64) throws {
+        let configuration = try GreylistConfiguration(json: Data(#"{"cleanupInterval": "\#(text)"}"#.utf8))
+        #expect(configuration.cleanupInterval == .seconds(seconds))
+    }
+
+    @Test("an unknown written-out unit is named, with the units that exist")
+    func unknownWrittenUnit() {
+        do {
+            _ = try GreylistConfiguration(json: Data(#"{"cleanupInterval": "2 fortnights"}"#.utf8))
+            Issue.record("accepted fortnights")
+        } catch {
+            #expect(error.description.contains(#"greylist.cleanupInterval = "2 fortnights": unknown unit "fortnights" (use ms, s, m, h, d or w, or seconds, minutes, hours, days, weeks)"#),
+                    "\(error.description)")
+        }
+    }
+
     @Test("an unknown key gets the known key within two edits as a suggestion, and none when nothing is close", arguments: [
         (#"{"rules": [{"name": "a", "maxFailure": 10}]}"#, "greylist.rules[0].maxFailure = 10: unknown key (did you mean \"maxFailures\"?)"),
         (#"{"allowlsit": []}"#, "greylist.allowlsit = []: unknown key (did you mean \"allowlist\"?)"),
@@ -118,7 +138,7 @@ import Testing
     }
 
     @Test("refuses durations without a unit, with a bad unit, negative or zero", arguments: [
-        "\"90\"", "\"10 m\"", "\"h\"", "\"-1s\"", "-1", "0", "\"0s\"", "1.5", "\"\"", "\"99999999999999999999d\"",
+        "\"90\"", "\"10 x\"", "\"h\"", "\"-1s\"", "-1", "0", "\"0s\"", "1.5", "\"\"", "\"99999999999999999999d\"",
     ])
     func refusesDurations(text: String) {
         #expect(throws: GreylistError.self) {

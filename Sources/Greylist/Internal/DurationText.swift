@@ -1,8 +1,16 @@
 /// Reads and writes durations as configuration text: `"90s"`, `"10m"`, `"4h"`, `"7d"`, `"1h30m"`,
-/// `"250ms"`, or a whole number of seconds.
+/// `"250ms"`, or a whole number of seconds. Units may also be written out, with spaces
+/// (`"2 hours"`, `"1 hour 30 minutes"`, `"7 days"`); written text uses the short units.
 enum DurationText {
     private static let units: [(suffix: String, milliseconds: Int64)] = [
         ("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000), ("w", 604_800_000),
+    ]
+
+    /// Unit names written out, and their short forms.
+    private static let unitNames: [String: String] = [
+        "millisecond": "ms", "milliseconds": "ms", "sec": "s", "secs": "s", "second": "s", "seconds": "s",
+        "min": "m", "mins": "m", "minute": "m", "minutes": "m", "hr": "h", "hrs": "h", "hour": "h", "hours": "h",
+        "day": "d", "days": "d", "week": "w", "weeks": "w",
     ]
 
     /// The longest duration accepted anywhere: 100 years (`36500d`). Every sum and product on
@@ -11,8 +19,8 @@ enum DurationText {
 
     /// Parses text into milliseconds, or returns why it cannot.
     static func parse(_ text: String) -> Result<Int64, DurationTextError> {
-        let bytes = Array(text.utf8.prefix(64))
         guard text.utf8.count <= 64 else { return .failure(.init(reason: "too long (at most 64 characters)")) }
+        let bytes = Array(text.utf8.drop { $0 == 0x20 }.reversed().drop { $0 == 0x20 }.reversed())
         guard !bytes.isEmpty else { return .failure(.init(reason: "empty duration")) }
         if bytes.first == UInt8(ascii: "-") { return .failure(.init(reason: "a duration cannot be negative")) }
         var total: Int64 = 0
@@ -32,11 +40,12 @@ enum DurationText {
             }
             let unitStart = index
             while index < bytes.count, !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
-            let suffix = String(decoding: bytes[unitStart..<index], as: UTF8.self)
+            let written = String(decoding: bytes[unitStart..<index].drop { $0 == 0x20 }.reversed().drop { $0 == 0x20 }.reversed(), as: UTF8.self)
+            let suffix = unitNames[written.lowercased()] ?? written
             guard let unit = units.first(where: { $0.suffix == suffix }) else {
-                return .failure(.init(reason: suffix.isEmpty
+                return .failure(.init(reason: written.isEmpty
                     ? "missing unit (ms, s, m, h, d or w), or write a JSON number of seconds"
-                    : "unknown unit \"\(suffix)\" (use ms, s, m, h, d or w)"))
+                    : "unknown unit \"\(written)\" (use ms, s, m, h, d or w, or seconds, minutes, hours, days, weeks)"))
             }
             let (part, overflow) = number.multipliedReportingOverflow(by: unit.milliseconds)
             let (sum, overflowAgain) = total.addingReportingOverflow(part)
