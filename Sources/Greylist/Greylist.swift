@@ -62,6 +62,8 @@ public actor Greylist {
     /// with or without a local journal).
     nonisolated let sharesFailures: Bool
     var lastStoredSequence: UInt64 = 0
+    /// What start-up loaded from the store (all zero without one): for the host's log.
+    public nonisolated let restored: RestoredState
 
     /// Creates a greylist.
     ///
@@ -126,6 +128,9 @@ public actor Greylist {
             softTrustInForce = configuration.softTrust + kept.softTrust.filter { !configuration.softTrust.contains($0) }
             gate.configure(allowlist: configuration.allowlist, softTrust: softTrustInForce, dryRun: configuration.dryRun,
                            knocking: Self.knockingPolicy(configuration))
+            self.restored = RestoredState(bans: gate.liveBans, histories: gate.count - gate.liveBans, trustedKeys: gate.trustedCount,
+                                     trustedAccounts: kept.trustedAccounts.count, blockedLogins: kept.blockedLogins.count,
+                                     markedNames: kept.names.count, addedSoftTrust: kept.softTrust.count, clamped: clamped)
             for warning in warnings { events?(.storageWarning(warning)) }
             if clamped > 0 {
                 events?(.storageWarning("clamped \(clamped) stored record(s) dated beyond what the configuration allows (maxBan, trust memory, or in the future)"))
@@ -139,6 +144,8 @@ public actor Greylist {
             store.subscribe { [weak self] notice in
                 await self?.receive(notice)
             }
+        } else {
+            self.restored = RestoredState()
         }
     }
 

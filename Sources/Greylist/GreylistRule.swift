@@ -7,7 +7,7 @@ public struct GreylistRule: Hashable, Sendable {
     /// The rule's name, shown in events, logs and ban listings.
     public var name: String
     /// A regular expression on the username, searched anywhere in the name (anchor it with
-    /// `^…$` to match whole names), in the linear-time syntax of the README's "Pattern syntax":
+    /// `^…$` to match whole names), in the linear-time syntax of "Pattern syntax" in <doc:AdoptingGreylist>:
     /// matching never backtracks. `nil` counts every credential failure.
     public var pattern: String?
     /// How many counted failures within `window` trip the rule (1: the first one bans).
@@ -42,6 +42,22 @@ public struct GreylistRule: Hashable, Sendable {
         self.window = window
         self.banFor = banFor
         self.counts = counts
+    }
+
+    /// The rule as an operator reads it, one line: what it counts, how many within what window,
+    /// and the ban (`guessing: wrong passwords, 10 within 10m, ban 1h`;
+    /// `botnet: failures on names matching ^bad_user_[0-9]{5,}$, 1 within 10m, ban 4h`). The
+    /// pattern is escaped for a log line.
+    public var summary: String {
+        let kinds: String
+        switch (counts.contains(.invalidCredentials), counts.contains(.unknownAccount)) {
+        case (true, true): kinds = "failures"
+        case (true, false): kinds = "wrong passwords"
+        case (false, true): kinds = "unknown accounts"
+        case (false, false): kinds = "nothing"
+        }
+        let matching = pattern.map { " on names matching \(OperatorText.escaped($0))" } ?? ""
+        return "\(OperatorText.escaped(name)): \(kinds)\(matching), \(maxFailures) within \(window.configurationText), ban \(banFor.configurationText)"
     }
 
     /// Whether this rule's pattern is found in `username` (a rule without a pattern matches

@@ -130,7 +130,9 @@ enum CommandLineOptions: Equatable {
                       and the recommended rules: "botnet" (a failed login as ^bad_user_[0-9]{5,}$
                       bans for 4h), "unknown-accounts" (2 unknown names in 1h ban for 4h) and
                       "guessing" (10 wrong passwords in 10m ban for 1h), with trust, knocking,
-                      spraying and ranges at the library's defaults.
+                      spraying and ranges at the library's defaults, and the state directory
+                      ./greylist-state, relative to the working directory (bans survive
+                      restarts there; the admin socket is greylist-state/admin.sock).
       --host HOST     Listen address: an IP literal, localhost, or :: for IPv4 and IPv6.
       --port PORT     Listen port (0 picks a free one).
       --verbose       Debug log lines.
@@ -142,7 +144,11 @@ enum CommandLineOptions: Equatable {
 
     ADMIN
       Talks to the running server over its Unix socket (server.adminSocket, default
-      admin.sock in the state directory, mode 0600; only the server's user or root is served). ban takes a CIDR and --for 90s|10m|4h|7d (default 1h);
+      admin.sock in the state directory, mode 0600; only the server's user or root is served).
+      Without --socket or --config, the socket is ./greylist-state/admin.sock: run admin from the
+      server's working directory, or pass the server's --config (its paths are read the same
+      way) or --socket. The server logs both paths, absolute, at start.
+      ban takes a CIDR and --for 90s|10m|4h|7d|"2 hours" (default 1h);
       a network wider than server.adminWidestBan (/16, and /32 for IPv6) needs --force.
       unban lifts every ban inside the CIDR. trusted lists the keys trusted after a login (their
       rule bans are soft) and the soft-trust networks; distrust takes trust from every key inside the CIDR, on every node.

@@ -209,20 +209,29 @@ final class DemoServer: @unchecked Sendable {
         let greylist = configuration.greylist
         log.info("listening on \(listening) for domain \(server.domain) with \(server.users.count) account(s); "
             + "max \(server.maxConnections) connections, stanzas up to \(server.maxStanzaBytes) bytes")
-        let rules = greylist.rules.map {
-            "\($0.name) (\($0.pattern ?? "any failure"), \($0.maxFailures) in \($0.window.configurationText), ban \($0.banFor.configurationText))"
-        }
+        let rules = greylist.rules.map(\.summary)
         let allowlist = greylist.allowlist.isEmpty ? "none" : greylist.allowlist.map(\.description).joined(separator: ", ")
         if greylist.rules.isEmpty {
             log.warning("greylist.rules is an empty list: no failed login bans anyone (remove the key for the recommended rules)")
         }
         let softTrust = greylist.softTrust.isEmpty ? "none" : greylist.softTrust.map(\.description).joined(separator: ", ")
-        log.info("greylist: rules \(rules.isEmpty ? "none" : rules.joined(separator: ", ")); allowlist \(allowlist); soft trust \(softTrust); dry run \(greylist.dryRun)"
-            + "; admin socket \(configuration.adminSocketPath ?? "off (no state directory and no server.adminSocket)")")
+        log.info("greylist: rules \(rules.isEmpty ? "none" : rules.joined(separator: "; ")); allowlist \(allowlist); soft trust \(softTrust); dry run \(greylist.dryRun)"
+            + "; admin socket \(configuration.adminSocketPath.map(Self.absolute) ?? "off (no state directory and no server.adminSocket)")")
+        if let directory = greylist.stateDirectory, !directory.isEmpty {
+            log.info("state directory \(Self.absolute(directory)): loaded \(self.greylist.restored)")
+        } else if cluster == nil {
+            log.info("no state directory: bans live in memory only and end with the process")
+        }
         if let cluster {
             log.info("cluster: bans shared through \(cluster.settings.displayed), namespace \(cluster.settings.namespace), node \(cluster.nodeID)"
                 + (cluster.localJournal == nil ? "; no state directory: the shared state is the only copy" : "; the state directory stays the acknowledgement"))
         }
+    }
+
+    /// `path` made absolute against the working directory, for log lines (a relative state
+    /// directory is relative to where the server was started).
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
     }
 
     // MARK: - Reload and shutdown

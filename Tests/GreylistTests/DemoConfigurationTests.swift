@@ -18,6 +18,9 @@ import Greylist
         #expect(configuration.greylist.knocking == DemoConfiguration.defaultGreylist.knocking)
         #expect(configuration.greylist.spraying == DemoConfiguration.defaultGreylist.spraying)
         #expect(configuration.greylist.ranges == DemoConfiguration.defaultGreylist.ranges)
+        // Every key the example shows has its built-in default: running on the example and on
+        // no file at all is the same server.
+        #expect(configuration == DemoConfiguration(), "config.example.json and the built-in defaults differ")
     }
 
     @Test("the built-in defaults are the recommended ones: 127.0.0.1:5222, localhost, one demo account, the botnet, unknown-accounts and guessing rules")

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import Greylist
 @testable import GreylistDemoServer
 
 /// The demo server as a child process: exit codes, signals, and messages on bad input.
@@ -149,6 +150,28 @@ import Testing
         #expect(child.process.terminationStatus == 1)
         let log = await readLog(child, until: "/dev/null/state")
         #expect(log.contains("not started: state store /dev/null/state: mkdir"))
+    }
+
+    @Test("start-up says what each rule counts, and what the state directory held, by its absolute path")
+    func startupSummary() async throws {
+        let directory = temporaryStateDirectory()
+        let socket = "/tmp/greylist-process-\(UInt32.random(in: 0...UInt32.max)).sock"
+        let store = try await JournalStore.open(directory: directory)
+        let greylist = try Greylist(configuration: GreylistConfiguration(rules: GreylistConfiguration.recommendedRules(botnetPattern: "^bad_user_[0-9]{5,}$")),
+                                    store: store)
+        await greylist.recordFailedAuth(user: "bad_user_12345", ip: .literal("203.0.113.9"))
+        await greylist.recordSuccessfulAuth(user: "alice", ip: .literal("198.51.100.1"))
+        await greylist.closeStore()
+        let path = try writeConfig(#"{"server": {"port": 0, "adminSocket": "\#(socket)"}, "greylist": {"stateDirectory": "\#(directory)"}}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let child = try launch(["--config", path])
+        let log = await readLog(child, until: "loaded")
+        #expect(log.contains("rules botnet: failures on names matching ^bad_user_[0-9]{5,}$, 1 within 10m, ban 4h; "
+            + "unknown-accounts: unknown accounts, 2 within 1h, ban 4h; guessing: wrong passwords, 10 within 10m, ban 1h;"), "\(log)")
+        #expect(log.contains("state directory \(directory): loaded 1 ban, 0 histories, 1 trusted key (1 account on them), "
+            + "0 spent guess budgets, 0 bots' names, 0 added soft-trust networks"), "\(log)")
+        kill(child.process.processIdentifier, SIGTERM)
+        #expect(await child.exited())
     }
 
     @Test("SIGHUP reloads the file, SIGTERM stops with exit status 0")

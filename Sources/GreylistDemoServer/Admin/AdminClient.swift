@@ -17,7 +17,8 @@ enum AdminClient {
         var address = try AdminServer.address(path)
         try withUnsafeBytes(of: &address) { (bytes) throws(SystemError) in
             try Syscalls.connect(descriptor, bytes.baseAddress!, length: bytes.count,
-                                 subject: "\(path) (is the server running with this adminSocket?)")
+                                 subject: path.hasPrefix("/") ? "\(path) (is the server running with this adminSocket?)"
+                                    : "\(DemoServer.absolute(path)) (a relative path, from the working directory: run admin where the server runs, or pass its --config or --socket)")
         }
         // Whoever bound the socket answers: it must be this user (or root), not an impostor.
         guard let server = Syscalls.peerUser(descriptor), AdminServer.isAllowed(peer: server, server: Syscalls.effectiveUser) || server == 0 else {
