@@ -10,7 +10,8 @@ import Foundation
 /// every piece of network-supplied text escaped by ``OperatorText``: one event, one line).
 /// Events are delivered synchronously on the caller's thread: ``refused(address:network:dryRun:)``
 /// on the accept path, the others from the actor. A sink must be quick and must not call back
-/// into the greylist synchronously.
+/// into the greylist synchronously. New kinds of event come in minor versions: switch over events
+/// with a `default` case.
 public enum GreylistEvent: Hashable, Sendable, CustomStringConvertible {
     /// A rule tripped or an operator banned a network (in dry run, `dryRun` is true and nothing is refused).
     case banned(BanEntry, dryRun: Bool)

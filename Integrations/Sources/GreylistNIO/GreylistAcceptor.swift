@@ -23,7 +23,7 @@ import Synchronization
 ///     }
 /// }
 /// // …
-/// try await acceptor.close()
+/// await acceptor.close()   // or syncClose() from code that is not async
 /// ```
 ///
 /// Connections from `ProxyProtocolPolicy/trustedProxies` are handed on unjudged: add
