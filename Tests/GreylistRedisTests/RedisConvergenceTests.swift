@@ -82,6 +82,64 @@ struct RedisConvergenceTests {
         await restarted.stop()
     }
 
+    @Test func aNodeThatUnbannedWhileCutOffDoesNotTakeTheBanBackFromAnotherNodesHandOver() async throws {
+        let redis = try await RedisServerFixture()
+        let port = redis.port
+        let nodeA = try ClusterNode("a", port: port)
+        // B reconnects a second after A: A's hand-over has put the ban back into Redis by then.
+        let nodeB = try ClusterNode("b", port: port) { settings in
+            settings.reconnectDelay = .seconds(1)
+            settings.maximumReconnectDelay = .seconds(1)
+        }
+        #expect(await nodeA.connected())
+        #expect(await nodeB.connected())
+        #expect(await nodeA.greylist.recordFailedAuth(user: "bad_user_70002", ip: bot).closesStream)
+        let key = botKey
+        #expect(await nodeB.events.wait { EventWaiter.bannedNetworks($0).contains(key) })
+        await redis.stop()
+        #expect(await nodeB.events.wait(for: EventWaiter.isLinkDown))
+        #expect(await nodeB.greylist.unban(key).count == 1)
+
+        let restarted = try await RedisServerFixture(port: port)
+        #expect(await nodeA.events.wait { $0.count(where: EventWaiter.isLinkUp) >= 2 })
+        #expect(await nodeB.events.wait { $0.count(where: EventWaiter.isLinkUp) >= 2 })
+        // B read A's ban back at connection, with its own unban still queued: not applied.
+        #expect(nodeB.greylist.shouldAccept(ip: bot), "B took the ban it lifted back from A's hand-over")
+        #expect(await nodeA.events.wait(for: Self.isUnban(of: key)))
+        #expect(nodeA.greylist.shouldAccept(ip: bot))
+        await nodeA.close()
+        await nodeB.close()
+        await restarted.stop()
+    }
+
+    @Test func aBanMessageOlderThanAnUnbanThisNodeMadeIsNotApplied() async throws {
+        let redis = try await RedisServerFixture()
+        let node = try ClusterNode("b", port: redis.port)
+        #expect(await node.connected())
+        let watcher = try await redis.subscriber("test:changes")
+        #expect(await node.greylist.recordFailedAuth(user: "bad_user_70003", ip: bot).closesStream)
+        let key = botKey
+        #expect(await node.greylist.unban(key).count == 1)
+        let unbannedAt = WallClock.milliseconds(Date())
+        // The ban's and the unban's messages: the unban went out (stored, then published).
+        #expect(try await receiveMessages(2, on: watcher).count == 2)
+        // Another node's hand-over, computed before it heard of the unban, announces the old ban;
+        // then a ban of another key, as a barrier (messages arrive in order).
+        let stale = SharedRecord.ban(BanEntry(network: key, reason: .rule("botnet"), user: nil, bannedAtMilliseconds: unbannedAt - 60_000,
+                                              expiresAtMilliseconds: unbannedAt + 3_600_000, banCount: 1, refusedCount: 0))
+        let sentinel = IPNetwork.cidr("192.0.2.99/32")
+        let fresh = SharedRecord.ban(BanEntry(network: sentinel, reason: .manual("barrier"), user: nil, bannedAtMilliseconds: unbannedAt,
+                                              expiresAtMilliseconds: unbannedAt + 3_600_000, banCount: 1, refusedCount: 0))
+        let connection = try await RedisServerFixture.blocking { UncheckedBox(try redis.connect()) }
+        for record in [stale, fresh] {
+            _ = try await RedisServerFixture.blocking { try connection.value.call(["PUBLISH", "test:changes", RESPArgument(bytes: record.message(from: "a", key: .forTests))]) }
+        }
+        #expect(await node.events.wait { EventWaiter.bannedNetworks($0).contains(sentinel) })
+        #expect(node.greylist.shouldAccept(ip: bot), "a ban placed before this node's unban came back through a message")
+        await node.close()
+        await redis.stop()
+    }
+
     @Test func anUnbanQueuedDuringAWholeStateHandOverKeepsThatBanOutOfTheHandOver() {
         var queue = OutgoingQueue(capacity: 16)
         let entry = BanEntry(network: .cidr("203.0.113.70/32"), reason: .rule("botnet"), user: nil, bannedAtMilliseconds: 1,

@@ -198,4 +198,24 @@ import Testing
         withExtendedLifetime(streams) {}
         await fixture.stop()
     }
+
+    @Test("one address cannot hold more than maxConnectionsPerAddress streams, logged in or not")
+    func openStreamsCap() async throws {
+        let fixture = try makeFixture {
+            $0.maxUnauthenticatedPerAddress = 5
+            $0.maxConnectionsPerAddress = 2
+        }
+        var streams: [TestSocket] = []
+        for _ in 0..<2 {
+            let client = try await fixture.openStream(from: "127.0.0.54")
+            client.send(DemoServerFixture.plain("demo", "demo-password"))
+            #expect(await client.read(until: "/>").contains("<success"))
+            streams.append(client)
+        }
+        let (text, closed) = try await fixture.connect(from: "127.0.0.54").readToEnd()
+        #expect(text.isEmpty && closed, "a third stream from the address is closed at once")
+        #expect(try await fixture.login(from: "127.0.0.55").contains("<jid>"), "other addresses are served")
+        withExtendedLifetime(streams) {}
+        await fixture.stop()
+    }
 }

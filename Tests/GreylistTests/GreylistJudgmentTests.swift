@@ -257,6 +257,18 @@ import Greylist
         #expect(!(await greylist.list().contains { $0.network == .cidr("192.0.2.0/24") }), "the range holds an allowlisted address")
     }
 
+    @Test("keys banned longer ago than ranges.window no longer count toward their range")
+    func rangeWindow() async throws {
+        let greylist = try make(configuration(ranges: .init(bannedKeys: 3, ipv4PrefixLength: 24, window: .seconds(3_600))))
+        for host in 1...2 { await greylist.recordFailedAuth(user: "bad_user_11111", ip: .literal("203.0.113.\(host)")) }
+        clock.advance(by: .seconds(2 * 3_600))
+        await greylist.recordFailedAuth(user: "bad_user_11111", ip: .literal("203.0.113.3"))
+        #expect(greylist.shouldAccept(ip: .literal("203.0.113.99")), "two of the three bans are out of the window: no range ban")
+        await greylist.recordFailedAuth(user: "bad_user_11111", ip: .literal("203.0.113.4"))
+        await greylist.recordFailedAuth(user: "bad_user_11111", ip: .literal("203.0.113.5"))
+        #expect(!greylist.shouldAccept(ip: .literal("203.0.113.99")), "three within the window ban the range")
+    }
+
     @Test("IPv6 keys count toward their /48")
     func ipv6Ranges() async throws {
         let greylist = try make(configuration(ranges: .init(bannedKeys: 2)))

@@ -58,7 +58,8 @@ MUTANTS = [
     ("own-unban-no-tombstone", "Sources/GreylistRedis/Cluster/RedisLink+Flush.swift",
      "            noteTombstone(network, at: at)\n", ""),
     ("offload-reban-keeps-timeout", "Sources/GreylistDemoServer/Offload/KernelOffload.swift",
-     "replacing: offloaded[ban.network] != nil)", "replacing: false)"),
+     "        let expiry = Self.elementExpiry(ban, now: now)\n        let set = NFTablesScript.setName(ban.network)\n",
+     "        if offloaded[ban.network] != nil { return }\n        let expiry = Self.elementExpiry(ban, now: now)\n        let set = NFTablesScript.setName(ban.network)\n"),
     # The judgment's marks: stored, restored, shared.
     ("account-trust-not-stored", "Sources/Greylist/Greylist+Judgment.swift",
      "            persist(.accountTrusted(AccountMark(network: key, account: account, until: WallClock.date(until))))\n", ""),
