@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "Greylist", targets: ["Greylist"]),
         .library(name: "GreylistXMPP", targets: ["GreylistXMPP"]),
         .library(name: "GreylistRedis", targets: ["GreylistRedis"]),
+        .library(name: "GreylistAdmin", targets: ["GreylistAdmin"]),
+        .executable(name: "greylist-admin", targets: ["GreylistAdminTool"]),
         .executable(name: "GreylistDemoServer", targets: ["GreylistDemoServer"]),
     ],
     targets: [
@@ -15,12 +17,18 @@ let package = Package(
         .target(name: "GreylistXMPP"),
         .target(name: "GreylistRedis", dependencies: ["Greylist"]),
         .target(name: "CGreylistSystem"),
-        .executableTarget(name: "GreylistDemoServer", dependencies: ["Greylist", "GreylistXMPP", "GreylistRedis", "CGreylistSystem"]),
+        // Socket and file calls shared by the admin library and the demo; not a product.
+        .target(name: "GreylistSystem", dependencies: ["Greylist", "CGreylistSystem"]),
+        // Operator verbs over a Unix socket, for any host: server, client, command line.
+        .target(name: "GreylistAdmin", dependencies: ["Greylist", "GreylistSystem"]),
+        .executableTarget(name: "GreylistAdminTool", dependencies: ["GreylistAdmin"]),
+        .executableTarget(name: "GreylistDemoServer", dependencies: ["Greylist", "GreylistXMPP", "GreylistRedis", "GreylistAdmin", "GreylistSystem",
+                                                                     "CGreylistSystem"]),
         .executableTarget(name: "GreylistReplay", dependencies: ["Greylist"]),
         // Fixtures both test targets use (a real redis-server per test); not a product.
         .target(name: "GreylistTestSupport", dependencies: ["Greylist", "GreylistRedis"], path: "Tests/TestSupport"),
-        .testTarget(name: "GreylistTests", dependencies: ["Greylist", "GreylistXMPP", "GreylistRedis", "GreylistDemoServer", "GreylistReplay",
-                                                          "GreylistTestSupport"]),
+        .testTarget(name: "GreylistTests", dependencies: ["Greylist", "GreylistXMPP", "GreylistRedis", "GreylistAdmin", "GreylistSystem",
+                                                          "GreylistDemoServer", "GreylistReplay", "GreylistTestSupport"]),
         .testTarget(name: "GreylistXMPPTests", dependencies: ["GreylistXMPP"]),
         .testTarget(name: "GreylistRedisTests", dependencies: ["GreylistRedis", "Greylist", "GreylistTestSupport"]),
         .testTarget(name: "GreylistClientTests", dependencies: ["Greylist"]),

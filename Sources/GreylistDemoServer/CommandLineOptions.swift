@@ -1,9 +1,11 @@
+import GreylistAdmin
 /// What the command line asked for.
 enum CommandLineOptions: Equatable {
     /// Run the server.
     case serve(configurationPath: String?, host: String?, port: Int?, verbose: Bool)
-    /// Send an admin request to a running server.
-    case admin(AdminRequest, socketPath: String?, configurationPath: String?, json: Bool)
+    /// Send an admin request to a running server (its socket from `--socket`, or from the
+    /// configuration file `--config` names, or the default state directory's).
+    case admin(GreylistAdminCommandLine.Invocation, configurationPath: String?)
     /// Ban addresses as fast as possible in a state directory, printing each once stored.
     case banFlood(stateDirectory: String, count: Int, synchronous: Bool)
     /// Print the help text.
@@ -50,39 +52,21 @@ enum CommandLineOptions: Equatable {
     }
 
     private static func parseAdmin(_ rest: inout ArraySlice<String>) throws(CommandLineError) -> CommandLineOptions {
-        let commands = ["list", "trusted", "stats", "export", "ban", "unban", "distrust", "soft-trust", "soft-untrust"]
-        guard let command = rest.popFirst(), commands.contains(command) else {
-            throw CommandLineError("admin needs one of: list, trusted, stats, export, ban CIDR, unban CIDR, distrust CIDR, soft-trust CIDR, soft-untrust CIDR")
-        }
-        var request = AdminRequest(command: command)
-        if command == "list" { request.limit = 1_000 }
-        if ["ban", "unban", "distrust", "soft-trust", "soft-untrust"].contains(command) {
-            guard let network = rest.popFirst(), !network.hasPrefix("--") else {
-                throw CommandLineError("admin \(command) needs a network, such as 203.0.113.0/24")
-            }
-            request.network = network
-        }
-        var socketPath: String?
+        // `--config FILE` is the demo's: the library's command line takes the rest.
+        var arguments: [String] = []
         var configurationPath: String?
-        var json = false
         while let argument = rest.popFirst() {
-            switch argument {
-            case "--json": json = true
-            case "--socket": socketPath = try value(for: argument, from: &rest)
-            case "--config": configurationPath = try value(for: argument, from: &rest)
-            case "--for" where command == "ban": request.duration = try value(for: argument, from: &rest)
-            case "--reason" where command == "ban": request.reason = try value(for: argument, from: &rest)
-            case "--force" where command == "ban": request.force = true
-            case "--limit" where command == "list":
-                let text = try value(for: argument, from: &rest)
-                guard let number = Int(text), number > 0 else { throw CommandLineError("--limit: \"\(text)\" is not a positive number") }
-                request.limit = number
-            case "--all" where command == "list": request.limit = nil
-            case "--network" where command == "list" || command == "trusted": request.network = try value(for: argument, from: &rest)
-            default: throw CommandLineError("unknown argument \"\(argument)\" for admin \(command) (see --help)")
+            if argument == "--config" {
+                configurationPath = try value(for: argument, from: &rest)
+            } else {
+                arguments.append(argument)
             }
         }
-        return .admin(request, socketPath: socketPath, configurationPath: configurationPath, json: json)
+        do {
+            return .admin(try GreylistAdminCommandLine.parse(arguments), configurationPath: configurationPath)
+        } catch {
+            throw CommandLineError(error.description)
+        }
     }
 
     private static func parseBanFlood(_ rest: inout ArraySlice<String>) throws(CommandLineError) -> CommandLineOptions {

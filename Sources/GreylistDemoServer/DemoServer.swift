@@ -1,3 +1,5 @@
+import GreylistAdmin
+import GreylistSystem
 import Dispatch
 import Foundation
 import Greylist
@@ -110,8 +112,12 @@ final class DemoServer: @unchecked Sendable {
             services.append(kernel)
         }
         if let path = configuration.adminSocketPath {
-            services.append(AdminServer(path: path, greylist: greylist, log: log, cluster: cluster, proxyCounters: proxyCounters,
-                                        widestBan: (server.adminWidestBan.ipv4, server.adminWidestBan.ipv6)))
+            let options = GreylistAdminServer.Options(
+                widestIPv4Ban: server.adminWidestBan.ipv4, widestIPv6Ban: server.adminWidestBan.ipv6,
+                extraStatistics: { [proxyCounters] in proxyCounters.statistics },
+                sharedStoreStatus: { [cluster] in cluster?.status.description },
+                log: { [log] line in log.info(line) })
+            services.append(AdminService(GreylistAdminServer(path: path, greylist: greylist, options: options)))
         }
         services.append(acceptLoop)
         var started: [any ServerService] = []

@@ -19,8 +19,8 @@ case .help:
 case .banFlood(let stateDirectory, let count, let synchronous):
     Task { exit(await BanFlood.run(stateDirectory: stateDirectory, count: count, synchronous: synchronous)) }
     dispatchMain()
-case .admin(let request, let socketPath, let configurationPath, let json):
-    exit(AdminCommand.run(request, socketPath: socketPath, configurationPath: configurationPath, json: json))
+case .admin(let invocation, let configurationPath):
+    exit(AdminCommand.run(invocation, configurationPath: configurationPath))
 case .serve(let configurationPath, let host, let port, let verbose):
     var configuration = DemoConfiguration()
     let server: DemoServer

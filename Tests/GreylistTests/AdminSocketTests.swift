@@ -1,3 +1,5 @@
+import GreylistAdmin
+import GreylistSystem
 import Foundation
 import Glibc
 import Testing
@@ -19,9 +21,9 @@ import Testing
 
     @Test("only the server's own user or root may use it")
     func peerRule() {
-        #expect(AdminServer.isAllowed(peer: 1_000, server: 1_000))
-        #expect(AdminServer.isAllowed(peer: 0, server: 1_000))
-        #expect(!AdminServer.isAllowed(peer: 1_001, server: 1_000))
+        #expect(GreylistAdminServer.isAllowed(peer: 1_000, server: 1_000))
+        #expect(GreylistAdminServer.isAllowed(peer: 0, server: 1_000))
+        #expect(!GreylistAdminServer.isAllowed(peer: 1_001, server: 1_000))
     }
 
     @Test("the socket is created 0600 and removed when the server stops")
@@ -77,11 +79,11 @@ import Testing
         #expect(refused.output.contains("0.0.0.0/0 is wider than /16") && refused.output.contains("--force"), "\(refused.output)")
         let socket = fixture.adminSocket
         for network in ["10.0.0.0/8", "::/0", "2001:db8::/16"] {
-            let answer = try await Blocking.run { try AdminClient.send(AdminRequest(command: "ban", network: network), to: socket) }
+            let answer = try await Blocking.run { try GreylistAdminClient.send(GreylistAdminRequest(command: "ban", network: network), to: socket) }
             #expect(!answer.ok && answer.error?.contains("is wider than /") == true, "\(network): \(answer)")
         }
         #expect(await fixture.server.greylist.list().isEmpty)
-        #expect(try await Blocking.run { try AdminClient.send(AdminRequest(command: "ban", network: "10.1.0.0/16"), to: socket) }.ok)
+        #expect(try await Blocking.run { try GreylistAdminClient.send(GreylistAdminRequest(command: "ban", network: "10.1.0.0/16"), to: socket) }.ok)
         #expect(try await admin.admin(["ban", "10.0.0.0/8", "--force"], socket: fixture.adminSocket).status == 0)
         #expect(await fixture.server.greylist.list().count == 2)
 
@@ -108,14 +110,14 @@ import Testing
         _ = await fixture.server.greylist.recordFailedAuth(user: "bad_user_12345", ip: .literal("127.0.0.44"))
         #expect(fixture.server.greylist.shouldAccept(ip: .literal("127.0.0.44")))
         let socket = fixture.adminSocket
-        let again = try await Blocking.run { try AdminClient.send(AdminRequest(command: "soft-trust", network: "127.0.0.0/24"), to: socket) }
+        let again = try await Blocking.run { try GreylistAdminClient.send(GreylistAdminRequest(command: "soft-trust", network: "127.0.0.0/24"), to: socket) }
         #expect(again.ok && again.changed == false)
-        #expect(AdminClient.format(again, command: "soft-trust").hasPrefix("already in the soft-trust list"))
-        let bad = try await Blocking.run { try AdminClient.send(AdminRequest(command: "soft-trust", network: "127.0.0.300/24"), to: socket) }
+        #expect(GreylistAdminClient.format(again, command: "soft-trust").hasPrefix("already in the soft-trust list"))
+        let bad = try await Blocking.run { try GreylistAdminClient.send(GreylistAdminRequest(command: "soft-trust", network: "127.0.0.300/24"), to: socket) }
         #expect(!bad.ok && bad.error?.contains("127.0.0.300/24") == true, "\(bad)")
-        let configured = try await Blocking.run { try AdminClient.send(AdminRequest(command: "soft-untrust", network: "198.51.100.0/24"), to: socket) }
+        let configured = try await Blocking.run { try GreylistAdminClient.send(GreylistAdminRequest(command: "soft-untrust", network: "198.51.100.0/24"), to: socket) }
         #expect(configured.changed == false, "the configuration's entries change only with the configuration")
-        let removed = try await Blocking.run { try AdminClient.send(AdminRequest(command: "soft-untrust", network: "127.0.0.0/24"), to: socket) }
+        let removed = try await Blocking.run { try GreylistAdminClient.send(GreylistAdminRequest(command: "soft-untrust", network: "127.0.0.0/24"), to: socket) }
         #expect(removed.ok && removed.changed == true && removed.softTrustAdded == [])
         #expect(!fixture.server.greylist.shouldAccept(ip: .literal("127.0.0.44")), "taken out: the ban is hard again")
         await fixture.stop()

@@ -1,3 +1,5 @@
+import GreylistAdmin
+import GreylistSystem
 import GreylistTestSupport
 import Foundation
 import Glibc
@@ -131,12 +133,12 @@ import Greylist
         ([], CommandLineOptions.serve(configurationPath: nil, host: nil, port: nil, verbose: false)),
         (["--config", "x.json", "--host", "::", "--port", "0"], .serve(configurationPath: "x.json", host: "::", port: 0, verbose: false)),
         (["--help"], .help),
-        (["admin", "list", "--json"], .admin(AdminRequest(command: "list", limit: 1_000), socketPath: nil, configurationPath: nil, json: true)),
+        (["admin", "list", "--json"], .admin(GreylistAdminCommandLine.Invocation(request: GreylistAdminRequest(command: "list", limit: 1_000), socketPath: nil, json: true), configurationPath: nil)),
         (["admin", "list", "--limit", "5", "--network", "2001:db8::/32"],
-         .admin(AdminRequest(command: "list", network: "2001:db8::/32", limit: 5), socketPath: nil, configurationPath: nil, json: false)),
-        (["admin", "list", "--all"], .admin(AdminRequest(command: "list"), socketPath: nil, configurationPath: nil, json: false)),
+         .admin(GreylistAdminCommandLine.Invocation(request: GreylistAdminRequest(command: "list", network: "2001:db8::/32", limit: 5), socketPath: nil, json: false), configurationPath: nil)),
+        (["admin", "list", "--all"], .admin(GreylistAdminCommandLine.Invocation(request: GreylistAdminRequest(command: "list"), socketPath: nil, json: false), configurationPath: nil)),
         (["admin", "ban", "10.0.0.0/8", "--for", "2h", "--reason", "spam", "--socket", "/tmp/s"],
-         .admin(AdminRequest(command: "ban", network: "10.0.0.0/8", duration: "2h", reason: "spam"), socketPath: "/tmp/s", configurationPath: nil, json: false)),
+         .admin(GreylistAdminCommandLine.Invocation(request: GreylistAdminRequest(command: "ban", network: "10.0.0.0/8", duration: "2h", reason: "spam"), socketPath: "/tmp/s", json: false), configurationPath: nil)),
     ])
     func parsesArguments(arguments: [String], expected: CommandLineOptions) throws {
         #expect(try CommandLineOptions.parse(arguments) == expected)

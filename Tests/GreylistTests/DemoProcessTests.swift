@@ -1,3 +1,5 @@
+import GreylistAdmin
+import GreylistSystem
 import Foundation
 import Glibc
 import Testing
@@ -128,7 +130,7 @@ import Greylist
 
         let listed = try await admin(["list", "--json"], socket: fixture.adminSocket)
         #expect(listed.status == 0)
-        let response = try JSONDecoder().decode(AdminResponse.self, from: Data(listed.output.utf8))
+        let response = try JSONDecoder().decode(GreylistAdminResponse.self, from: Data(listed.output.utf8))
         #expect(response.bans?.map(\.network) == ["203.0.113.0/24"])
 
         let statistics = try await admin(["stats"], socket: fixture.adminSocket)
@@ -209,7 +211,7 @@ import Greylist
         var idle: [Int32] = []
         for _ in 0..<120 {
             let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-            var address = try AdminServer.address(socketPath)
+            var address = try GreylistAdminServer.address(socketPath)
             let connected = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
             }

@@ -1,3 +1,5 @@
+import GreylistAdmin
+import GreylistSystem
 import GreylistTestSupport
 import Foundation
 import Glibc
@@ -135,31 +137,31 @@ import Testing
     @Test("the admin socket lists, bans, unbans and reports statistics")
     func admin() async throws {
         let fixture = try DemoServerFixture()
-        let banned = try AdminClient.send(AdminRequest(command: "ban", network: "127.0.0.6/31", duration: "10m", reason: "test"), to: fixture.adminSocket)
+        let banned = try GreylistAdminClient.send(GreylistAdminRequest(command: "ban", network: "127.0.0.6/31", duration: "10m", reason: "test"), to: fixture.adminSocket)
         #expect(banned.ok)
         #expect(banned.bans?.first?.network == "127.0.0.6/31")
         #expect(try await fixture.isRefused(from: "127.0.0.7"))
-        let listed = try AdminClient.send(AdminRequest(command: "list"), to: fixture.adminSocket)
+        let listed = try GreylistAdminClient.send(GreylistAdminRequest(command: "list"), to: fixture.adminSocket)
         #expect(listed.bans?.map(\.network) == ["127.0.0.6/31"])
         #expect(listed.bans?.first?.refusedCount == 1)
-        #expect(AdminClient.format(listed, command: "list").contains("127.0.0.6/31"))
+        #expect(GreylistAdminClient.format(listed, command: "list").contains("127.0.0.6/31"))
         for (index, minutes) in [(1, "30m"), (2, "20m"), (3, "40m")] {
-            #expect(try AdminClient.send(AdminRequest(command: "ban", network: "2001:db8:\(index)::/48", duration: minutes), to: fixture.adminSocket).ok)
+            #expect(try GreylistAdminClient.send(GreylistAdminRequest(command: "ban", network: "2001:db8:\(index)::/48", duration: minutes), to: fixture.adminSocket).ok)
         }
-        let limited = try AdminClient.send(AdminRequest(command: "list", network: "2001:db8::/32", limit: 2), to: fixture.adminSocket)
+        let limited = try GreylistAdminClient.send(GreylistAdminRequest(command: "list", network: "2001:db8::/32", limit: 2), to: fixture.adminSocket)
         #expect(limited.bans?.map(\.network) == ["2001:db8:2::/48", "2001:db8:1::/48"], "the two expiring soonest inside the filter")
         #expect(limited.total == 3)
-        #expect(AdminClient.format(limited, command: "list").hasPrefix("3 bans match; the 2 expiring soonest"))
-        let inside = try AdminClient.send(AdminRequest(command: "list", network: "2001:db8:3:4::/64", limit: 10), to: fixture.adminSocket)
+        #expect(GreylistAdminClient.format(limited, command: "list").hasPrefix("3 bans match; the 2 expiring soonest"))
+        let inside = try GreylistAdminClient.send(GreylistAdminRequest(command: "list", network: "2001:db8:3:4::/64", limit: 10), to: fixture.adminSocket)
         #expect(inside.bans?.map(\.network) == ["2001:db8:3::/48"] && inside.total == 1, "a ban covering the filter matches")
-        #expect(try AdminClient.send(AdminRequest(command: "list", network: "2001:db8::/99x"), to: fixture.adminSocket).error?.contains("2001:db8::/99x") == true)
-        #expect(try AdminClient.send(AdminRequest(command: "unban", network: "2001:db8::/32"), to: fixture.adminSocket).bans?.count == 3)
-        let statistics = try AdminClient.send(AdminRequest(command: "stats"), to: fixture.adminSocket)
+        #expect(try GreylistAdminClient.send(GreylistAdminRequest(command: "list", network: "2001:db8::/99x"), to: fixture.adminSocket).error?.contains("2001:db8::/99x") == true)
+        #expect(try GreylistAdminClient.send(GreylistAdminRequest(command: "unban", network: "2001:db8::/32"), to: fixture.adminSocket).bans?.count == 3)
+        let statistics = try GreylistAdminClient.send(GreylistAdminRequest(command: "stats"), to: fixture.adminSocket)
         #expect(statistics.statistics?["refused"] == 1)
-        let lifted = try AdminClient.send(AdminRequest(command: "unban", network: "127.0.0.0/8"), to: fixture.adminSocket)
+        let lifted = try GreylistAdminClient.send(GreylistAdminRequest(command: "unban", network: "127.0.0.0/8"), to: fixture.adminSocket)
         #expect(lifted.bans?.count == 1)
         #expect(try await fixture.login(from: "127.0.0.7").contains("<jid>"))
-        let bad = try AdminClient.send(AdminRequest(command: "ban", network: "127.0.0.300/8"), to: fixture.adminSocket)
+        let bad = try GreylistAdminClient.send(GreylistAdminRequest(command: "ban", network: "127.0.0.300/8"), to: fixture.adminSocket)
         #expect(!bad.ok)
         #expect(bad.error?.contains("\"127.0.0.300/8\"") == true)
         await fixture.stop()
@@ -258,7 +260,7 @@ import Testing
 
         fixture = try DemoServerFixture(store: try await JournalStore.open(directory: directory)) { $0.greylist.stateDirectory = directory }
         #expect(try await fixture.isRefused(from: "127.0.0.13"))
-        let exported = try AdminClient.send(AdminRequest(command: "export"), to: fixture.adminSocket)
+        let exported = try GreylistAdminClient.send(GreylistAdminRequest(command: "export"), to: fixture.adminSocket)
         #expect(exported.bans?.map(\.network) == ["127.0.0.13/32"])
         #expect(exported.bans?.first?.user == "bad_user_12345")
         await fixture.stop()

@@ -1,3 +1,5 @@
+import GreylistAdmin
+import GreylistSystem
 import GreylistTestSupport
 import Foundation
 import Glibc
@@ -44,19 +46,19 @@ import GreylistXMPP
 
     @Test("admin output shows a hostile reason escaped, in text and in JSON")
     func adminOutput() {
-        let ban = AdminBan(BanEntry(network: .cidr("192.0.2.1/32"), reason: .manual("x\n\u{1B}[2J\u{9B}"), user: "u\r\n",
+        let ban = GreylistAdminResponse.Ban(BanEntry(network: .cidr("192.0.2.1/32"), reason: .manual("x\n\u{1B}[2J\u{9B}"), user: "u\r\n",
                                     bannedAt: Date(timeIntervalSince1970: 0), expiresAt: Date(timeIntervalSince1970: 60)))
-        let text = AdminClient.format(AdminResponse(ok: true, bans: [ban]), command: "list")
+        let text = GreylistAdminClient.format(GreylistAdminResponse(ok: true, bans: [ban]), command: "list")
         #expect(!text.contains("\u{1B}") && !text.contains("\u{9B}") && !text.contains("\r"))
         #expect(text.split(separator: "\n").count == 1)
-        #expect(AdminClient.terminalSafe(json: "{\"r\":\"\u{9B}\u{202E}\"}") == "{\"r\":\"\\u009b\\u202e\"}")
+        #expect(GreylistAdminClient.terminalSafe(json: "{\"r\":\"\u{9B}\u{202E}\"}") == "{\"r\":\"\\u009b\\u202e\"}")
     }
 
     @Test("durations too large are errors that name the value, never a crash", arguments: [
         "9223372036854775808ms", "9223372036854775807ms", "99999999999999999999d", "36501d", String(repeating: "9", count: 70) + "s",
     ])
     func hugeDurations(text: String) throws {
-        #expect(throws: GreylistError.self) { try AdminServer.duration(text) }
+        #expect(throws: GreylistError.self) { try GreylistAdminServer.duration(text) }
         do {
             _ = try GreylistConfiguration(json: Data(#"{"rules": [{"name": "r", "banFor": "\#(text)"}]}"#.utf8))
             Issue.record("accepted \(text)")
@@ -65,7 +67,7 @@ import GreylistXMPP
             #expect(error.description.contains("too"))
         }
         #expect(throws: GreylistError.self) { try GreylistConfiguration(json: Data(#"{"cleanupInterval": 9223372036854775807}"#.utf8)) }
-        #expect(try AdminServer.duration("36500d") == .seconds(36_500 * 86_400))
+        #expect(try GreylistAdminServer.duration("36500d") == .seconds(36_500 * 86_400))
     }
 
     @Test("a ban entry's duration never traps, whatever its instants")
@@ -138,7 +140,10 @@ import GreylistXMPP
 
     @Test("admin stats shows every key whole, its column as wide as the longest")
     func statsColumns() {
-        let text = AdminClient.format(AdminResponse(ok: true, statistics: ["proxyHeadersAccepted": 3, "refused": 12], cluster: "connected"), command: "stats")
+        var response = GreylistAdminResponse(ok: true)
+        response.statistics = ["proxyHeadersAccepted": 3, "refused": 12]
+        response.cluster = "connected"
+        let text = GreylistAdminClient.format(response, command: "stats")
         #expect(text == "proxyHeadersAccepted 3\nrefused              12\ncluster              connected")
     }
 

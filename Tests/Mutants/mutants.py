@@ -12,6 +12,14 @@ SCRATCH = os.path.join(ROOT, ".build-mutants", "package")
 
 # (name, file, original text, mutated text)
 MUTANTS = [
+    # The admin library.
+    ("admin-socket-any-user", "Sources/GreylistAdmin/GreylistAdminServer.swift",
+     "        peer == server || peer == 0", "        true"),
+    ("admin-unban-unstored", "Sources/GreylistAdmin/GreylistAdminServer.swift",
+     "                    let lifted = await greylist.unban(network)", "                    let lifted = greylist.list().filter { network.contains($0.network) }"),
+    ("admin-extra-statistics-dropped", "Sources/GreylistAdmin/GreylistAdminServer.swift",
+     "response.statistics = await greylist.statistics().dictionary.merging(options.extraStatistics()) { first, _ in first }",
+     "response.statistics = await greylist.statistics().dictionary"),
     # Written from the code of each mechanism, three or more per mechanism with the older ones.
     ("revocation-off-by-one", "Sources/Greylist/Greylist+Judgment.swift",
      "        guard distinct >= policy.revokeAfterAccounts else { return false }",
@@ -129,7 +137,7 @@ MUTANTS = [
      "exempt: configuration.greylist.allowlist + server.proxyProtocol.trustedProxies,", "exempt: configuration.greylist.allowlist,"),
     ("redis-reply-unbounded", "Sources/GreylistRedis/RESP/RESPParser.swift",
      "        guard replyBytes <= limits.maxReplyBytes else", "        guard true else"),
-    ("wide-admin-ban-unforced", "Sources/GreylistDemoServer/Services/AdminServer.swift",
+    ("wide-admin-ban-unforced", "Sources/GreylistAdmin/GreylistAdminServer.swift",
      "guard network.prefixLength >= widest || request.force == true else {", "guard true else {"),
     ("unknown-names-never-mark", "Sources/Greylist/Greylist+Judgment.swift",
      "tracker.note(key, now: now, window: window, keep: 2 * policy.distinctSources, threshold: policy.distinctSources,",

@@ -1,24 +1,26 @@
 import Foundation
+import GreylistAdmin
 
-/// Runs `GreylistDemoServer admin …` and returns the exit status.
+/// Runs `GreylistDemoServer admin …` and returns the exit status: the library's command line,
+/// with the socket found from the demo's configuration when `--socket` is not given.
 enum AdminCommand {
-    static func run(_ request: AdminRequest, socketPath: String?, configurationPath: String?, json: Bool) -> Int32 {
+    static func run(_ invocation: GreylistAdminCommandLine.Invocation, configurationPath: String?) -> Int32 {
         do {
-            var path = socketPath ?? DemoConfiguration().adminSocketPath
-            if socketPath == nil, let configurationPath {
+            var path = invocation.socketPath ?? DemoConfiguration().adminSocketPath
+            if invocation.socketPath == nil, let configurationPath {
                 path = try DemoConfiguration(contentsOf: configurationPath).adminSocketPath
             }
             guard let path else {
                 FileHandle.standardError.write(Data("error: that configuration has no admin socket (server.adminSocket is \"\" and no state directory)\n".utf8))
                 return 1
             }
-            let response = try AdminClient.send(request, to: path)
-            if json {
+            let response = try GreylistAdminClient.send(invocation.request, to: path)
+            if invocation.json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                print(AdminClient.terminalSafe(json: String(decoding: try encoder.encode(response), as: UTF8.self)))
+                print(GreylistAdminClient.terminalSafe(json: String(decoding: try encoder.encode(response), as: UTF8.self)))
             } else {
-                print(AdminClient.format(response, command: request.command))
+                print(GreylistAdminClient.format(response, command: invocation.request.command))
             }
             return response.ok ? 0 : 1
         } catch {

@@ -1,3 +1,4 @@
+import GreylistSystem
 import Dispatch
 import Foundation
 import Greylist

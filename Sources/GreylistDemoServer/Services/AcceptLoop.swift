@@ -1,3 +1,4 @@
+import GreylistSystem
 import Foundation
 import Greylist
 import Synchronization

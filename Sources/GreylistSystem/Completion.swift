@@ -1,7 +1,7 @@
 import Greylist
 
 /// A one-time event that async code can wait for: a service's end.
-final class Completion: Sendable {
+package final class Completion: Sendable {
     private struct State {
         var done = false
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -9,8 +9,10 @@ final class Completion: Sendable {
 
     private let state = LockedValue(State())
 
+    package init() {}
+
     /// Marks the event as happened and wakes every waiter.
-    func signal() {
+    package func signal() {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.done = true
             defer { state.waiters.removeAll() }
@@ -20,12 +22,12 @@ final class Completion: Sendable {
     }
 
     /// Whether ``signal()`` was called.
-    var isDone: Bool {
+    package var isDone: Bool {
         state.withLock { $0.done }
     }
 
     /// Returns once ``signal()`` was called (at once if it already was).
-    func wait() async {
+    package func wait() async {
         await withCheckedContinuation { continuation in
             let done = state.withLock { state -> Bool in
                 if !state.done { state.waiters.append(continuation) }

@@ -5,13 +5,13 @@ import Glibc
 import Musl
 #endif
 
-/// The demo's socket and file calls, one thin wrapper each: the only file that imports the C
-/// library for them (as swift-nio's `System.swift`). Each retries `EINTR` where a retry is right
+/// The socket and file calls of the demo server and the admin library, one thin wrapper each: the
+/// only file that imports the C library for them (as swift-nio's `System.swift`). Each retries `EINTR` where a retry is right
 /// and reports failure as ``SystemError``.
-enum Syscalls {
+package enum Syscalls {
     /// Calls `body` again while it fails with `EINTR`.
     @inline(__always)
-    static func retryingInterrupts<Result: BinaryInteger>(_ body: () -> Result) -> Result {
+    package static func retryingInterrupts<Result: BinaryInteger>(_ body: () -> Result) -> Result {
         while true {
             let result = body()
             if result != -1 || errno != EINTR { return result }
@@ -19,20 +19,20 @@ enum Syscalls {
     }
 
     /// The calling thread's last error number.
-    static var errorNumber: Int32 { errno }
+    package static var errorNumber: Int32 { errno }
 
     /// `SOCK_STREAM`, named here so callers need no platform module of their own.
-    static let streamSocket = Int32(SOCK_STREAM.rawValue)
+    package static let streamSocket = Int32(SOCK_STREAM.rawValue)
     /// `AF_UNIX`, for the admin socket.
-    static let unixFamily = AF_UNIX
+    package static let unixFamily = AF_UNIX
 
-    static func socket(family: Int32, type: Int32) throws(SystemError) -> Int32 {
+    package static func socket(family: Int32, type: Int32) throws(SystemError) -> Int32 {
         let descriptor = Glibc.socket(family, type | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw SystemError("socket") }
         return descriptor
     }
 
-    static func setOption(_ descriptor: Int32, level: Int32, name: Int32, value: Int32) throws(SystemError) {
+    package static func setOption(_ descriptor: Int32, level: Int32, name: Int32, value: Int32) throws(SystemError) {
         var value = value
         guard setsockopt(descriptor, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
             throw SystemError("setsockopt")
@@ -41,46 +41,46 @@ enum Syscalls {
 
     /// Turns Nagle's algorithm off: the shell writes each batch of output in one write, and a
     /// small write must not wait for the client's delayed ACK (about 40 ms per login otherwise).
-    static func setNoDelay(_ descriptor: Int32) throws(SystemError) {
+    package static func setNoDelay(_ descriptor: Int32) throws(SystemError) {
         try setOption(descriptor, level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
     }
 
     /// Read and write timeouts for a blocking socket.
-    static func setTimeouts(_ descriptor: Int32, seconds: Int) {
+    package static func setTimeouts(_ descriptor: Int32, seconds: Int) {
         var timeout = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    static func bind(_ descriptor: Int32, _ address: UnsafeRawPointer, length: Int, subject: String) throws(SystemError) {
+    package static func bind(_ descriptor: Int32, _ address: UnsafeRawPointer, length: Int, subject: String) throws(SystemError) {
         guard Glibc.bind(descriptor, address.assumingMemoryBound(to: sockaddr.self), socklen_t(length)) == 0 else {
             throw SystemError("bind", subject)
         }
     }
 
-    static func connect(_ descriptor: Int32, _ address: UnsafeRawPointer, length: Int, subject: String) throws(SystemError) {
+    package static func connect(_ descriptor: Int32, _ address: UnsafeRawPointer, length: Int, subject: String) throws(SystemError) {
         let result = retryingInterrupts { Glibc.connect(descriptor, address.assumingMemoryBound(to: sockaddr.self), socklen_t(length)) }
         guard result == 0 else { throw SystemError("connect", subject) }
     }
 
-    static func listen(_ descriptor: Int32, backlog: Int32) throws(SystemError) {
+    package static func listen(_ descriptor: Int32, backlog: Int32) throws(SystemError) {
         guard Glibc.listen(descriptor, backlog) == 0 else { throw SystemError("listen") }
     }
 
-    static func setBlocking(_ descriptor: Int32, _ blocking: Bool) throws(SystemError) {
+    package static func setBlocking(_ descriptor: Int32, _ blocking: Bool) throws(SystemError) {
         let flags = fcntl(descriptor, F_GETFL)
         let wanted = blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK
         guard flags >= 0, fcntl(descriptor, F_SETFL, wanted) == 0 else { throw SystemError("fcntl") }
     }
 
-    static func setNonBlocking(_ descriptor: Int32) throws(SystemError) {
+    package static func setNonBlocking(_ descriptor: Int32) throws(SystemError) {
         try setBlocking(descriptor, false)
     }
 
     /// Accepts one connection, close-on-exec: the new descriptor (blocking) and the peer address.
     /// Callers make the descriptor non-blocking only once the greylist let it in, so a refused
     /// connection costs `accept` and `close` and nothing else.
-    static func accept(_ descriptor: Int32, into address: inout sockaddr_storage) -> Int32 {
+    package static func accept(_ descriptor: Int32, into address: inout sockaddr_storage) -> Int32 {
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         return withUnsafeMutablePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
@@ -91,27 +91,27 @@ enum Syscalls {
         }
     }
 
-    static func read(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+    package static func read(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Int {
         retryingInterrupts { Glibc.read(descriptor, buffer.baseAddress, buffer.count) }
     }
 
-    static func write(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Int {
+    package static func write(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Int {
         // MSG_NOSIGNAL: a peer that reset the connection must not kill the server with SIGPIPE.
         retryingInterrupts { Glibc.send(descriptor, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
     }
 
     /// Writes to a descriptor that is not a socket (standard error).
-    static func writeFile(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Int {
+    package static func writeFile(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Int {
         retryingInterrupts { Glibc.write(descriptor, bytes.baseAddress, bytes.count) }
     }
 
     /// Closes a descriptor. `EINTR` from close is not retried: on Linux the descriptor is gone.
-    static func close(_ descriptor: Int32) {
+    package static func close(_ descriptor: Int32) {
         _ = Glibc.close(descriptor)
     }
 
     /// The user id of the process at the other end of a Unix socket (`SO_PEERCRED`), or `nil`.
-    static func peerUser(_ descriptor: Int32) -> UInt32? {
+    package static func peerUser(_ descriptor: Int32) -> UInt32? {
         // struct ucred { pid_t pid; uid_t uid; gid_t gid; }: three 32-bit fields on Linux.
         var credentials: (Int32, UInt32, UInt32) = (0, 0, 0)
         var length = socklen_t(MemoryLayout.size(ofValue: credentials))
@@ -121,23 +121,23 @@ enum Syscalls {
     }
 
     /// The effective user id of this process.
-    static var effectiveUser: UInt32 { UInt32(geteuid()) }
+    package static var effectiveUser: UInt32 { UInt32(geteuid()) }
 
     /// Ends both directions of a socket; a thread blocked in `accept` on it wakes with an error.
-    static func shutdown(_ descriptor: Int32) {
+    package static func shutdown(_ descriptor: Int32) {
         _ = Glibc.shutdown(descriptor, Int32(SHUT_RDWR))
     }
 
-    static func unlink(_ path: String) {
+    package static func unlink(_ path: String) {
         _ = Glibc.unlink(path)
     }
 
-    static func setMode(_ path: String, _ mode: mode_t) {
+    package static func setMode(_ path: String, _ mode: mode_t) {
         _ = chmod(path, mode)
     }
 
     /// Raises the soft limit on open descriptors to the hard limit; returns the soft limit in force.
-    static func raiseDescriptorLimit() -> Int {
+    package static func raiseDescriptorLimit() -> Int {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1_024 }
         if limit.rlim_cur < limit.rlim_max {
@@ -149,17 +149,17 @@ enum Syscalls {
     }
 
     /// Whether a descriptor is close-on-exec.
-    static func isCloseOnExec(_ descriptor: Int32) -> Bool {
+    package static func isCloseOnExec(_ descriptor: Int32) -> Bool {
         fcntl(descriptor, F_GETFD) & FD_CLOEXEC != 0
     }
 
     /// Sleeps the calling thread; only dedicated threads (the accept loop's) call it.
-    static func pause(milliseconds: Int) {
+    package static func pause(milliseconds: Int) {
         usleep(useconds_t(milliseconds * 1_000))
     }
 
     /// The local port a socket is bound to (after binding port 0).
-    static func localPort(_ descriptor: Int32) throws(SystemError) -> Int {
+    package static func localPort(_ descriptor: Int32) throws(SystemError) -> Int {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let result = withUnsafeMutablePointer(to: &storage) {

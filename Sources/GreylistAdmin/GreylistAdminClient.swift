@@ -5,23 +5,43 @@ import Glibc
 import Musl
 #endif
 import Greylist
+import GreylistSystem
 
-/// The `admin` subcommand: sends one request to a running server and prints the answer.
-enum AdminClient {
-    /// Sends `request` to the socket at `path` and returns the decoded response.
-    static func send(_ request: AdminRequest, to path: String) throws -> AdminResponse {
+/// Talks to a ``GreylistAdminServer``: sends one request, returns the response, and formats it
+/// as an operator reads it.
+public enum GreylistAdminClient {
+    /// Sends `request` to the socket at `path` and returns the decoded response, within 10 s.
+    ///
+    /// The socket must be served by this user or root: a socket another user bound is refused.
+    ///
+    /// - Parameters:
+    ///   - request: The request.
+    ///   - path: The socket's path; a relative one is taken from the working directory.
+    /// - Returns: The server's response.
+    /// - Throws: ``GreylistAdminError`` naming the path and what failed.
+    public static func send(_ request: GreylistAdminRequest, to path: String) throws(GreylistAdminError) -> GreylistAdminResponse {
+        do {
+            return try exchange(request, path: path)
+        } catch let error as SystemError {
+            throw GreylistAdminError(code: .socket, description: error.description)
+        } catch {
+            throw GreylistAdminError(code: .reply, description: "\(path): the reply is not an admin response (\(error))")
+        }
+    }
+
+    private static func exchange(_ request: GreylistAdminRequest, path: String) throws -> GreylistAdminResponse {
         let descriptor = try Syscalls.socket(family: Syscalls.unixFamily, type: Syscalls.streamSocket)
         defer { Syscalls.close(descriptor) }
         // A server that stops answering must not hang the operator's command.
         Syscalls.setTimeouts(descriptor, seconds: 10)
-        var address = try AdminServer.address(path)
+        var address = try GreylistAdminServer.address(path)
         try withUnsafeBytes(of: &address) { (bytes) throws(SystemError) in
             try Syscalls.connect(descriptor, bytes.baseAddress!, length: bytes.count,
-                                 subject: path.hasPrefix("/") ? "\(path) (is the server running with this adminSocket?)"
-                                    : "\(DemoServer.absolute(path)) (a relative path, from the working directory: run admin where the server runs, or pass its --config or --socket)")
+                                 subject: path.hasPrefix("/") ? "\(path) (is the server running with this admin socket?)"
+                                    : "\(absolute(path)) (a relative path, from the working directory: run admin where the server runs, or pass its --config or --socket)")
         }
         // Whoever bound the socket answers: it must be this user (or root), not an impostor.
-        guard let server = Syscalls.peerUser(descriptor), AdminServer.isAllowed(peer: server, server: Syscalls.effectiveUser) || server == 0 else {
+        guard let server = Syscalls.peerUser(descriptor), GreylistAdminServer.isAllowed(peer: server, server: Syscalls.effectiveUser) || server == 0 else {
             throw SystemError("connect", "\(path): served by uid \(Syscalls.peerUser(descriptor).map(String.init) ?? "unknown"), not by this user or root; refusing to talk to it", code: EPERM)
         }
         var bytes = try JSONEncoder().encode(request)
@@ -37,16 +57,24 @@ enum AdminClient {
                 throw SystemError("read", "\(path): reply larger than \(maximumReplyBytes) bytes, refused", code: EMSGSIZE)
             }
         }
-        return try JSONDecoder().decode(AdminResponse.self, from: response)
+        return try JSONDecoder().decode(GreylistAdminResponse.self, from: response)
     }
 
     /// The largest reply the client accepts (a listing of about a million bans).
-    static let maximumReplyBytes = 256 << 20
+    public static let maximumReplyBytes = 256 << 20
+
+    /// `path` made absolute against the working directory.
+    package static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
+    }
 
     /// JSON whose strings carry no character a terminal would act on: C1 controls, line
     /// separators and bidirectional overrides become `\uXXXX` escapes (still valid JSON; the
     /// encoder already escapes C0 controls).
-    static func terminalSafe(json: String) -> String {
+    ///
+    /// - Parameter json: JSON text.
+    /// - Returns: The same JSON, safe to print on a terminal.
+    public static func terminalSafe(json: String) -> String {
         var result = ""
         for scalar in json.unicodeScalars {
             switch scalar.value {
@@ -60,8 +88,14 @@ enum AdminClient {
         return result
     }
 
-    /// The response as an operator reads it.
-    static func format(_ response: AdminResponse, command: String) -> String {
+    /// The response as an operator reads it: one line per ban, key or counter, every piece of
+    /// network-supplied text escaped.
+    ///
+    /// - Parameters:
+    ///   - response: The response.
+    ///   - command: The request's command (the wording depends on it).
+    /// - Returns: Text to print.
+    public static func format(_ response: GreylistAdminResponse, command: String) -> String {
         let safe: (String) -> String = { OperatorText.escaped($0) }
         if let error = response.error { return "error: \(safe(error))" }
         if let statistics = response.statistics {

@@ -1,0 +1,32 @@
+import Foundation
+import GreylistAdmin
+
+// greylist-admin: the operator verbs of any server that runs a GreylistAdminServer.
+let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.isEmpty || arguments.first == "--help" || arguments.first == "-h" {
+    print("greylist-admin: talks to a server's GreylistAdminServer over its Unix socket.\n\nUSAGE\n"
+        + GreylistAdminCommandLine.usage.split(separator: "\n").map { "  greylist-admin \($0)" }.joined(separator: "\n")
+        + "\n\n--socket is required: the path the server gave GreylistAdminServer.")
+    exit(arguments.isEmpty ? 2 : 0)
+}
+do {
+    let invocation = try GreylistAdminCommandLine.parse(arguments)
+    guard let socket = invocation.socketPath else {
+        throw GreylistAdminError(code: .usage, description: "--socket PATH is required (the server's admin socket)")
+    }
+    let response = try GreylistAdminClient.send(invocation.request, to: socket)
+    if invocation.json {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        print(GreylistAdminClient.terminalSafe(json: String(decoding: try encoder.encode(response), as: UTF8.self)))
+    } else {
+        print(GreylistAdminClient.format(response, command: invocation.request.command))
+    }
+    exit(response.ok ? 0 : 1)
+} catch let error as GreylistAdminError {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    exit(error.code == .usage ? 2 : 1)
+} catch {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    exit(1)
+}
