@@ -6,7 +6,7 @@ public enum GreylistAdminCommandLine {
     public struct Invocation: Equatable, Sendable {
         /// The request to send.
         public var request: GreylistAdminRequest
-        /// `--socket PATH`, when given.
+        /// `--socket PATH`, or `admin.sock` in `--state DIR`, when given.
         public var socketPath: String?
         /// `--json`: print the raw response.
         public var json: Bool
@@ -26,13 +26,13 @@ public enum GreylistAdminCommandLine {
 
     /// Usage lines, one per verb (`PROGRAM` stands for the command that takes them).
     public static let usage = """
-    list [--limit N | --all] [--network CIDR] [--json] [--socket PATH]
-    stats|export [--json] [--socket PATH]
-    ban CIDR [--for DURATION] [--reason TEXT] [--force] [--json] [--socket PATH]
-    unban CIDR [--json] [--socket PATH]
-    trusted [--network CIDR] [--json] [--socket PATH]
-    distrust CIDR [--json] [--socket PATH]
-    soft-trust|soft-untrust CIDR [--json] [--socket PATH]
+    list [--limit N | --all] [--network CIDR] [--json] [--socket PATH | --state DIR]
+    stats|export [--json] [--socket PATH | --state DIR]
+    ban CIDR [--for DURATION] [--reason TEXT] [--force] [--json] [--socket PATH | --state DIR]
+    unban CIDR [--json] [--socket PATH | --state DIR]
+    trusted [--network CIDR] [--json] [--socket PATH | --state DIR]
+    distrust CIDR [--json] [--socket PATH | --state DIR]
+    soft-trust|soft-untrust CIDR [--json] [--socket PATH | --state DIR]
     """
 
     /// The verbs.
@@ -66,6 +66,7 @@ public enum GreylistAdminCommandLine {
             switch argument {
             case "--json": invocation.json = true
             case "--socket": invocation.socketPath = try value(argument)
+            case "--state": invocation.socketPath = GreylistAdminServer.socketPath(inStateDirectory: try value(argument))
             case "--for" where command == "ban": invocation.request.duration = try value(argument)
             case "--reason" where command == "ban": invocation.request.reason = try value(argument)
             case "--force" where command == "ban": invocation.request.force = true

@@ -81,6 +81,25 @@ public final class GreylistAdminServer: @unchecked Sendable {
         self.options = options
     }
 
+    /// Creates a server on `admin.sock` in the greylist's state directory, where
+    /// `greylist-admin --state DIR` looks for it.
+    ///
+    /// - Parameters:
+    ///   - stateDirectory: The state directory (`GreylistConfiguration.stateDirectory`).
+    ///   - greylist: The greylist whose verbs it serves.
+    ///   - options: Limits, extra counters, and the log.
+    public convenience init(stateDirectory: String, greylist: Greylist, options: Options = Options()) {
+        self.init(path: Self.socketPath(inStateDirectory: stateDirectory), greylist: greylist, options: options)
+    }
+
+    /// The admin socket's path in a state directory: `DIR/admin.sock`.
+    ///
+    /// - Parameter stateDirectory: The state directory.
+    /// - Returns: The socket's path.
+    public static func socketPath(inStateDirectory stateDirectory: String) -> String {
+        stateDirectory.hasSuffix("/") ? stateDirectory + "admin.sock" : stateDirectory + "/admin.sock"
+    }
+
     /// Binds the socket (mode 0600), replacing a stale one left by a crash, and starts serving.
     ///
     /// - Throws: ``GreylistAdminError`` naming the path and the failed call.

@@ -25,6 +25,20 @@ import Testing
         }
     }
 
+    @Test("a server on its state directory's admin.sock is found by greylist-admin --state DIR")
+    func stateDirectory() async throws {
+        let directory = temporaryStateDirectory()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let greylist = try Greylist(configuration: GreylistConfiguration(rules: GreylistConfiguration.recommendedRules(), stateDirectory: directory))
+        let server = GreylistAdminServer(stateDirectory: directory, greylist: greylist)
+        try server.start()
+        #expect(server.path == directory + "/admin.sock")
+        #expect(try await tool(["ban", "198.51.100.7", "--state", directory]).status == 0)
+        #expect(try await tool(["list", "--state", directory]).output.contains("198.51.100.7/32"))
+        await server.stop()
+        await greylist.closeStore()
+    }
+
     @Test("a host's greylist behind GreylistAdminServer: greylist-admin bans, lists, counts and unbans; the host's counters and log lines come through")
     func hostServesTheVerbs() async throws {
         let greylist = try Greylist(configuration: GreylistConfiguration(rules: GreylistConfiguration.recommendedRules()))
@@ -49,7 +63,7 @@ import Testing
         await server.stop()
         #expect(!FileManager.default.fileExists(atPath: socket), "the socket file is removed at stop")
         let usage = try await tool(["list"])
-        #expect(usage.status == 2 && usage.output.contains("--socket PATH is required"), "\(usage.output)")
+        #expect(usage.status == 2 && usage.output.contains("--socket PATH or --state DIR is required"), "\(usage.output)")
     }
 }
 
