@@ -35,6 +35,30 @@ func temporaryStateDirectory() -> String {
         await reopened.close()
     }
 
+    @Test("journals replayed past the compaction threshold are compacted at start-up, so the next start replays a snapshot")
+    func compactsAtStart() async throws {
+        let directory = temporaryStateDirectory()
+        // Written with a threshold nothing reaches: a journal of 2,000 bans and no snapshot.
+        let store = try JournalStore(directory: directory, compactionThreshold: 1 << 30)
+        var last: UInt64 = 0
+        for index in 0..<2_000 { last = store.append(.banned(manualBan("10.\(index / 256).\(index % 256).1/32"))) }
+        try await store.waitUntilStored(last)
+        await store.close()
+        #expect(!FileManager.default.fileExists(atPath: directory + "/snapshot"))
+
+        let reopened = try await JournalStore.open(directory: directory, compactionThreshold: 64 << 10)
+        let greylist = try Greylist(clock: clock.wallClock, store: reopened)
+        await greylist.closeStore()
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        #expect(names.contains("snapshot"), "\(names)")
+        let journals = names.filter { $0.hasPrefix("journal-") }
+        let journalBytes = try journals.reduce(0) { $0 + (try FileManager.default.attributesOfItem(atPath: directory + "/" + $1)[.size] as? Int ?? 0) }
+        #expect(journalBytes < 64 << 10, "the replayed journals were folded into the snapshot: \(journals)")
+        let third = try await JournalStore.open(directory: directory)
+        #expect(try third.load().bans.count == 2_000)
+        await third.close()
+    }
+
     @Test("a second process cannot open the same state directory")
     func lock() async throws {
         let directory = temporaryStateDirectory()

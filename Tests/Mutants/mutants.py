@@ -12,6 +12,8 @@ SCRATCH = os.path.join(ROOT, ".build-mutants", "package")
 
 # (name, file, original text, mutated text)
 MUTANTS = [
+    ("replayed-journals-not-compacted", "Sources/Greylist/Persistence/JournalStore.swift",
+     "        owed = owed || journalBytes > max(compactionThreshold, 2 * snapshotBytes)\n", ""),
     # The admin library.
     ("admin-socket-any-user", "Sources/GreylistAdmin/GreylistAdminServer.swift",
      "        peer == server || peer == 0", "        true"),

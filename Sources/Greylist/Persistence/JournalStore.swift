@@ -247,6 +247,9 @@ public final class JournalStore: GreylistStore {
                 owed = true
             }
         }
+        // Journals past the threshold (a crash before the compaction they were due for, or a
+        // store written by something else) would be replayed in full at every start: compact now.
+        owed = owed || journalBytes > max(compactionThreshold, 2 * snapshotBytes)
         bookkeeping.withLock { books in
             books.journalBytes = journalBytes
             books.snapshotBytes = snapshotBytes
@@ -256,7 +259,8 @@ public final class JournalStore: GreylistStore {
     }
 
     /// Starts a compaction at once when one is owed (an older snapshot format, damage found at
-    /// start-up, or a failed write), taking `image` as the state.
+    /// start-up, journals replayed past the compaction threshold, or a failed write), taking
+    /// `image` as the state.
     ///
     /// - Parameter image: The greylist's state; called only when compacting.
     func compactIfOwed(_ image: () -> StateImage) {
