@@ -18,7 +18,7 @@ MUTANTS = [
     ("admin-socket-any-user", "Sources/GreylistAdmin/GreylistAdminServer.swift",
      "        peer == server || peer == 0", "        true"),
     ("admin-unban-unstored", "Sources/GreylistAdmin/GreylistAdminServer.swift",
-     "                    let lifted = await greylist.unban(network)", "                    let lifted = greylist.list().filter { network.contains($0.network) }"),
+     "                    let lifted = await greylist.unban(network)", "                    let lifted = await greylist.list().filter { network.contains($0.network) }"),
     ("admin-extra-statistics-dropped", "Sources/GreylistAdmin/GreylistAdminServer.swift",
      "response.statistics = await greylist.statistics().dictionary.merging(options.extraStatistics()) { first, _ in first }",
      "response.statistics = await greylist.statistics().dictionary"),
