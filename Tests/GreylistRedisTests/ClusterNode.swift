@@ -2,7 +2,7 @@ import Dispatch
 import Foundation
 import GreylistTestSupport
 @testable import Greylist
-@testable import GreylistRedis
+@_spi(Internals) @testable import GreylistRedis
 
 /// Collects a greylist's events and lets a test wait, with a deadline, until they satisfy a
 /// condition: the wait blocks on a semaphore signalled by each event (off the concurrency pool),

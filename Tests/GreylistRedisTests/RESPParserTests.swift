@@ -1,5 +1,5 @@
 import Testing
-import GreylistRedis
+@_spi(Internals) import GreylistRedis
 
 /// The RESP reader on bytes alone: every type, any split of the bytes, and hostile input.
 @Suite struct RESPParserTests {

@@ -1,7 +1,7 @@
 import Foundation
 import GreylistTestSupport
 import Testing
-import GreylistRedis
+@_spi(Internals) import GreylistRedis
 
 /// The connection against a real `redis-server` started per test.
 @Suite(.enabled(if: RedisServerFixture.isAvailable, "needs Debian's redis-server (.ci/run installs it)"))

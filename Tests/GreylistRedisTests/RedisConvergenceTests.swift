@@ -2,7 +2,7 @@ import Foundation
 import GreylistTestSupport
 import Testing
 @testable import Greylist
-@testable import GreylistRedis
+@_spi(Internals) @testable import GreylistRedis
 
 /// Unbans converge as bans do: a node that was stopped, or cut off from Redis, while another node
 /// lifted a ban serves the network once it is back. Real `redis-server`s started by each test.

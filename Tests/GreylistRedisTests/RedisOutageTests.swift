@@ -2,7 +2,7 @@ import Foundation
 import GreylistTestSupport
 import Testing
 @testable import Greylist
-@testable import GreylistRedis
+@_spi(Internals) @testable import GreylistRedis
 
 /// Redis going away and coming back, hostile data in it, and credentials.
 @Suite(.enabled(if: RedisServerFixture.isAvailable, "redis-server is not installed (.ci/run installs it)"))

@@ -2,7 +2,7 @@ import Foundation
 import GreylistTestSupport
 import Testing
 @testable import Greylist
-@testable import GreylistRedis
+@_spi(Internals) @testable import GreylistRedis
 
 /// Greylists sharing bans through a real `redis-server` started for each test.
 @Suite(.enabled(if: RedisServerFixture.isAvailable, "redis-server is not installed (.ci/run installs it)"))

@@ -2,7 +2,7 @@ import Foundation
 import GreylistTestSupport
 import Testing
 @testable import Greylist
-@testable import GreylistRedis
+@_spi(Internals) @testable import GreylistRedis
 
 /// Trust in a cluster: a key's trust, an account's trust on a key (shared addresses) and spent
 /// guess budgets, shared through a real `redis-server` started for each test.

@@ -2,7 +2,7 @@ import Foundation
 import GreylistTestSupport
 import Testing
 @testable import Greylist
-@testable @_spi(Fuzzing) import GreylistRedis
+@testable @_spi(Fuzzing) @_spi(Internals) import GreylistRedis
 
 /// The shared value and message format, the link's queue, and the settings' URL.
 struct SharedRecordTests {

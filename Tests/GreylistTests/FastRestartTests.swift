@@ -2,7 +2,7 @@ import Foundation
 import GreylistTestSupport
 import Testing
 @testable import GreylistReplay
-@testable import Greylist
+@_spi(Fuzzing) @testable import Greylist
 
 /// The load-built state format: binary snapshots, the hand-written journal reader, and a
 /// start-up that writes nothing.

@@ -2,7 +2,7 @@ import Foundation
 import GreylistTestSupport
 import Glibc
 import Testing
-@testable import Greylist
+@_spi(Fuzzing) @testable import Greylist
 
 /// A fresh state directory per test.
 func temporaryStateDirectory() -> String {

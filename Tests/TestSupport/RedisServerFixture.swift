@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 import Greylist
-import GreylistRedis
+@_spi(Internals) import GreylistRedis
 
 /// A real `redis-server` for one test: started on a free loopback port without persistence,
 /// stopped by ``stop()``.

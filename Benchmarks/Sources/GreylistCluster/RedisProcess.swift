@@ -1,5 +1,5 @@
 import Foundation
-import GreylistRedis
+@_spi(Internals) import GreylistRedis
 
 /// A `redis-server` of the benchmark's own: a free loopback port, no persistence, killed at the end.
 final class RedisProcess {

@@ -1,6 +1,6 @@
 import Foundation
 import Greylist
-import GreylistRedis
+@_spi(Internals) import GreylistRedis
 import Synchronization
 
 // What sharing bans through Redis costs and how fast it is, against baselines from the same run:

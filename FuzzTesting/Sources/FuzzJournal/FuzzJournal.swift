@@ -1,5 +1,5 @@
 import CFuzzDriver
-import Greylist
+@_spi(Fuzzing) import Greylist
 
 /// Journal and snapshot decoding on arbitrary bytes, as start-up reads them
 /// (`JournalStore.decodeStateFile`): records parsed, CRC-checked, applied; it must decode or

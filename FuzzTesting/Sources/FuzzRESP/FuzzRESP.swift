@@ -1,5 +1,5 @@
 import CFuzzDriver
-import GreylistRedis
+@_spi(Internals) import GreylistRedis
 
 /// The RESP reader on arbitrary bytes, as a Redis connection feeds it: the first byte sets the
 /// size of the pieces the rest arrives in (1 to 256 bytes); it must return values or throw,

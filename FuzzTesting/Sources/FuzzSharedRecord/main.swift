@@ -1,6 +1,6 @@
 import CFuzzDriver
 import Greylist
-@_spi(Fuzzing) import GreylistRedis
+@_spi(Fuzzing) @_spi(Internals) import GreylistRedis
 
 /// The key of the seeds (`make_shared_record_seeds.py`) and of the tests.
 let fuzzKey = try! ClusterKey(Array("greylist-test-cluster-key-0123456789".utf8))

@@ -39,7 +39,7 @@ extension JournalStore {
     ///   - name: Its name, for warnings.
     /// - Returns: The state it holds, with warnings for what was skipped; a damaged snapshot
     ///   gives an empty state and the reason.
-    public static func decodeStateFile(_ bytes: [UInt8], name: String) -> GreylistSnapshot {
+    @_spi(Fuzzing) public static func decodeStateFile(_ bytes: [UInt8], name: String) -> GreylistSnapshot {
         var state = RecoveredState()
         var warnings: [String] = []
         if bytes.starts(with: Array("greylist-snapshot ".utf8)) {

@@ -36,7 +36,7 @@ struct ClusterSettings: Equatable, Sendable {
             do {
                 key = try ClusterKey(contentsOfFile: path)
             } catch {
-                if case .invalidSetting(_, let reason) = error { reader.report("keyFile", reason: reason) }
+                reader.report("keyFile", reason: error.code == .invalidSetting ? error.reason : error.description)
                 return nil
             }
         } else {
@@ -47,12 +47,12 @@ struct ClusterSettings: Equatable, Sendable {
         do {
             _ = try RedisStoreSettings(url: redis, namespace: namespace)
         } catch {
-            if case .invalidSetting(let value, let reason) = error {
-                if value == namespace {
-                    reader.report("namespace", reason: reason)
+            if error.code == .invalidSetting {
+                if error.subject == namespace {
+                    reader.report("namespace", reason: error.reason)
                 } else {
                     // The setting's text never holds the password.
-                    reader.report("redis", shown: JSONValue.string(value).description, reason: reason)
+                    reader.report("redis", shown: JSONValue.string(error.subject).description, reason: error.reason)
                 }
             } else {
                 reader.report("redis", shown: "", reason: error.description)

@@ -14,7 +14,7 @@ import Greylist
 ///
 /// Decoding is total: anything else (another version, garbage, a wrong tag, a huge value)
 /// comes back as `nil`, never a crash. Public so tools can read what a cluster stores.
-public enum SharedRecord: Hashable, Sendable {
+@_spi(Internals) public enum SharedRecord: Hashable, Sendable {
     /// A ban placed (its count is also the key's escalation history).
     case ban(BanEntry)
     /// Every ban inside the network lifted at `at` (milliseconds since 1970).

@@ -10,7 +10,7 @@ import Darwin
 /// ``RESPEncoder``. Every call has a deadline; commands can be pipelined (written together,
 /// answered in order). Not thread-safe: one owner (a thread or serial queue of its own, never
 /// the Swift concurrency pool, since every call blocks).
-public final class RedisConnection {
+@_spi(Internals) public final class RedisConnection {
     /// `host:port`, for messages.
     public let address: String
     private let descriptor: Int32

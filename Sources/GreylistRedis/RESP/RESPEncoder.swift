@@ -1,5 +1,5 @@
 /// Encodes commands as Redis expects them: an array of bulk strings.
-public enum RESPEncoder {
+@_spi(Internals) public enum RESPEncoder {
     /// The bytes of one command, for example `["SET", "key", "value", "PXAT", "1700000000000"]`.
     ///
     /// - Parameter arguments: The command name and its arguments, as text or bytes.
@@ -18,7 +18,7 @@ public enum RESPEncoder {
 }
 
 /// One argument of a command: text (sent as UTF-8) or raw bytes.
-public struct RESPArgument: Hashable, Sendable, ExpressibleByStringLiteral {
+@_spi(Internals) public struct RESPArgument: Hashable, Sendable, ExpressibleByStringLiteral {
     /// The bytes sent.
     public var bytes: [UInt8]
 

@@ -1,6 +1,6 @@
 /// Bytes that are not RESP, or that break the parser's limits; the connection that sent them
 /// cannot be trusted to stay in step and is closed.
-public struct RESPError: Error, Hashable, Sendable, CustomStringConvertible {
+@_spi(Internals) public struct RESPError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What was wrong, naming the offending value.
     public var reason: String
 

@@ -18,7 +18,7 @@
 /// try parser.next()   // .integer(42)
 /// try parser.next()   // nil: waiting for more bytes
 /// ```
-public struct RESPParser: Sendable {
+@_spi(Internals) public struct RESPParser: Sendable {
     /// Bounds on what one reply may hold.
     public struct Limits: Hashable, Sendable {
         /// The longest bulk string kept, in bytes; a longer one is skipped.

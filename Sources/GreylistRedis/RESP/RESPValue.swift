@@ -1,6 +1,6 @@
 /// One value of the Redis serialization protocol, version 2 (what Redis speaks unless a client
 /// asks for more with `HELLO 3`).
-public enum RESPValue: Hashable, Sendable, CustomStringConvertible {
+@_spi(Internals) public enum RESPValue: Hashable, Sendable, CustomStringConvertible {
     /// `+OK`: a short status text.
     case simpleString(String)
     /// `-ERR …`: the server refused the command; the text names why.
