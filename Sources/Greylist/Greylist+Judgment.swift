@@ -39,12 +39,8 @@ extension Greylist {
             // Failures on marked accounts from this key; an owner's success clears its own.
             let policy = configuration.spraying
             let spray = GreylistRule(name: Self.sprayingRuleName, maxFailures: policy.failuresToBan, window: policy.window, banFor: policy.banFor)
-            let (count, evicted) = trackers.update(key, make: AddressTracker.init) { tracker -> Int in
-                var recent = (tracker.failures[spray.name] ?? []).filter { $0.at > now - spray.window.wholeMilliseconds }
-                recent.append(AddressTracker.Failure(at: now, account: user))
-                if recent.count > spray.maxFailures { recent.removeFirst(recent.count - spray.maxFailures) }
-                tracker.failures[spray.name] = recent
-                return recent.count
+            let (count, evicted) = trackers.update(key, make: AddressTracker.init) { tracker in
+                tracker.count(spray.name, at: now, account: user, window: spray.window.wholeMilliseconds, keep: spray.maxFailures, now: now)
             }
             reportEvicted(counters: evicted)
             if count >= spray.maxFailures {
@@ -60,11 +56,8 @@ extension Greylist {
             var tripped: CompiledRule?
             for compiled in matching {
                 let rule = compiled.rule
-                var recent = (tracker.failures[rule.name] ?? []).filter { $0.at > now - rule.window.wholeMilliseconds }
-                recent.append(AddressTracker.Failure(at: now, account: user))
-                if recent.count > rule.maxFailures { recent.removeFirst(recent.count - rule.maxFailures) }
-                tracker.failures[rule.name] = recent
-                if tripped == nil && recent.count >= rule.maxFailures { tripped = compiled }
+                let count = tracker.count(rule.name, at: now, account: user, window: rule.window.wholeMilliseconds, keep: rule.maxFailures, now: now)
+                if tripped == nil && count >= rule.maxFailures { tripped = compiled }
             }
             return tripped
         }

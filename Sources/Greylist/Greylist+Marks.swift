@@ -114,26 +114,4 @@ extension Greylist {
         kept.softTrust = Array(marks.softTrust.prefix(maximumAddedSoftTrust))
         return (kept, clamped)
     }
-
-    /// Applies another node's account trust or spent guess budget, clamped as a stored one is;
-    /// not stored again for sharing.
-    func applyRemoteMark(_ change: GreylistChange) {
-        let now = clock.nowMilliseconds
-        switch change {
-        case .accountTrusted(let mark):
-            guard configuration.trust.memory > .zero else { return }
-            let until = min(WallClock.milliseconds(mark.until), now.addingClamped(configuration.trust.memory.wholeMilliseconds))
-            guard until > now, (sharedAddresses.accounts[mark.network]?[mark.account] ?? 0) < until else { return }
-            sharedAddresses.noteLogin(mark.account, on: mark.network, until: until, now: now)
-            persist(.accountTrusted(AccountMark(network: mark.network, account: mark.account, until: WallClock.date(until))), share: false)
-        case .loginsBlocked(let mark):
-            let until = min(WallClock.milliseconds(mark.until), now.addingClamped(configuration.trust.guessWindow.wholeMilliseconds))
-            let pair = SharedAddresses.Pair(key: mark.network, account: mark.account)
-            guard until > now, blockedLogins.withLock({ ($0.until[pair] ?? 0) < until }) else { return }
-            blockedLogins.withLock { $0.block(pair, until: until, now: now) }
-            persist(.loginsBlocked(AccountMark(network: mark.network, account: mark.account, until: WallClock.date(until))), share: false)
-        default:
-            return
-        }
-    }
 }

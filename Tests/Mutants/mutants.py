@@ -4,6 +4,7 @@ whole suite against it, and reports which bugs the suite caught (killed) and whi
 (survived). Not run by CI (about a minute per mutant on 2 cores).
 
 Usage: Tests/mutants.sh [NAME ...]     (all mutants when no name is given)
+       Tests/mutants.sh --check       (only whether every mutant still applies to the code)
 """
 import os, shutil, subprocess, sys, time
 
@@ -81,10 +82,10 @@ MUTANTS = [
      "        encodeMarks(image.marks, into: &body)", "        encodeMarks(StoredMarks(), into: &body)"),
     ("marks-unclamped-at-start", "Sources/Greylist/Greylist+Marks.swift",
      "            return min(until, latest)\n", "            return until\n"),
-    ("remote-marks-any-width", "Sources/Greylist/Greylist+Persistence.swift",
+    ("remote-marks-any-width", "Sources/Greylist/Greylist+Cluster.swift",
      "        case .accountTrusted(let mark) where mark.network != banKey(for: mark.network.address),",
      "        case .accountTrusted(let mark) where false,"),
-    ("remote-budget-unclamped", "Sources/Greylist/Greylist+Marks.swift",
+    ("remote-budget-unclamped", "Sources/Greylist/Greylist+Cluster.swift",
      "            let until = min(WallClock.milliseconds(mark.until), now.addingClamped(configuration.trust.guessWindow.wholeMilliseconds))",
      "            let until = WallClock.milliseconds(mark.until)"),
     ("accounts-not-converged", "Sources/GreylistRedis/Cluster/RedisLink+Converge.swift",
@@ -109,12 +110,12 @@ MUTANTS = [
     ("verdict-resumes-twice", "Sources/GreylistDemoServer/Connections/ClientConnection.swift",
      ("        if readPaused {\n            readPaused = false\n", "                guard let self, !closed else { return }\n"),
      ("        if readPaused {\n", "                guard let self else { return }\n")),
-    ("remote-scope-unchecked", "Sources/Greylist/Greylist+Persistence.swift",
+    ("remote-scope-unchecked", "Sources/Greylist/Greylist+Cluster.swift",
      "        if let problem = remoteScopeProblem(change) {", "        if false, let problem = remoteScopeProblem(change) {"),
-    ("remote-ban-uncapped", "Sources/Greylist/Greylist+Persistence.swift",
+    ("remote-ban-uncapped", "Sources/Greylist/Greylist+Cluster.swift",
      "            var expiresAt = min(entry.expiresAtMilliseconds, now.addingClamped(configuration.limits.maxRemoteBan.wholeMilliseconds))",
      "            var expiresAt = entry.expiresAtMilliseconds"),
-    ("remote-trust-any-width", "Sources/Greylist/Greylist+Persistence.swift",
+    ("remote-trust-any-width", "Sources/Greylist/Greylist+Cluster.swift",
      "        case .trusted(let key, _) where key != banKey(for: key.address), .distrusted(let key) where key != banKey(for: key.address):",
      "        case .distrusted(let key) where key != banKey(for: key.address):"),
     ("proxy-unknown-reported", "Sources/GreylistDemoServer/Connections/ProxyHeaderReception.swift",
@@ -177,13 +178,13 @@ MUTANTS = [
      "            greylist.rules = Self.defaultGreylist.rules\n", ""),
     ("redis-password-shown", "Sources/GreylistRedis/Cluster/RedisStoreSettings.swift",
      "                return scheme + authority[..<colon] + \":***\" + path", "                return url"),
-    ("remote-failures-not-counted", "Sources/Greylist/Greylist+Persistence.swift",
+    ("remote-failures-not-counted", "Sources/Greylist/Greylist+Cluster.swift",
      "            applyRemote(failure)\n", "            _ = failure\n"),
     ("converge-skips-bans", "Sources/GreylistRedis/Cluster/RedisLink+Converge.swift",
      "            if !isLifted(entry) {", "            if false && !isLifted(entry) {"),
-    ("state-not-shared-again", "Sources/Greylist/Greylist+Persistence.swift",
+    ("state-not-shared-again", "Sources/Greylist/Greylist+Cluster.swift",
      "            store?.share(state: export())", "            break"),
-    ("remote-bans-not-journaled", "Sources/Greylist/Greylist+Persistence.swift",
+    ("remote-bans-not-journaled", "Sources/Greylist/Greylist+Cluster.swift",
      "                  expiresAt: expiresAt, banCount: entry.banCount, share: false)",
      "                  expiresAt: expiresAt, banCount: entry.banCount, persist: false)"),
     ("own-messages-applied", "Sources/GreylistRedis/Cluster/RedisLink.swift",
@@ -275,7 +276,21 @@ def run(command, timeout):
         return "timeout", ""
 
 
+def check():
+    """Whether every mutant's original text is in its file exactly once (no build, no test)."""
+    missing = []
+    for name, path, original, _ in MUTANTS:
+        originals = original if isinstance(original, tuple) else (original,)
+        text = open(os.path.join(ROOT, path)).read() if os.path.exists(os.path.join(ROOT, path)) else ""
+        if any(text.count(piece) != 1 for piece in originals):
+            missing.append(f"{name} ({path})")
+    print(f"{len(MUTANTS) - len(missing)} of {len(MUTANTS)} mutants apply" + (": not " + ", ".join(missing) if missing else ""))
+    return 1 if missing else 0
+
+
 def main(selected):
+    if selected == ["--check"]:
+        return check()
     mutants = [m for m in MUTANTS if not selected or m[0] in selected]
     sync_scratch()
     code, output = run(["swift", "build", "--build-tests"], 1800)

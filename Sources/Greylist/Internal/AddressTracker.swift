@@ -17,6 +17,19 @@ struct AddressTracker {
         failures.values.allSatisfy(\.isEmpty) && wrongPasswordAccounts.isEmpty
     }
 
+    /// Counts a failure on `account` at `at` for the rule `name`: the rule's failures within
+    /// `window` of `now` are kept, oldest first, at most `keep` of them (the newest).
+    ///
+    /// - Returns: How many failures the rule holds now, this one included.
+    mutating func count(_ name: String, at: Int64, account: String, window: Int64, keep: Int, now: Int64) -> Int {
+        var recent = (failures[name] ?? []).filter { $0.at > now - window }
+        recent.append(Failure(at: at, account: account))
+        if at < now { recent.sort { $0.at < $1.at } }  // another node's failure may be older than ours
+        if recent.count > keep { recent.removeFirst(recent.count - keep) }
+        failures[name] = recent
+        return recent.count
+    }
+
     /// Forgets the failures of `account` (a success from this key proves it was its owner).
     mutating func clear(account: String) {
         for name in failures.keys {
