@@ -1,7 +1,7 @@
 import GreylistTestSupport
 import Testing
 @testable import Greylist
-@testable import GreylistReplay
+
 
 /// Whole-table work on the accept gate holds its lock for bounded slices, and loses nothing.
 @Suite struct AcceptGateSliceTests {

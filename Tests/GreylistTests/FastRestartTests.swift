@@ -1,7 +1,7 @@
 import Foundation
 import GreylistTestSupport
 import Testing
-@testable import GreylistReplay
+
 @_spi(Fuzzing) @testable import Greylist
 
 /// The load-built state format: binary snapshots, the hand-written journal reader, and a

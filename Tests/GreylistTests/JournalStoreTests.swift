@@ -4,12 +4,6 @@ import Glibc
 import Testing
 @_spi(Fuzzing) @testable import Greylist
 
-/// A fresh state directory per test.
-func temporaryStateDirectory() -> String {
-    let path = NSTemporaryDirectory() + "greylist-state-\(UInt64.random(in: 0...UInt64.max))"
-    try? FileManager.default.removeItem(atPath: path)
-    return path
-}
 
 @Suite struct JournalStoreTests {
     let clock = ManualClock(Date())

@@ -1,6 +1,7 @@
+import GreylistTestSupport
 import Testing
 @testable import Greylist
-@testable import GreylistReplay
+
 
 /// The rule pattern matcher: the syntax it accepts, what it refuses, and a bound on its work.
 @Suite struct LinearPatternTests {

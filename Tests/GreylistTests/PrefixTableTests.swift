@@ -1,6 +1,7 @@
+import GreylistTestSupport
 import Testing
 @testable import Greylist
-@testable import GreylistReplay
+
 
 @Suite struct PrefixTableTests {
     func slot(_ key: UInt128, _ expiry: Int64) -> BanSlot {

@@ -1,3 +1,4 @@
+import GreylistTestSupport
 import Testing
 @testable import Greylist
 

@@ -1,29 +1,30 @@
 import Foundation
 import Glibc
-import GreylistTestSupport
-@testable import Greylist
+import Greylist
 
 /// Collects every event the greylist emits.
-final class EventRecorder: Sendable {
+package final class EventRecorder: Sendable {
     private let storage = LockedValue<[GreylistEvent]>([])
 
-    var events: [GreylistEvent] { storage.withLock { $0 } }
+    package init() {}
 
-    var sink: @Sendable (GreylistEvent) -> Void {
+    package var events: [GreylistEvent] { storage.withLock { $0 } }
+
+    package var sink: @Sendable (GreylistEvent) -> Void {
         { event in self.storage.withLock { $0.append(event) } }
     }
 }
 
 /// The seed's rule: one matching failure bans for four hours.
-let botnetRule = GreylistRule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$", banFor: .seconds(4 * 3_600))
+package let botnetRule = GreylistRule(name: "botnet", pattern: "^bad_user_[0-9]{5,}$", banFor: .seconds(4 * 3_600))
 
 /// Runs blocking work (socket reads, child-process pipes, waits) on a serial queue of its own,
 /// which Dispatch backs with an overcommit thread: never on the Swift concurrency pool or the
 /// width-limited global queue, which the demo server's actor and connections need to answer.
 /// Bounded reads of a pipe, for code already off the concurrency pool.
-enum Pipes {
+package enum Pipes {
     /// Reads until `marker` appears (or, with `nil`, until end of file) or `seconds` pass.
-    static func read(_ descriptor: Int32, until marker: String?, within seconds: Double) -> String {
+    package static func read(_ descriptor: Int32, until marker: String?, within seconds: Double) -> String {
         let deadline = Date().addingTimeInterval(seconds)
         var text = ""
         var chunk = [UInt8](repeating: 0, count: 4_096)
@@ -40,10 +41,10 @@ enum Pipes {
     }
 }
 
-enum Processes {
+package enum Processes {
     /// Runs `executable` with `arguments` to its end, blocking (call it off the concurrency
     /// pool); killed past 20 s, so a hung child fails the test instead of hanging it.
-    static func run(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+    package static func run(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -62,20 +63,20 @@ enum Processes {
     }
 }
 
-enum Blocking {
+package enum Blocking {
     /// Reads `descriptor` until `marker` appears or `seconds` pass (each wait is a `poll` with the
     /// time left): a regression fails the test instead of hanging it.
-    static func read(_ descriptor: Int32, until marker: String, within seconds: Double) async -> String {
+    package static func read(_ descriptor: Int32, until marker: String, within seconds: Double) async -> String {
         await run { Pipes.read(descriptor, until: marker, within: seconds) }
     }
 
-    static func run<Value: Sendable>(_ body: @escaping @Sendable () -> Value) async -> Value {
+    package static func run<Value: Sendable>(_ body: @escaping @Sendable () -> Value) async -> Value {
         await withCheckedContinuation { continuation in
             DispatchQueue(label: "greylist.tests.blocking").async { continuation.resume(returning: body()) }
         }
     }
 
-    static func run<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
+    package static func run<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue(label: "greylist.tests.blocking").async { continuation.resume(with: Result { try body() }) }
         }
@@ -84,7 +85,14 @@ enum Blocking {
 
 extension JournalStore {
     /// Appends a change outside a greylist: no state to snapshot, so compaction writes an empty one.
-    func append(_ change: GreylistChange) -> UInt64 {
+    package func append(_ change: GreylistChange) -> UInt64 {
         append(change) { GreylistSnapshot() }
     }
+}
+
+/// A fresh state directory per test.
+package func temporaryStateDirectory() -> String {
+    let path = NSTemporaryDirectory() + "greylist-state-\(UInt64.random(in: 0...UInt64.max))"
+    try? FileManager.default.removeItem(atPath: path)
+    return path
 }

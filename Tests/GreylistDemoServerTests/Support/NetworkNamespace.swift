@@ -1,3 +1,4 @@
+import GreylistTestSupport
 import Foundation
 import Glibc
 

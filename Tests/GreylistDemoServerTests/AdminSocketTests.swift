@@ -1,3 +1,4 @@
+import GreylistTestSupport
 import GreylistAdmin
 import GreylistSystem
 import Foundation

@@ -1,3 +1,4 @@
+import GreylistTestSupport
 import Dispatch
 import Greylist
 
