@@ -1,3 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 /// The `admin` command line any host can offer (the `greylist-admin` tool and the demo's `admin`
 /// subcommand share it): `list`, `stats`, `export`, `ban`, `unban`, `trusted`, `distrust`,
 /// `soft-trust`, `soft-untrust`, with their options, parsed into a request.
@@ -34,6 +40,21 @@ public enum GreylistAdminCommandLine {
     distrust CIDR [--json] [--socket PATH | --state DIR]
     soft-trust|soft-untrust CIDR [--json] [--socket PATH | --state DIR]
     """
+
+    /// What to print for `response`: the operator's text, or with `--json` the raw response as
+    /// JSON a terminal cannot be made to act on.
+    ///
+    /// - Parameters:
+    ///   - response: The server's response.
+    ///   - invocation: The command line it answers.
+    /// - Returns: The text to print.
+    public static func output(_ response: GreylistAdminResponse, for invocation: Invocation) -> String {
+        guard invocation.json else { return GreylistAdminClient.format(response, command: invocation.request.command) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let json = (try? encoder.encode(response)).map { String(decoding: $0, as: UTF8.self) } ?? #"{"ok":false}"#
+        return GreylistAdminClient.terminalSafe(json: json)
+    }
 
     /// The verbs.
     public static let commands = ["list", "trusted", "stats", "export", "ban", "unban", "distrust", "soft-trust", "soft-untrust"]

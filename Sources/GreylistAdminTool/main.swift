@@ -9,24 +9,15 @@ if arguments.isEmpty || arguments.first == "--help" || arguments.first == "-h" {
         + "\n\n--socket PATH (the path the server gave GreylistAdminServer) or --state DIR (its state directory: DIR/admin.sock) is required.")
     exit(arguments.isEmpty ? 2 : 0)
 }
-do {
+do throws(GreylistAdminError) {
     let invocation = try GreylistAdminCommandLine.parse(arguments)
     guard let socket = invocation.socketPath else {
         throw GreylistAdminError(code: .usage, description: "--socket PATH or --state DIR is required (the server's admin socket, or its state directory)")
     }
     let response = try GreylistAdminClient.send(invocation.request, to: socket)
-    if invocation.json {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        print(GreylistAdminClient.terminalSafe(json: String(decoding: try encoder.encode(response), as: UTF8.self)))
-    } else {
-        print(GreylistAdminClient.format(response, command: invocation.request.command))
-    }
+    print(GreylistAdminCommandLine.output(response, for: invocation))
     exit(response.ok ? 0 : 1)
-} catch let error as GreylistAdminError {
-    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-    exit(error.code == .usage ? 2 : 1)
 } catch {
     FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-    exit(1)
+    exit(error.code == .usage ? 2 : 1)
 }

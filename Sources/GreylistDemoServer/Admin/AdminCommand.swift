@@ -15,13 +15,7 @@ enum AdminCommand {
                 return 1
             }
             let response = try GreylistAdminClient.send(invocation.request, to: path)
-            if invocation.json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                print(GreylistAdminClient.terminalSafe(json: String(decoding: try encoder.encode(response), as: UTF8.self)))
-            } else {
-                print(GreylistAdminClient.format(response, command: invocation.request.command))
-            }
+            print(GreylistAdminCommandLine.output(response, for: invocation))
             return response.ok ? 0 : 1
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
