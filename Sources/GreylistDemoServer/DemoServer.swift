@@ -189,7 +189,7 @@ final class DemoServer: @unchecked Sendable {
             do {
                 return try JournalStore(directory: directory, synchronous: configuration.stateSync)
             } catch {
-                guard case .storage(_, let reason) = error, reason.hasPrefix("in use"), ContinuousClock.now < deadline else {
+                guard error.code == .stateDirectoryInUse, ContinuousClock.now < deadline else {
                     throw error
                 }
             }

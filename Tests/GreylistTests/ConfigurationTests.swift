@@ -60,7 +60,8 @@ import Testing
             _ = try GreylistConfiguration(json: Data(json.utf8))
             Issue.record("accepted a bad configuration")
         } catch {
-            guard case .invalidConfiguration(let issues) = error else {
+            let issues = error.issues
+            guard error.code == .invalidConfiguration else {
                 Issue.record("unexpected error \(error)")
                 return
             }

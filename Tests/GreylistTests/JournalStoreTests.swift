@@ -57,10 +57,10 @@ import Testing
     func lock() async throws {
         let directory = temporaryStateDirectory()
         let store = try JournalStore(directory: directory)
-        #expect(throws: GreylistError.storage(directory, reason: "in use by another process (lock held)")) {
+        #expect(throws: GreylistError.stateDirectoryInUse(directory)) {
             try JournalStore(directory: directory)
         }
-        await #expect(throws: GreylistError.storage(directory, reason: "in use by another process (lock held)")) {
+        await #expect(throws: GreylistError.stateDirectoryInUse(directory)) {
             try await JournalStore.open(directory: directory, lockTimeout: .milliseconds(100))
         }
         await store.close()

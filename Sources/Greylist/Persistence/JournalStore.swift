@@ -81,7 +81,7 @@ public final class JournalStore: GreylistStore {
         guard lock >= 0 else { throw FileSystem.error(lockPath, "open") }
         if System.lockExclusively(lock) != 0 {
             let failure = System.errorNumber == System.wouldBlock
-                ? GreylistError.storage(directory, reason: "in use by another process (lock held)")
+                ? GreylistError.stateDirectoryInUse(directory)
                 : FileSystem.error(lockPath, "flock")
             System.closeFile(lock)
             throw failure
@@ -131,7 +131,7 @@ public final class JournalStore: GreylistStore {
             do {
                 return try JournalStore(directory: directory, synchronous: synchronous, compactionThreshold: compactionThreshold)
             } catch {
-                guard case .storage(_, let reason) = error, reason.hasPrefix("in use"), ContinuousClock.now < deadline else {
+                guard error.code == .stateDirectoryInUse, ContinuousClock.now < deadline else {
                     throw error
                 }
             }
