@@ -78,7 +78,7 @@ struct DurationTextError: Error {
 
 extension Duration {
     /// The duration in whole milliseconds, saturating at the bounds of `Int64`.
-    var wholeMilliseconds: Int64 {
+    package var wholeMilliseconds: Int64 {
         let (seconds, attoseconds) = components
         let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000)
         guard !overflow else { return seconds < 0 ? .min : .max }

@@ -29,7 +29,7 @@ final class RefusalSummary: @unchecked Sendable {
         queue.async { [self] in
             timer?.cancel()
             let timer = DispatchSource.makeTimerSource(queue: queue)
-            let milliseconds = Int(clamping: interval.components.seconds * 1_000 + interval.components.attoseconds / 1_000_000_000_000_000)
+            let milliseconds = Int(clamping: interval.wholeMilliseconds)
             timer.schedule(deadline: .now() + .milliseconds(milliseconds), repeating: .milliseconds(milliseconds))
             timer.setEventHandler { [self] in summarize() }
             self.timer = timer

@@ -207,8 +207,7 @@ final class KernelOffload: ServerService, @unchecked Sendable {
     private func scheduleFlush() {
         guard timer == nil else { return }
         let timer = DispatchSource.makeTimerSource(queue: queue)
-        let interval = settings.batchInterval.components
-        timer.schedule(deadline: .now() + .milliseconds(Int(interval.seconds) * 1_000 + Int(interval.attoseconds / 1_000_000_000_000_000)))
+        timer.schedule(deadline: .now() + .milliseconds(Int(clamping: settings.batchInterval.wholeMilliseconds)))
         timer.setEventHandler { [weak self] in self?.flush() }
         self.timer = timer
         timer.resume()

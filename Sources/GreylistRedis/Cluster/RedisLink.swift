@@ -32,8 +32,7 @@ final class RedisLink {
     }
 
     static func milliseconds(_ duration: Duration) -> Int64 {
-        let components = duration.components
-        return max(1, components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000)
+        max(1, duration.wholeMilliseconds)
     }
 
     var stopping: Bool {

@@ -34,8 +34,7 @@ import Darwin
                 timeout: Duration = .seconds(2), limits: RESPParser.Limits = .init()) throws(RedisError) {
         guard (1...65_535).contains(port) else { throw .invalidSetting(String(port), reason: "a port must be 1...65535") }
         address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-        let components = timeout.components
-        timeoutMilliseconds = max(1, components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000)
+        timeoutMilliseconds = max(1, timeout.wholeMilliseconds)
         parser = RESPParser(limits: limits)
         descriptor = try RedisSocket.connect(host: host, port: port, within: Int32(clamping: timeoutMilliseconds))
         do {
@@ -96,7 +95,7 @@ import Darwin
     /// - Parameter timeout: How long to wait.
     /// - Throws: ``RedisError/timeout(_:)`` when nothing whole arrives in time.
     public func receive(timeout: Duration? = nil) throws(RedisError) -> RESPValue {
-        let milliseconds = timeout.map { $0.components.seconds * 1_000 + $0.components.attoseconds / 1_000_000_000_000_000 } ?? timeoutMilliseconds
+        let milliseconds = timeout?.wholeMilliseconds ?? timeoutMilliseconds
         return try receive(deadline: RedisSocket.now() + milliseconds)
     }
 
