@@ -10,7 +10,9 @@ import GreylistSystem
 /// Talks to a ``GreylistAdminServer``: sends one request, returns the response, and formats it
 /// as an operator reads it.
 public enum GreylistAdminClient {
-    /// Sends `request` to the socket at `path` and returns the decoded response, within 10 s.
+    /// Sends `request` to the socket at `path` and returns the decoded response, within
+    /// ``replyTimeoutSeconds`` for each read (a server that stops answering cannot hang the
+    /// operator's command; a busy one gets time to answer).
     ///
     /// The socket must be served by this user or root: a socket another user bound is refused.
     ///
@@ -33,7 +35,7 @@ public enum GreylistAdminClient {
         let descriptor = try Syscalls.socket(family: Syscalls.unixFamily, type: Syscalls.streamSocket)
         defer { Syscalls.close(descriptor) }
         // A server that stops answering must not hang the operator's command.
-        Syscalls.setTimeouts(descriptor, seconds: 10)
+        Syscalls.setTimeouts(descriptor, seconds: replyTimeoutSeconds)
         var address = try GreylistAdminServer.address(path)
         try withUnsafeBytes(of: &address) { (bytes) throws(SystemError) in
             try Syscalls.connect(descriptor, bytes.baseAddress!, length: bytes.count,
@@ -59,6 +61,9 @@ public enum GreylistAdminClient {
         }
         return try JSONDecoder().decode(GreylistAdminResponse.self, from: response)
     }
+
+    /// How long the client waits for the server's next bytes.
+    public static let replyTimeoutSeconds = 30
 
     /// The largest reply the client accepts (a listing of about a million bans).
     public static let maximumReplyBytes = 256 << 20

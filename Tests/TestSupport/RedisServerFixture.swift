@@ -60,7 +60,8 @@ package final class RedisServerFixture: @unchecked Sendable {
 
     /// A connection to this server, on the caller's thread (call it off the concurrency pool).
     package func connect(password: String? = nil, username: String? = nil, database: Int = 0) throws -> RedisConnection {
-        try RedisConnection(host: "127.0.0.1", port: port, username: username, password: password, database: database)
+        // A generous deadline: on a loaded 2-core machine the server can be off the CPU for seconds.
+        try RedisConnection(host: "127.0.0.1", port: port, username: username, password: password, database: database, timeout: .seconds(20))
     }
 
     /// Stops the server (it keeps nothing on disk).
