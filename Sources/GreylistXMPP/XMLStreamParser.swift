@@ -9,11 +9,11 @@
 ///
 /// Sans-IO: ``feed(_:)`` takes bytes from any shell and returns the events they complete; the
 /// bytes are copied once, into the parser's own buffer.
-public struct XMLStreamParser: Sendable {
+package struct XMLStreamParser: Sendable {
     /// The largest stanza, single tag or unconsumed input accepted.
-    public let maxStanzaBytes: Int
+    package let maxStanzaBytes: Int
     /// The deepest element nesting accepted within a stanza.
-    public let maxDepth: Int
+    package let maxDepth: Int
 
     private var buffer: [UInt8] = []
     private var position = 0
@@ -33,13 +33,13 @@ public struct XMLStreamParser: Sendable {
     /// - Parameters:
     ///   - maxStanzaBytes: The largest stanza accepted.
     ///   - maxDepth: The deepest nesting accepted.
-    public init(maxStanzaBytes: Int, maxDepth: Int) {
+    package init(maxStanzaBytes: Int, maxDepth: Int) {
         self.maxStanzaBytes = maxStanzaBytes
         self.maxDepth = maxDepth
     }
 
     /// Forgets everything: the next bytes start a new stream (after SASL success).
-    public mutating func reset() {
+    package mutating func reset() {
         self = XMLStreamParser(maxStanzaBytes: maxStanzaBytes, maxDepth: maxDepth)
     }
 
@@ -49,7 +49,7 @@ public struct XMLStreamParser: Sendable {
     /// - Returns: The stream header, stanzas and the close that these bytes complete, in order.
     /// - Throws: ``XMLStreamViolation`` when the input breaks RFC 6120's XML rules or the bounds;
     ///   the stream must then be closed.
-    public mutating func feed(_ bytes: some Collection<UInt8>) throws(XMLStreamViolation) -> [XMLStreamEvent] {
+    package mutating func feed(_ bytes: some Collection<UInt8>) throws(XMLStreamViolation) -> [XMLStreamEvent] {
         buffer.append(contentsOf: bytes)
         var events: [XMLStreamEvent] = []
         while position < buffer.count {
@@ -216,7 +216,7 @@ public struct XMLStreamParser: Sendable {
 }
 
 /// What the parser produced.
-public enum XMLStreamEvent: Hashable, Sendable {
+package enum XMLStreamEvent: Hashable, Sendable {
     /// The stream header: its qualified name and attributes.
     case streamOpened(name: String, attributes: [String: String])
     /// One complete top-level element.
@@ -226,7 +226,7 @@ public enum XMLStreamEvent: Hashable, Sendable {
 }
 
 /// Why the parser gave up; each maps to an RFC 6120 stream error.
-public enum XMLStreamViolation: Error, Hashable, Sendable, CustomStringConvertible {
+package enum XMLStreamViolation: Error, Hashable, Sendable, CustomStringConvertible {
     /// Not well-formed XML; what was wrong.
     case notWellFormed(String)
     /// XML that RFC 6120 §11.1 forbids (comments, PIs, DTDs, other entities).
@@ -237,7 +237,7 @@ public enum XMLStreamViolation: Error, Hashable, Sendable, CustomStringConvertib
     case tooDeep(Int)
 
     /// The RFC 6120 §4.9.3 condition to send.
-    public var condition: String {
+    package var condition: String {
         switch self {
         case .notWellFormed: return "not-well-formed"
         case .restrictedXML: return "restricted-xml"
@@ -246,7 +246,7 @@ public enum XMLStreamViolation: Error, Hashable, Sendable, CustomStringConvertib
     }
 
     /// Why, in words.
-    public var explanation: String {
+    package var explanation: String {
         switch self {
         case .notWellFormed(let text), .restrictedXML(let text), .tooLarge(let text): return text
         case .tooDeep(let limit): return "elements nested deeper than \(limit)"
@@ -256,7 +256,7 @@ public enum XMLStreamViolation: Error, Hashable, Sendable, CustomStringConvertib
 
 extension XMLStreamViolation {
     /// `<condition>: <explanation>`.
-    public var description: String {
+    package var description: String {
         "\(condition): \(explanation)"
     }
 }
