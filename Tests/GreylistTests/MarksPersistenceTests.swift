@@ -90,6 +90,21 @@ import Testing
         await greylist.closeStore()
     }
 
+    @Test("an account that logs in again keeps its trust on the key across a restart after the first trust would have ended")
+    func accountTrustRenewalsStored() async throws {
+        let directory = temporaryStateDirectory()
+        var greylist = try await open(directory, threshold: 1 << 20)
+        for index in 0..<3 { await greylist.recordSuccessfulAuth(user: "office\(index)", ip: office) }
+        clock.advance(by: .seconds(20 * 86_400))
+        for index in 0..<3 { await greylist.recordSuccessfulAuth(user: "office\(index)", ip: office) }
+        await greylist.closeStore()
+        clock.advance(by: .seconds(15 * 86_400))  // 35 days after the first logins, 15 after the renewals
+        greylist = try await open(directory, threshold: 1 << 20)
+        #expect(await greylist.export().trustedAccounts.map(\.account) == ["office0", "office1", "office2"],
+                "the renewed trust was stored, not only the first")
+        await greylist.closeStore()
+    }
+
     @Test("stored marks dated far in the future load clamped to their settings from now")
     func clamped() async throws {
         let directory = temporaryStateDirectory()
