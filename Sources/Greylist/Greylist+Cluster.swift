@@ -164,8 +164,12 @@ extension Greylist {
         case .loginsBlocked(let mark):
             let until = min(WallClock.milliseconds(mark.until), now.addingClamped(configuration.trust.guessWindow.wholeMilliseconds))
             let pair = SharedAddresses.Pair(key: mark.network, account: mark.account)
-            guard until > now, blockedLogins.withLock({ ($0.until[pair] ?? 0) < until }) else { return }
-            blockedLogins.withLock { $0.block(pair, until: until, now: now) }
+            let extended = until > now && blockedLogins.withLock { table in
+                guard (table.until[pair] ?? 0) < until else { return false }
+                table.block(pair, until: until, now: now)
+                return true
+            }
+            guard extended else { return }
             persist(.loginsBlocked(AccountMark(network: mark.network, account: mark.account, until: WallClock.date(until))), share: false)
         default:
             return

@@ -222,9 +222,9 @@ final class DemoServer: @unchecked Sendable {
         }
         let softTrust = greylist.softTrust.isEmpty ? "none" : greylist.softTrust.map(\.description).joined(separator: ", ")
         log.info("greylist: rules \(rules.isEmpty ? "none" : rules.joined(separator: "; ")); allowlist \(allowlist); soft trust \(softTrust); dry run \(greylist.dryRun)"
-            + "; admin socket \(configuration.adminSocketPath.map(Self.absolute) ?? "off (no state directory and no server.adminSocket)")")
+            + "; admin socket \(configuration.adminSocketPath.map(GreylistAdminClient.absolute) ?? "off (no state directory and no server.adminSocket)")")
         if let directory = greylist.stateDirectory, !directory.isEmpty {
-            log.info("state directory \(Self.absolute(directory)): loaded \(self.greylist.restored)")
+            log.info("state directory \(GreylistAdminClient.absolute(directory)): loaded \(self.greylist.restored)")
         } else if cluster == nil {
             log.info("no state directory: bans live in memory only and end with the process")
         }
@@ -232,12 +232,6 @@ final class DemoServer: @unchecked Sendable {
             log.info("cluster: bans shared through \(cluster.settings.displayed), namespace \(cluster.settings.namespace), node \(cluster.nodeID)"
                 + (cluster.localJournal == nil ? "; no state directory: the shared state is the only copy" : "; the state directory stays the acknowledgement"))
         }
-    }
-
-    /// `path` made absolute against the working directory, for log lines (a relative state
-    /// directory is relative to where the server was started).
-    static func absolute(_ path: String) -> String {
-        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
     }
 
     // MARK: - Reload and shutdown

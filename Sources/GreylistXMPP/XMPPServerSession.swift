@@ -22,7 +22,7 @@ import Foundation
 /// for request in output.requests { /* check credentials, report failures */ }
 /// ```
 public struct XMPPServerSession: Sendable {
-    private enum Phase: Equatable {
+    enum Phase: Equatable {
         case awaitingHeader
         case awaitingStartTLS
         case awaitingAuthentication
@@ -32,7 +32,7 @@ public struct XMPPServerSession: Sendable {
     }
 
     /// What input waits for.
-    private enum Waiting: Equatable {
+    enum Waiting: Equatable {
         case nothing
         case credentials(XMPPCredentials)
         /// A failed login waits for the greylist; the SASL condition to answer with then.
@@ -43,10 +43,10 @@ public struct XMPPServerSession: Sendable {
     /// The settings the session was made with.
     public let settings: XMPPSessionSettings
     private var parser: XMLStreamParser
-    private var identifiers: any RandomNumberGenerator & Sendable
-    private var phase = Phase.awaitingHeader
-    private var waiting = Waiting.nothing
-    private var headerSent = false
+    var identifiers: any RandomNumberGenerator & Sendable
+    var phase = Phase.awaitingHeader
+    var waiting = Waiting.nothing
+    var headerSent = false
     /// Whether the stream runs over TLS (direct TLS from the start, or after STARTTLS).
     public private(set) var isEncrypted: Bool
     private var failedAttempts = 0
@@ -402,36 +402,5 @@ public struct XMPPServerSession: Sendable {
             return append("<iq type='result' id='\(XMLText.escape(id))'/>", to: &output)
         }
         append(iqError(id: id, type: "cancel", condition: "service-unavailable"), to: &output)
-    }
-
-    // MARK: - Writing
-
-    private func append(_ text: String, to output: inout XMPPSessionOutput) {
-        output.bytes.append(contentsOf: text.utf8)
-    }
-
-    private mutating func streamError(_ condition: String, text: String, into output: inout XMPPSessionOutput) {
-        guard phase != .closed else { return }
-        phase = .closed
-        waiting = .nothing
-        if !headerSent { append(streamHeader(), to: &output) }
-        append("<stream:error><\(condition) xmlns='\(XMPPNamespace.streamErrors)'/>"
-            + "<text xmlns='\(XMPPNamespace.streamErrors)'>\(XMLText.escape(text))</text></stream:error></stream:stream>", to: &output)
-        output.closeReason = "\(condition): \(text)"
-    }
-
-    private mutating func streamHeader() -> String {
-        headerSent = true
-        let id = String(UInt64.random(in: 0...UInt64.max, using: &identifiers), radix: 36)
-        return "<?xml version='1.0'?><stream:stream xmlns='\(XMPPNamespace.client)' xmlns:stream='\(XMPPNamespace.streams)'"
-            + " id='\(id)' from='\(XMLText.escape(settings.domain))' version='1.0' xml:lang='en'>"
-    }
-
-    private func saslFailure(_ condition: String) -> String {
-        "<failure xmlns='\(XMPPNamespace.sasl)'><\(condition)/></failure>"
-    }
-
-    private func iqError(id: String, type: String, condition: String) -> String {
-        "<iq type='error' id='\(XMLText.escape(id))'><error type='\(type)'><\(condition) xmlns='\(XMPPNamespace.stanzas)'/></error></iq>"
     }
 }

@@ -69,22 +69,18 @@ extension RedisLink {
             let until = expiry(of: entry)
             // A ban an unban lifted since (another node's, read at connection) is not stored again.
             guard until > now, !isLifted(entry) else { return [] }
-            return [["SET", RESPArgument(settings.key("ban", network)), RESPArgument(bytes: record.value(key: store.key)), "PXAT", RESPArgument(until)],
+            return [["SET", RESPArgument(recordKey(record)), RESPArgument(bytes: record.value(key: store.key)), "PXAT", RESPArgument(until)],
                     publish(record)]
         case .unban:
             return [["DEL", RESPArgument(settings.key("ban", network))],
                     ["SET", RESPArgument(settings.key("unban", network)), RESPArgument(bytes: record.value(key: store.key)), "PXAT",
                      RESPArgument(now.addingClampedValue(Self.milliseconds(settings.unbanMemory)))],
                     publish(record)]
-        case .trust(_, let until):
-            guard until > now else { return [] }
-            return [["SET", RESPArgument(settings.key("trust", network)), RESPArgument(bytes: record.value(key: store.key)), "PXAT", RESPArgument(until)],
-                    publish(record)]
         case .distrust:
-            return [["DEL", RESPArgument(settings.key("trust", network))], publish(record)]
+            return [["DEL", RESPArgument(recordKey(record))], publish(record)]
         case .failure:
             return [publish(record)]
-        case .accountTrust(_, _, let until), .loginsBlocked(_, _, let until):
+        case .trust(_, let until), .accountTrust(_, _, let until), .loginsBlocked(_, _, let until):
             guard until > now else { return [] }
             return [["SET", RESPArgument(recordKey(record)), RESPArgument(bytes: record.value(key: store.key)), "PXAT", RESPArgument(until)],
                     publish(record)]
@@ -139,16 +135,12 @@ extension RedisLink {
         var candidates: [SharedRecord] = []
         var pipeline: [[RESPArgument]] = []
         for record in records {
-            let network = record.network.description
             switch record {
             case .ban(let entry):
                 let until = expiry(of: entry)
                 guard until > now, !isLifted(entry) else { continue }
-                pipeline.append(["SET", RESPArgument(settings.key("ban", network)), RESPArgument(bytes: record.value(key: store.key)), "NX", "PXAT", RESPArgument(until)])
-            case .trust(_, let until):
-                guard until > now else { continue }
-                pipeline.append(["SET", RESPArgument(settings.key("trust", network)), RESPArgument(bytes: record.value(key: store.key)), "NX", "PXAT", RESPArgument(until)])
-            case .accountTrust(_, _, let until), .loginsBlocked(_, _, let until):
+                pipeline.append(["SET", RESPArgument(recordKey(record)), RESPArgument(bytes: record.value(key: store.key)), "NX", "PXAT", RESPArgument(until)])
+            case .trust(_, let until), .accountTrust(_, _, let until), .loginsBlocked(_, _, let until):
                 guard until > now else { continue }
                 pipeline.append(["SET", RESPArgument(recordKey(record)), RESPArgument(bytes: record.value(key: store.key)), "NX", "PXAT", RESPArgument(until)])
             default:
